@@ -1,0 +1,101 @@
+// Package flight coalesces identical concurrent work: while a call for a key is
+// in flight, later callers for that key wait for its result instead of starting
+// their own.
+//
+// Unlike x/sync/singleflight, the shared work runs on a context detached from
+// every caller (it keeps the first caller's values, not its cancellation or
+// deadline); each caller waits under its own context and returns ctx.Err() the
+// moment that ends, without disturbing the others; and the shared context is
+// cancelled only when every caller has gone. A result is handed to every caller
+// that was waiting and then forgotten: nothing is cached here.
+package flight
+
+import (
+	"context"
+	"sync"
+)
+
+// Group is a set of in-flight calls keyed by K. The zero value is ready.
+type Group[K comparable, V any] struct {
+	mu    sync.Mutex
+	calls map[K]*call[V]
+}
+
+type call[V any] struct {
+	done    chan struct{}
+	val     V
+	err     error
+	waiters int // callers still waiting; guarded by Group.mu
+	cancel  context.CancelFunc
+}
+
+// Do returns the result of fn for key, running fn in a new goroutine if no call
+// for key is in flight and waiting for the running one otherwise. leader
+// reports whether this caller's fn was the one run. If ctx ends first, Do
+// returns ctx.Err() at once; fn's context is cancelled when the last waiting
+// caller has returned this way.
+func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, leader bool) {
+	g.mu.Lock()
+	if g.calls == nil {
+		g.calls = make(map[K]*call[V])
+	}
+	c, ok := g.calls[key]
+	if ok {
+		c.waiters++
+		g.mu.Unlock()
+	} else {
+		leader = true
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c = &call[V]{done: make(chan struct{}), waiters: 1, cancel: cancel}
+		g.calls[key] = c
+		g.mu.Unlock()
+		go g.run(key, c, fctx, fn)
+	}
+	select {
+	case <-c.done:
+		return c.val, c.err, leader
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	c.waiters--
+	last := c.waiters == 0
+	if last && g.calls[key] == c {
+		// Unlink before cancelling, so a caller arriving now starts afresh
+		// instead of joining work that is about to be cancelled.
+		delete(g.calls, key)
+	}
+	g.mu.Unlock()
+	select {
+	case <-c.done:
+		// The result arrived while we were leaving: take it rather than waste it.
+		return c.val, c.err, leader
+	default:
+	}
+	if last {
+		c.cancel()
+	}
+	var zero V
+	return zero, ctx.Err(), leader
+}
+
+func (g *Group[K, V]) run(key K, c *call[V], ctx context.Context, fn func(context.Context) (V, error)) {
+	defer func() {
+		g.mu.Lock()
+		if g.calls[key] == c {
+			delete(g.calls, key)
+		}
+		g.mu.Unlock()
+		close(c.done)
+	}()
+	c.val, c.err = fn(ctx)
+}
+
+// Waiting reports how many callers wait on key now (for tests and stats).
+func (g *Group[K, V]) Waiting(key K) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c, ok := g.calls[key]; ok {
+		return c.waiters
+	}
+	return 0
+}

@@ -1,0 +1,161 @@
+package flight
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestOneRunForManyCallers(t *testing.T) {
+	var g Group[string, int]
+	var runs atomic.Int32
+	release := make(chan struct{})
+	started := make(chan struct{})
+	fn := func(ctx context.Context) (int, error) {
+		if runs.Add(1) == 1 {
+			close(started)
+		}
+		<-release
+		return 42, nil
+	}
+	const n = 64
+	var wg sync.WaitGroup
+	results := make([]int, n)
+	leaders := make([]bool, n)
+	go func() { g.Do(context.Background(), "k", fn) }() // the first caller
+	<-started
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err, leader := g.Do(context.Background(), "k", fn)
+			if err != nil {
+				t.Errorf("caller %d: %v", i, err)
+			}
+			results[i], leaders[i] = v, leader
+		}()
+	}
+	// Wait until every caller has joined, then let the one run finish.
+	for g.Waiting("k") != n+1 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if r := runs.Load(); r != 1 {
+		t.Fatalf("fn ran %d times; want 1", r)
+	}
+	for i := range n {
+		if results[i] != 42 || leaders[i] {
+			t.Fatalf("caller %d got %d leader=%v", i, results[i], leaders[i])
+		}
+	}
+}
+
+func TestCallerLeavesOthersStay(t *testing.T) {
+	var g Group[string, int]
+	release := make(chan struct{})
+	var sharedCtx context.Context
+	started := make(chan struct{})
+	fn := func(ctx context.Context) (int, error) {
+		sharedCtx = ctx
+		close(started)
+		<-release
+		return 7, ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	leaderDone := make(chan error)
+	go func() { _, err, _ := g.Do(ctx, "k", fn); leaderDone <- err }()
+	<-started
+	otherDone := make(chan int)
+	go func() { v, _, _ := g.Do(context.Background(), "k", fn); otherDone <- v }()
+	for g.Waiting("k") != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-leaderDone:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("leaving caller got %v; want context.Canceled", err)
+		}
+	case <-time.After(50 * time.Millisecond):
+		t.Fatal("a caller whose context ended did not return within 50ms")
+	}
+	if sharedCtx.Err() != nil {
+		t.Fatal("shared work was cancelled while a caller still waited")
+	}
+	close(release)
+	if v := <-otherDone; v != 7 {
+		t.Fatalf("remaining caller got %d; want 7", v)
+	}
+}
+
+func TestLastCallerLeavingCancelsWork(t *testing.T) {
+	var g Group[string, int]
+	started := make(chan struct{})
+	cancelled := make(chan struct{})
+	fn := func(ctx context.Context) (int, error) {
+		close(started)
+		<-ctx.Done()
+		close(cancelled)
+		return 0, ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { g.Do(ctx, "k", fn); close(done) }()
+	<-started
+	cancel()
+	<-done
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("shared work was not cancelled after every caller left")
+	}
+	// A new caller starts fresh work rather than inheriting the cancelled one.
+	v, err, leader := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 9, nil })
+	if v != 9 || err != nil || !leader {
+		t.Fatalf("fresh call = %d, %v, leader=%v", v, err, leader)
+	}
+}
+
+func TestErrorReachesEveryWaiterAndIsForgotten(t *testing.T) {
+	var g Group[string, int]
+	boom := errors.New("boom")
+	release := make(chan struct{})
+	started := make(chan struct{})
+	fn := func(context.Context) (int, error) { close(started); <-release; return 0, boom }
+	errs := make(chan error, 2)
+	go func() { _, err, _ := g.Do(context.Background(), "k", fn); errs <- err }()
+	<-started
+	go func() { _, err, _ := g.Do(context.Background(), "k", fn); errs <- err }()
+	for g.Waiting("k") != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; !errors.Is(err, boom) {
+			t.Fatalf("waiter got %v; want boom", err)
+		}
+	}
+	v, err, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 1, nil })
+	if v != 1 || err != nil {
+		t.Fatalf("error was remembered: %d %v", v, err)
+	}
+}
+
+func TestDetachedContextKeepsValues(t *testing.T) {
+	var g Group[string, any]
+	type k struct{}
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), k{}, "v"), time.Hour)
+	defer cancel()
+	v, _, _ := g.Do(ctx, "x", func(c context.Context) (any, error) {
+		_, hasDeadline := c.Deadline()
+		return []any{c.Value(k{}), hasDeadline}, nil
+	})
+	got := v.([]any)
+	if got[0] != "v" || got[1] != false {
+		t.Fatalf("shared context: value %v, deadline %v; want the caller's values without its deadline", got[0], got[1])
+	}
+}
