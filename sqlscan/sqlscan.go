@@ -7,7 +7,34 @@
 // back to the safe answer (do not cache; invalidate everything). Table names
 // are normalised to the lower-cased last component of a qualified name, which
 // can only merge distinct tables (more invalidation), never split one.
+//
+// Where a choice had to be made it errs towards more invalidation and less
+// caching:
+//   - A table list it cannot read sets ReadsAll (or WritesAll); a write whose
+//     targets may be aliases (MySQL multi-table DELETE, DELETE ... USING in
+//     MySQL and Generic) counts every table of its table list as written.
+//   - TRUNCATE ... CASCADE and DROP ... CASCADE set WritesAll; so does DDL on
+//     anything that is not a table, view or index with a named table
+//     (functions, triggers, types, schemas, GRANT, COMMENT, DROP INDEX
+//     without ON), and CALL, EXEC, EXECUTE and DO.
+//   - A Read that calls a function the scanner does not know (user-defined,
+//     or from an extension it does not list) sets ReadsAll and names it in
+//     Calls: such a function may read any table.
+//   - In the Generic dialect, a text that Postgres and MySQL would tokenise
+//     differently (a backslash in a string, a comment opener in a comment) is
+//     scanned both ways and the union taken; if the two readings disagree on
+//     the kind it is Unknown.
+//
+// It cannot see what the database does on its own: foreign-key cascades,
+// triggers, rules, and tables read or written inside functions. Those need
+// the caller's own configuration.
 package sqlscan
+
+import (
+	"slices"
+	"strings"
+	"sync"
+)
 
 // Dialect selects quoting and comment rules.
 type Dialect int
@@ -23,17 +50,34 @@ const (
 type Kind int
 
 const (
-	Unknown    Kind = iota // could not classify: not cacheable, invalidates everything if executed
-	Read                   // SELECT, VALUES, WITH ... SELECT, TABLE t, SHOW ...
-	Write                  // INSERT, UPDATE, DELETE, REPLACE, MERGE, TRUNCATE, UPSERT, DDL, COPY FROM
-	Begin                  // BEGIN, START TRANSACTION
-	Commit                 // COMMIT, END
-	Rollback               // ROLLBACK (whole transaction)
-	Savepoint              // SAVEPOINT name
-	RollbackTo             // ROLLBACK TO [SAVEPOINT] name
-	Release                // RELEASE [SAVEPOINT] name
-	Session                // changes session state that can change results: SET, USE, CREATE TEMP TABLE, ...
-	Other                  // neither reads tables nor writes them nor changes results (e.g. EXPLAIN without ANALYZE? LISTEN)
+	// Unknown could not be classified: not cacheable, and if executed it
+	// invalidates everything (ReadsAll and WritesAll are set).
+	Unknown Kind = iota
+	// Read is SELECT, VALUES, TABLE t, WITH ... SELECT, (SELECT ...), and
+	// also SHOW and DESCRIBE t, which are reported with ReadsAll so that they
+	// are not cached. A Read has no Writes.
+	Read
+	// Write is INSERT, UPDATE, DELETE, REPLACE, MERGE, TRUNCATE, UPSERT, DDL,
+	// COPY FROM, LOAD DATA, CALL, EXPLAIN ANALYZE of a write, SELECT INTO,
+	// a data-modifying CTE, and any RETURNING form.
+	Write
+	Begin      // BEGIN, START TRANSACTION (SQLite BEGIN IMMEDIATE and the like too)
+	Commit     // COMMIT, END (COMMIT AND CHAIN is reported as Commit)
+	Rollback   // ROLLBACK, ABORT (whole transaction)
+	Savepoint  // SAVEPOINT name
+	RollbackTo // ROLLBACK TO [SAVEPOINT] name
+	Release    // RELEASE [SAVEPOINT] name
+	// Session changes session state that can change later results: SET (of
+	// anything, including MySQL SET autocommit and SET TRANSACTION), RESET,
+	// USE, PRAGMA, DISCARD, DEALLOCATE, PREPARE, ATTACH, CREATE TEMP TABLE.
+	// A Session statement may also write: CREATE TEMP TABLE t reports t in
+	// Writes, and a text mixing SET with writes carries their Writes; the
+	// caller must invalidate those as for a Write.
+	Session
+	// Other neither reads cached tables nor writes them nor changes results:
+	// EXPLAIN (without ANALYZE of a write; its Reads are informative only),
+	// COPY ... TO, LOCK, VACUUM, ANALYZE, LISTEN/NOTIFY, cursors, empty text.
+	Other
 )
 
 // Statement is the classification of one SQL text (possibly several statements).
@@ -53,8 +97,13 @@ type Statement struct {
 	// Volatile names the first non-deterministic function or session variable
 	// the statement uses (NOW, RANDOM, nextval, @@var, ...), "" if none.
 	Volatile string
-	// Savepoint is the savepoint named by Savepoint, RollbackTo and Release.
+	// Savepoint is the savepoint named by Savepoint, RollbackTo and Release:
+	// lower-cased unless quoted in Postgres or Generic (where quoting keeps case).
 	Savepoint string
+	// Calls are the functions a Read calls that the scanner does not know
+	// (user-defined or from an extension), lower-cased, sorted. Such a
+	// function may read any table, so their presence sets ReadsAll.
+	Calls []string
 	// Hints are the bodies of comments that begin with "cachedsql:", without
 	// that prefix and trimmed (for example "ttl=30s", "nocache").
 	Hints []string
@@ -62,9 +111,204 @@ type Statement struct {
 
 // Scan classifies sql in dialect d. It never panics and returns the same
 // answer for the same input.
+//
+// Several statements in one text are classified together: Read only if all
+// are reads; a text that mixes transaction control with other statements
+// ("BEGIN; UPDATE t ...; COMMIT") is a Write with the union of the write
+// sets; a Session statement among others makes the text Session, still with
+// the union of the write sets. Empty text, or only comments, is Other.
 func Scan(d Dialect, sql string) Statement {
-	return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true}
+	st := scanWith(d, optsFor(d), sql)
+	if d == Generic && st.ambiguous {
+		// A backslash in a string or a comment opener inside a comment reads
+		// differently in MySQL and in Postgres: take the union of both readings.
+		o := optsFor(Generic)
+		o.backslashSingle, o.nestedComments = true, true
+		alt := scanWith(d, o, sql)
+		switch {
+		case alt.bad && !st.bad:
+			// The other reading is not valid SQL: the database reads it this way.
+		case st.bad && !alt.bad:
+			st = alt
+		default:
+			st.Statement = union(st.Statement, alt.Statement)
+		}
+	}
+	return st.Statement
+}
+
+type result struct {
+	Statement
+	ambiguous bool
+	bad       bool // unterminated literal or comment, unbalanced parentheses, too deep
+}
+
+// maxPooledTokens keeps a scanner that served a huge text out of the pool, so
+// that one large statement does not pin its buffers for the process's life.
+const maxPooledTokens = 4096
+
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+func scanWith(d Dialect, o lexOpts, sql string) result {
+	s := scanners.Get().(*scanner)
+	defer func() {
+		if cap(s.toks) <= maxPooledTokens {
+			scanners.Put(s)
+		}
+	}()
+	s.reset(d, o, sql)
+	s.lex()
+	r := result{ambiguous: s.ambiguous}
+	if len(s.hints) > 0 {
+		r.Hints = append([]string(nil), s.hints...)
+	}
+	if s.bad || !s.matchParens() {
+		r.bad = true
+		r.Kind, r.ReadsAll, r.WritesAll = Unknown, true, true
+		return r
+	}
+	s.volatileAndCalls()
+	// Split at top-level semicolons.
+	lo := 0
+	for i := 0; i <= len(s.toks); i++ {
+		if i < len(s.toks) {
+			if s.isPunct(i, '(') {
+				i = s.closeOf(i)
+				continue
+			}
+			if !s.isPunct(i, ';') {
+				continue
+			}
+		}
+		if i > lo {
+			s.kinds = append(s.kinds, s.statement(lo, i))
+		}
+		lo = i + 1
+	}
+	if s.bad {
+		r.bad = true
+		r.Kind, r.ReadsAll, r.WritesAll = Unknown, true, true
+		return r
+	}
+	r.Kind = combine(s.kinds)
+	r.Locking = s.locking
+	r.Volatile = s.volatile
+	switch r.Kind {
+	case Unknown:
+		r.ReadsAll, r.WritesAll = true, true
+		return r
+	case Begin, Commit, Rollback:
+		return r
+	case Savepoint, RollbackTo, Release:
+		r.Savepoint = s.savepoint
+		return r
+	}
+	r.Reads = sortedSet(s.reads)
+	r.ReadsAll = s.readsAll
+	r.Writes = sortedSet(s.writes)
+	r.WritesAll = s.writesAll
+	if (r.Kind == Read || r.Kind == Other) && (len(r.Writes) > 0 || r.WritesAll) {
+		r.Kind = Write
+	}
+	if r.Kind == Read && len(s.calls) > 0 {
+		// A function the scanner does not know may read any table.
+		r.Calls = sortedSet(s.calls)
+		r.ReadsAll = true
+	}
+	return r
+}
+
+// combine gives the kind of a text from the kinds of its statements.
+func combine(kinds []Kind) Kind {
+	if len(kinds) == 0 {
+		return Other
+	}
+	if len(kinds) == 1 {
+		return kinds[0]
+	}
+	var reads, writes, sessions, tx, others int
+	for _, k := range kinds {
+		switch k {
+		case Unknown:
+			return Unknown
+		case Read:
+			reads++
+		case Write:
+			writes++
+		case Session:
+			sessions++
+		case Other:
+			others++
+		default:
+			tx++
+		}
+	}
+	switch {
+	case sessions > 0:
+		return Session
+	case writes == 0 && tx == 0 && reads > 0:
+		return Read
+	case writes == 0 && tx == 0:
+		return Other
+	case tx == 0 || writes > 0 || reads > 0:
+		return Write
+	}
+	return Write // only transaction control: several of them
+}
+
+// sortedSet sorts names in place and returns a new slice without duplicates,
+// or nil when names is empty.
+func sortedSet(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	n := 1
+	for i := 1; i < len(names); i++ {
+		if names[i] != names[i-1] {
+			n++
+		}
+	}
+	out := make([]string, 0, n)
+	for i, name := range names {
+		if i == 0 || name != names[i-1] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// union merges two classifications of one text made under different
+// lexical rules. Disagreeing kinds or savepoints make it Unknown.
+func union(a, b Statement) Statement {
+	if a.Kind != b.Kind || a.Savepoint != b.Savepoint {
+		return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: a.Hints,
+			Volatile: a.Volatile, Locking: a.Locking || b.Locking}
+	}
+	a.Reads = sortedSet(append(append([]string(nil), a.Reads...), b.Reads...))
+	a.Writes = sortedSet(append(append([]string(nil), a.Writes...), b.Writes...))
+	a.Calls = sortedSet(append(append([]string(nil), a.Calls...), b.Calls...))
+	a.ReadsAll = a.ReadsAll || b.ReadsAll
+	a.WritesAll = a.WritesAll || b.WritesAll
+	a.Locking = a.Locking || b.Locking
+	if a.Volatile == "" {
+		a.Volatile = b.Volatile
+	}
+	if a.Hints == nil {
+		a.Hints = b.Hints
+	}
+	return a
 }
 
 // DialectOf guesses the dialect from the name an inner driver is registered under.
-func DialectOf(driverName string) Dialect { return Generic }
+func DialectOf(driverName string) Dialect {
+	switch strings.ToLower(driverName) {
+	case "postgres", "postgresql", "pgx", "pgx/v4", "pgx/v5", "pq", "cloudsqlpostgres", "nrpostgres":
+		return Postgres
+	case "mysql", "mariadb", "nrmysql":
+		return MySQL
+	case "sqlite3", "sqlite", "libsql", "nrsqlite3":
+		return SQLite
+	}
+	return Generic
+}

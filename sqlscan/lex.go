@@ -1,0 +1,395 @@
+package sqlscan
+
+import "strings"
+
+// tokKind is the lexical class of a token.
+type tokKind uint8
+
+const (
+	tWord   tokKind = iota // unquoted identifier or keyword
+	tIdent                 // quoted identifier; text is the content between the quotes
+	tString                // string literal of any form; text is the raw content
+	tNumber                // numeric literal
+	tParam                 // placeholder: ?, ?1, $1, :name, @p1
+	tVar                   // MySQL @user or @@system variable (@@ also in Generic)
+	tPunct                 // one of ( ) , ; .
+	tOp                    // any other operator
+)
+
+type token struct {
+	kind tokKind
+	kw   kw    // keyword id of a tWord, kNone otherwise
+	cls  uint8 // function class of a tWord (fn* bits), 0 when unknown
+	esc  uint8 // for tIdent: the quote character when the content holds a doubled quote
+	text string
+}
+
+// lexOpts are the quoting and comment rules of a dialect.
+type lexOpts struct {
+	backslashSingle bool // '...' strings take backslash escapes (MySQL)
+	dqString        bool // "..." is a string, not an identifier (MySQL)
+	backtick        bool // `...` identifiers
+	bracket         bool // [...] identifiers
+	hashComment     bool // # starts a line comment (MySQL)
+	mysqlDashDash   bool // -- starts a comment only before whitespace (MySQL)
+	nestedComments  bool // /* /* */ */ nests (Postgres)
+	condComments    bool // /*! ... */ holds code (MySQL)
+	dollarQuote     bool // $tag$...$tag$ strings (Postgres)
+	eStrings        bool // E'...' strings with backslash escapes (Postgres)
+	atVars          bool // @name is a user variable (MySQL); otherwise a placeholder
+	atAtVars        bool // @@name is a system variable (MySQL, SQL Server)
+}
+
+func optsFor(d Dialect) lexOpts {
+	switch d {
+	case Postgres:
+		return lexOpts{nestedComments: true, dollarQuote: true, eStrings: true}
+	case MySQL:
+		return lexOpts{backslashSingle: true, dqString: true, backtick: true, hashComment: true,
+			mysqlDashDash: true, condComments: true, atVars: true, atAtVars: true}
+	case SQLite:
+		return lexOpts{backtick: true, bracket: true}
+	default:
+		return lexOpts{backtick: true, bracket: true, condComments: true, dollarQuote: true,
+			eStrings: true, atAtVars: true}
+	}
+}
+
+const hintPrefix = "cachedsql:"
+
+// lex tokenises s.src into s.toks and records hints. It sets s.bad for an
+// unterminated string, identifier or comment, and s.ambiguous when the text
+// contains a form whose meaning depends on the dialect (used by Generic).
+func (s *scanner) lex() {
+	src := s.src
+	o := s.opts
+	n := len(src)
+	cond := 0 // open MySQL conditional comments
+	i := 0
+	for i < n {
+		c := src[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			i++
+		case c == '-' && i+1 < n && src[i+1] == '-' &&
+			(!o.mysqlDashDash || i+2 >= n || src[i+2] <= ' '):
+			j := strings.IndexByte(src[i:], '\n')
+			if j < 0 {
+				j = n - i
+			}
+			s.hint(src[i+2 : i+j])
+			i += j
+		case c == '#' && o.hashComment:
+			j := strings.IndexByte(src[i:], '\n')
+			if j < 0 {
+				j = n - i
+			}
+			s.hint(src[i+1 : i+j])
+			i += j
+		case c == '/' && i+1 < n && src[i+1] == '*':
+			if o.condComments && i+2 < n && (src[i+2] == '!' ||
+				(i+3 < n && (src[i+2] == 'M' || src[i+2] == 'm') && src[i+3] == '!')) {
+				// Executable comment: its content is code.
+				i += 3
+				if src[i-1] != '!' {
+					i++
+				}
+				for i < n && src[i] >= '0' && src[i] <= '9' {
+					i++
+				}
+				cond++
+				continue
+			}
+			i = s.blockComment(i)
+		case c == '*' && cond > 0 && i+1 < n && src[i+1] == '/':
+			cond--
+			i += 2
+		case c == '\'':
+			i = s.quoted(i, i+1, '\'', o.backslashSingle, tString)
+		case (c == 'E' || c == 'e') && o.eStrings && i+1 < n && src[i+1] == '\'':
+			i = s.quoted(i, i+2, '\'', true, tString)
+		case c == '"':
+			if o.dqString {
+				i = s.quoted(i, i+1, '"', true, tString)
+			} else {
+				i = s.quoted(i, i+1, '"', false, tIdent)
+			}
+		case c == '`' && o.backtick:
+			i = s.quoted(i, i+1, '`', false, tIdent)
+		case c == '[' && o.bracket && (s.d == SQLite || bracketIdent(src[i+1:])):
+			j := strings.IndexByte(src[i+1:], ']')
+			if j < 0 {
+				s.bad = true
+				s.emit(tIdent, src[i+1:])
+				i = n
+			} else {
+				s.emit(tIdent, src[i+1:i+1+j])
+				i += j + 2
+			}
+		case c == '$':
+			i = s.dollar(i)
+		case c == '?':
+			j := i + 1
+			for j < n && isDigit(src[j]) {
+				j++
+			}
+			s.emit(tParam, src[i:j])
+			i = j
+		case c == ':':
+			if i+1 < n && src[i+1] == ':' {
+				s.emit(tOp, "::")
+				i += 2
+			} else if i+1 < n && isWordStart(src[i+1]) {
+				j := wordEnd(src, i+1)
+				s.emit(tParam, src[i:j])
+				i = j
+			} else {
+				s.emit(tOp, src[i:i+1])
+				i++
+			}
+		case c == '@':
+			i = s.at(i)
+		case isDigit(c) || (c == '.' && i+1 < n && isDigit(src[i+1])):
+			i = s.number(i)
+		case isWordStart(c):
+			j := wordEnd(src, i)
+			s.emitWord(src[i:j])
+			i = j
+		case c == '(' || c == ')' || c == ',' || c == ';' || c == '.':
+			s.emit(tPunct, src[i:i+1])
+			i++
+		default:
+			s.emit(tOp, src[i:i+1])
+			i++
+		}
+	}
+}
+
+// bracketIdent reports whether the text after a '[' looks like a [quoted
+// identifier] rather than an array subscript or constructor (a[1], ARRAY[(SELECT
+// ...)]): Generic text may be either.
+func bracketIdent(rest string) bool {
+	j := strings.IndexByte(rest, ']')
+	if j <= 0 {
+		return j < 0 // unterminated: let the identifier rule report it
+	}
+	if isDigit(rest[0]) || rest[0] == '$' || rest[0] == '?' || rest[0] == ':' {
+		return false
+	}
+	return !strings.ContainsAny(rest[:j], "()',:\"\n[")
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isWordStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c >= 0x80
+}
+
+func isWordByte(c byte) bool { return isWordStart(c) || isDigit(c) || c == '$' }
+
+func wordEnd(src string, i int) int {
+	for i < len(src) && isWordByte(src[i]) {
+		i++
+	}
+	return i
+}
+
+func (s *scanner) emit(k tokKind, text string) {
+	s.toks = append(s.toks, token{kind: k, text: text})
+}
+
+func (s *scanner) emitWord(w string) {
+	wi := lookupWord(w)
+	s.toks = append(s.toks, token{kind: tWord, kw: wi.kw, cls: wi.cls, text: w})
+}
+
+// blockComment skips the comment starting at i and returns the index after it.
+func (s *scanner) blockComment(i int) int {
+	src := s.src
+	n := len(src)
+	start := i + 2
+	depth := 1
+	j := start
+	for j < n {
+		if src[j] == '*' && j+1 < n && src[j+1] == '/' {
+			depth--
+			j += 2
+			if depth == 0 || !s.opts.nestedComments {
+				s.hint(src[start : j-2])
+				return j
+			}
+			continue
+		}
+		if src[j] == '/' && j+1 < n && src[j+1] == '*' {
+			if s.opts.nestedComments {
+				depth++
+			} else {
+				s.ambiguous = true
+			}
+			j += 2
+			continue
+		}
+		j++
+	}
+	s.bad = true
+	return n
+}
+
+// hint records the body of a comment that starts with the hint prefix.
+func (s *scanner) hint(body string) {
+	body = strings.TrimSpace(body)
+	if len(body) < len(hintPrefix) || !strings.EqualFold(body[:len(hintPrefix)], hintPrefix) {
+		return
+	}
+	s.hints = append(s.hints, strings.TrimSpace(body[len(hintPrefix):]))
+}
+
+// quoted scans a string or quoted identifier whose content starts at from
+// (the token starts at at), closed by q; a doubled q is a q, and a backslash
+// escapes the next byte when backslash is set.
+func (s *scanner) quoted(at, from int, q byte, backslash bool, k tokKind) int {
+	src := s.src
+	n := len(src)
+	var esc uint8
+	j := from
+	for j < n {
+		c := src[j]
+		if c == '\\' {
+			if backslash {
+				j += 2
+				continue
+			}
+			if k == tString && q == '\'' {
+				s.ambiguous = true
+			}
+		}
+		if c == q {
+			if j+1 < n && src[j+1] == q {
+				esc = q
+				j += 2
+				continue
+			}
+			s.toks = append(s.toks, token{kind: k, esc: esc, text: src[from:j]})
+			return j + 1
+		}
+		j++
+	}
+	s.bad = true
+	if from > n {
+		from = n
+	}
+	s.toks = append(s.toks, token{kind: k, esc: esc, text: src[from:]})
+	return n
+}
+
+// dollar scans what starts with '$': a $1 placeholder, a $tag$ string, or a
+// $name placeholder or operator.
+func (s *scanner) dollar(i int) int {
+	src := s.src
+	n := len(src)
+	if i+1 < n && isDigit(src[i+1]) {
+		j := i + 1
+		for j < n && isDigit(src[j]) {
+			j++
+		}
+		s.emit(tParam, src[i:j])
+		return j
+	}
+	if s.opts.dollarQuote {
+		j := i + 1
+		for j < n && (isWordStart(src[j]) || isDigit(src[j])) {
+			j++
+		}
+		if j < n && src[j] == '$' {
+			tag := src[i : j+1]
+			end := strings.Index(src[j+1:], tag)
+			if end < 0 {
+				s.bad = true
+				s.emit(tString, src[j+1:])
+				return n
+			}
+			s.emit(tString, src[j+1:j+1+end])
+			return j + 1 + end + len(tag)
+		}
+	}
+	if i+1 < n && isWordStart(src[i+1]) {
+		j := wordEnd(src, i+1)
+		s.emit(tParam, src[i:j])
+		return j
+	}
+	s.emit(tOp, src[i:i+1])
+	return i + 1
+}
+
+// at scans what starts with '@': a variable, a placeholder, or an operator.
+func (s *scanner) at(i int) int {
+	src := s.src
+	n := len(src)
+	o := s.opts
+	if i+1 < n && src[i+1] == '@' && o.atAtVars {
+		j := i + 2
+		for j < n && (isWordByte(src[j]) || src[j] == '.') {
+			j++
+		}
+		if j > i+2 {
+			s.emit(tVar, src[i:j])
+			return j
+		}
+	}
+	if i+1 < n && (isWordStart(src[i+1]) || isDigit(src[i+1])) {
+		j := wordEnd(src, i+1)
+		if o.atVars {
+			s.emit(tVar, src[i:j])
+		} else {
+			s.emit(tParam, src[i:j])
+		}
+		return j
+	}
+	if o.atVars && i+1 < n && (src[i+1] == '\'' || src[i+1] == '"' || src[i+1] == '`') {
+		// @'quoted name' (MySQL); also the host part of 'user'@'host'.
+		before := len(s.toks)
+		j := s.quoted(i, i+2, src[i+1], src[i+1] != '`', tString)
+		s.toks = s.toks[:before]
+		s.emit(tVar, src[i:j])
+		return j
+	}
+	s.emit(tOp, src[i:i+1])
+	return i + 1
+}
+
+func (s *scanner) number(i int) int {
+	src := s.src
+	n := len(src)
+	j := i
+	if src[j] == '0' && j+1 < n && (src[j+1] == 'x' || src[j+1] == 'X' || src[j+1] == 'b' || src[j+1] == 'B') {
+		j += 2
+		for j < n && (isDigit(src[j]) || src[j] >= 'a' && src[j] <= 'f' || src[j] >= 'A' && src[j] <= 'F' || src[j] == '_') {
+			j++
+		}
+		s.emit(tNumber, src[i:j])
+		return j
+	}
+	for j < n && (isDigit(src[j]) || src[j] == '_') {
+		j++
+	}
+	if j < n && src[j] == '.' {
+		j++
+		for j < n && isDigit(src[j]) {
+			j++
+		}
+	}
+	if j < n && (src[j] == 'e' || src[j] == 'E') {
+		k := j + 1
+		if k < n && (src[k] == '+' || src[k] == '-') {
+			k++
+		}
+		if k < n && isDigit(src[k]) {
+			j = k
+			for j < n && isDigit(src[j]) {
+				j++
+			}
+		}
+	}
+	s.emit(tNumber, src[i:j])
+	return j
+}

@@ -1,0 +1,1252 @@
+package sqlscan
+
+import "strings"
+
+// scanner holds the state of one Scan. It is pooled; every slice it owns is
+// copied out before it is returned to the pool.
+type scanner struct {
+	d     Dialect
+	opts  lexOpts
+	src   string
+	toks  []token
+	match []int32 // for a '(' the index of its ')'
+	stack []int32
+
+	reads  []string
+	writes []string
+	calls  []string
+	hints  []string
+	cte    []string // CTE names in scope, innermost last
+	kinds  []Kind
+
+	volatile  string
+	savepoint string
+
+	readsAll, writesAll, locking bool
+	bad                          bool // unterminated literal or comment, unbalanced parentheses
+	ambiguous                    bool // contains a form Generic reads two ways
+	nested                       bool // a nested statement or SELECT INTO writes
+	depth                        int  // nesting of statement and walk calls
+}
+
+// maxDepth bounds the nesting of subqueries the scanner follows; deeper text
+// is Unknown. It keeps the recursion's stack small on hostile input.
+const maxDepth = 200
+
+func (s *scanner) reset(d Dialect, o lexOpts, src string) {
+	s.d, s.opts, s.src = d, o, src
+	s.toks = s.toks[:0]
+	s.match = s.match[:0]
+	s.stack = s.stack[:0]
+	s.reads = s.reads[:0]
+	s.writes = s.writes[:0]
+	s.calls = s.calls[:0]
+	s.hints = s.hints[:0]
+	s.cte = s.cte[:0]
+	s.kinds = s.kinds[:0]
+	s.volatile, s.savepoint = "", ""
+	s.readsAll, s.writesAll, s.locking = false, false, false
+	s.bad, s.ambiguous, s.nested = false, false, false
+	s.depth = 0
+}
+
+// matchParens fills s.match and reports whether the parentheses balance.
+func (s *scanner) matchParens() bool {
+	n := len(s.toks)
+	if cap(s.match) < n {
+		s.match = make([]int32, n)
+	}
+	s.match = s.match[:n]
+	for i := range s.toks {
+		t := &s.toks[i]
+		s.match[i] = 0
+		if t.kind != tPunct {
+			continue
+		}
+		switch t.text[0] {
+		case '(':
+			s.stack = append(s.stack, int32(i))
+		case ')':
+			if len(s.stack) == 0 {
+				return false
+			}
+			open := s.stack[len(s.stack)-1]
+			s.stack = s.stack[:len(s.stack)-1]
+			s.match[open] = int32(i)
+		}
+	}
+	return len(s.stack) == 0
+}
+
+// ---- token helpers ----
+
+func (s *scanner) kwAt(i int) kw {
+	if i < 0 || i >= len(s.toks) || s.toks[i].kind != tWord {
+		return kNone
+	}
+	return s.toks[i].kw
+}
+
+func (s *scanner) isPunct(i int, c byte) bool {
+	return i >= 0 && i < len(s.toks) && s.toks[i].kind == tPunct && s.toks[i].text[0] == c
+}
+
+func (s *scanner) isOp(i int, op string) bool {
+	return i >= 0 && i < len(s.toks) && s.toks[i].kind == tOp && s.toks[i].text == op
+}
+
+// isName reports whether token i can be a name: a bare word or a non-empty
+// quoted identifier (an empty one is an error in every dialect).
+func (s *scanner) isName(i int) bool {
+	if i < 0 || i >= len(s.toks) {
+		return false
+	}
+	t := &s.toks[i]
+	return t.kind == tWord || t.kind == tIdent && t.text != ""
+}
+
+// wordIs reports whether token i is the bare word w (lower case).
+func (s *scanner) wordIs(i int, w string) bool {
+	return i >= 0 && i < len(s.toks) && s.toks[i].kind == tWord && strings.EqualFold(s.toks[i].text, w)
+}
+
+// closeOf returns the index of the ')' matching the '(' at i.
+func (s *scanner) closeOf(i int) int { return int(s.match[i]) }
+
+// norm returns the normalised name of token i: content of a quoted
+// identifier with doubled quotes undone, lower-cased.
+func (s *scanner) norm(i int) string { return strings.ToLower(s.unquote(i)) }
+
+// unquote returns the content of token i with doubled quotes undone.
+func (s *scanner) unquote(i int) string {
+	t := &s.toks[i]
+	if t.kind == tIdent && t.esc != 0 {
+		q := string([]byte{t.esc})
+		return strings.ReplaceAll(t.text, q+q, q)
+	}
+	return t.text
+}
+
+// qualified reads a possibly qualified name at i (a.b.c, "a"."b", t.*) and
+// returns its last component and the index after it.
+func (s *scanner) qualified(i int) (string, int) {
+	last := i
+	j := i + 1
+	for s.isPunct(j, '.') {
+		if s.isName(j + 1) {
+			last = j + 1
+			j += 2
+			continue
+		}
+		if s.isOp(j+1, "*") {
+			j += 2
+		}
+		break
+	}
+	return s.norm(last), j
+}
+
+func (s *scanner) addRead(name string) {
+	for _, c := range s.cte {
+		if c == name {
+			return
+		}
+	}
+	s.reads = append(s.reads, name)
+}
+
+func (s *scanner) add(dest *[]string, name string) {
+	if dest == &s.reads {
+		s.addRead(name)
+		return
+	}
+	*dest = append(*dest, name)
+}
+
+// unsure records that a table list could not be read.
+func (s *scanner) unsure(dest *[]string) {
+	if dest == &s.writes {
+		s.writesAll = true
+	} else {
+		s.readsAll = true
+	}
+}
+
+// topLevel finds the first token in [i,hi) outside parentheses for which f is true.
+func (s *scanner) topLevel(i, hi int, f func(int) bool) int {
+	for i < hi {
+		if s.isPunct(i, '(') {
+			i = s.closeOf(i) + 1
+			continue
+		}
+		if f(i) {
+			return i
+		}
+		i++
+	}
+	return -1
+}
+
+// ---- statements ----
+
+// statement classifies the statement in [lo,hi). Writes found in nested
+// statements (data-modifying CTEs) or SELECT INTO turn a Read into a Write.
+func (s *scanner) statement(lo, hi int) Kind {
+	saved := s.nested
+	s.nested = false
+	k := Unknown
+	s.depth++
+	if s.depth > maxDepth {
+		s.bad = true
+	} else if lo < hi {
+		k = s.dispatch(lo, hi)
+	}
+	s.depth--
+	if s.nested && k == Read {
+		k = Write
+	}
+	s.nested = saved || s.nested || k == Write
+	return k
+}
+
+func (s *scanner) dispatch(lo, hi int) Kind {
+	if s.isPunct(lo, '(') {
+		// (SELECT ...) UNION (SELECT ...)
+		s.walk(lo, hi, modeExpr, &s.reads, &s.reads)
+		return Read
+	}
+	switch s.kwAt(lo) {
+	case kSelect, kValues:
+		s.walk(lo, hi, modeQuery, &s.reads, &s.reads)
+		return Read
+	case kTable:
+		if !s.isName(lo + 1) {
+			return Unknown
+		}
+		name, next := s.qualified(lo + 1)
+		s.addRead(name)
+		s.walk(next, hi, modeQuery, &s.reads, &s.reads)
+		return Read
+	case kWith:
+		if !s.isCTE(lo) {
+			return Unknown
+		}
+		mark := len(s.cte)
+		i := s.with(lo, hi)
+		k := Unknown
+		if i < hi {
+			k = s.dispatch(i, hi)
+		}
+		s.cte = s.cte[:mark]
+		return k
+	case kInsert, kUpsert:
+		return s.insert(lo, hi)
+	case kReplace:
+		if s.isPunct(lo+1, '(') {
+			return Unknown
+		}
+		return s.insert(lo, hi)
+	case kUpdate:
+		return s.update(lo, hi)
+	case kDelete:
+		return s.delete(lo, hi)
+	case kMerge:
+		return s.merge(lo, hi)
+	case kTruncate:
+		return s.truncate(lo, hi)
+	case kCopy:
+		return s.copy(lo, hi)
+	case kCreate:
+		return s.create(lo, hi)
+	case kAlter:
+		return s.alter(lo, hi)
+	case kDrop:
+		return s.drop(lo, hi)
+	case kRename:
+		return s.rename(lo, hi)
+	case kRefresh:
+		i := lo + 1
+		for s.kwAt(i) == kMaterialized || s.kwAt(i) == kView || s.kwAt(i) == kConcurrently {
+			i++
+		}
+		if !s.isName(i) {
+			s.writesAll = true
+			return Write
+		}
+		name, _ := s.qualified(i)
+		s.writes = append(s.writes, name)
+		return Write
+	case kGrant, kRevoke, kComment, kCall, kExec, kExecute, kDo:
+		s.writesAll = true
+		return Write
+	case kLoad:
+		return s.load(lo, hi)
+	case kLock, kUnlock, kVacuum, kAnalyze, kCheckpoint, kReindex, kCluster, kOptimize,
+		kListen, kNotify, kUnlisten, kDeclare, kFetch, kMove, kClose:
+		return Other
+	case kExplain:
+		return s.explain(lo, hi)
+	case kDesc, kDescribe:
+		if s.startsStatement(lo+1) || s.kwAt(lo+1) == kAnalyze || s.isPunct(lo+1, '(') {
+			return s.explain(lo, hi)
+		}
+		s.readsAll = true
+		return Read
+	case kShow:
+		s.readsAll = true
+		return Read
+	case kSet, kReset, kUse, kPragma, kDiscard, kDeallocate, kAttach, kDetach:
+		return Session
+	case kPrepare:
+		if s.kwAt(lo+1) == kTransaction {
+			return Unknown
+		}
+		return Session
+	case kBegin:
+		return s.begin(lo, hi)
+	case kStart:
+		if s.kwAt(lo+1) == kTransaction {
+			return Begin
+		}
+		return Unknown
+	case kCommit, kEnd:
+		if s.kwAt(lo+1) == kPrepared {
+			s.writesAll = true
+			return Write
+		}
+		return Commit
+	case kRollback, kAbort:
+		return s.rollback(lo, hi)
+	case kSavepoint:
+		if !s.isName(lo + 1) {
+			return Unknown
+		}
+		s.savepoint = s.savepointName(lo + 1)
+		return Savepoint
+	case kRelease:
+		i := lo + 1
+		if s.kwAt(i) == kSavepoint {
+			i++
+		}
+		if !s.isName(i) {
+			return Unknown
+		}
+		s.savepoint = s.savepointName(i)
+		return Release
+	}
+	return Unknown
+}
+
+// startsStatement reports whether token i begins a statement EXPLAIN can take.
+func (s *scanner) startsStatement(i int) bool {
+	switch s.kwAt(i) {
+	case kSelect, kInsert, kUpdate, kDelete, kWith, kValues, kTable, kReplace, kMerge, kUpsert,
+		kCreate, kExecute, kDeclare:
+		return true
+	}
+	return false
+}
+
+func (s *scanner) savepointName(i int) string {
+	t := &s.toks[i]
+	if t.kind == tIdent && (s.d == Postgres || s.d == Generic) {
+		return s.unquote(i)
+	}
+	return s.norm(i)
+}
+
+func (s *scanner) begin(lo, hi int) Kind {
+	i := lo + 1
+	if i >= hi {
+		return Begin
+	}
+	switch s.kwAt(i) {
+	case kWork, kTransaction, kTran, kNot, kRead:
+		return Begin
+	}
+	for _, w := range [...]string{"deferred", "immediate", "exclusive", "isolation", "deferrable"} {
+		if s.wordIs(i, w) {
+			return Begin
+		}
+	}
+	return Unknown
+}
+
+func (s *scanner) rollback(lo, hi int) Kind {
+	i := lo + 1
+	for s.kwAt(i) == kWork || s.kwAt(i) == kTransaction || s.kwAt(i) == kTran {
+		i++
+	}
+	switch s.kwAt(i) {
+	case kPrepared:
+		return Other
+	case kTo:
+		i++
+		if s.kwAt(i) == kSavepoint {
+			i++
+		}
+		if i >= hi || !s.isName(i) {
+			return Unknown
+		}
+		s.savepoint = s.savepointName(i)
+		return RollbackTo
+	}
+	return Rollback
+}
+
+func (s *scanner) explain(lo, hi int) Kind {
+	i := lo + 1
+	analyze := false
+	for i < hi {
+		switch {
+		case s.kwAt(i) == kAnalyze:
+			analyze = true
+			i++
+		case s.isPunct(i, '('):
+			end := s.closeOf(i)
+			for j := i + 1; j < end; j++ {
+				if s.kwAt(j) == kAnalyze && !s.wordIs(j+1, "off") && !s.wordIs(j+1, "false") &&
+					!(j+1 < len(s.toks) && s.toks[j+1].kind == tNumber && s.toks[j+1].text == "0") {
+					analyze = true
+				}
+			}
+			i = end + 1
+		case s.toks[i].kind == tWord && !s.startsStatement(i):
+			i++ // VERBOSE, QUERY PLAN, FORMAT=JSON, EXTENDED, ...
+		case s.toks[i].kind == tOp || s.toks[i].kind == tString:
+			i++
+		default:
+			goto inner
+		}
+	}
+inner:
+	if i >= hi {
+		return Other
+	}
+	wmark, wall := len(s.writes), s.writesAll
+	saved := s.nested
+	k := s.statement(i, hi)
+	if analyze && (k == Write || k == Unknown || k == Session) {
+		if k == Unknown {
+			s.writesAll = true
+		}
+		return Write
+	}
+	s.writes, s.writesAll, s.nested = s.writes[:wmark], wall, saved
+	return Other
+}
+
+func (s *scanner) insert(lo, hi int) Kind {
+	i := lo + 1
+	for {
+		switch s.kwAt(i) {
+		case kLowPriority, kDelayed, kHighPriority, kIgnore:
+			i++
+			continue
+		case kOr: // SQLite INSERT OR REPLACE
+			i += 2
+			continue
+		}
+		break
+	}
+	if s.kwAt(i) == kInto {
+		i++
+	}
+	if s.kwAt(i) == kTable {
+		i++
+	}
+	if i >= hi || !s.isName(i) || s.kwAt(i) == kSelect || s.kwAt(i) == kValues || s.kwAt(i) == kDefault {
+		s.writesAll = true
+		s.walk(i, hi, modeExpr, &s.reads, &s.reads)
+		return Write
+	}
+	name, next := s.qualified(i)
+	s.writes = append(s.writes, name)
+	s.walk(next, hi, modeExpr, &s.reads, &s.reads)
+	return Write
+}
+
+func (s *scanner) update(lo, hi int) Kind {
+	i := lo + 1
+	for {
+		switch s.kwAt(i) {
+		case kLowPriority, kIgnore:
+			i++
+			continue
+		case kOr:
+			i += 2
+			continue
+		}
+		break
+	}
+	set := s.topLevel(i, hi, func(j int) bool { return s.kwAt(j) == kSet })
+	if set <= i {
+		s.writesAll = true
+		s.walk(i, hi, modeQuery, &s.reads, &s.reads)
+		return Write
+	}
+	s.walk(i, set, modeFromList, &s.writes, &s.writes)
+	s.walk(set, hi, modeQuery, &s.reads, &s.reads)
+	return Write
+}
+
+func (s *scanner) delete(lo, hi int) Kind {
+	i := lo + 1
+	for s.kwAt(i) == kLowPriority || s.kwAt(i) == kQuick || s.kwAt(i) == kIgnore {
+		i++
+	}
+	if s.wordIs(i, "top") { // SQL Server DELETE TOP (n)
+		i++
+		if s.isPunct(i, '(') {
+			i = s.closeOf(i) + 1
+		} else {
+			i++
+		}
+	}
+	if s.kwAt(i) == kFrom {
+		// DELETE FROM t [USING ...]: in MySQL the USING list holds the
+		// targets' real names when they are aliases, so count it as written.
+		using := &s.reads
+		if s.d == MySQL || s.d == Generic {
+			using = &s.writes
+		}
+		s.walk(i+1, hi, modeFromList, &s.writes, using)
+		return Write
+	}
+	// DELETE t1, t2 FROM t1 JOIN t2 ... (MySQL) or DELETE t WHERE ... (SQL Server).
+	// Targets may be aliases, so every table of the FROM list counts as written.
+	for s.isName(i) && s.kwAt(i) != kWhere {
+		name, next := s.qualified(i)
+		s.writes = append(s.writes, name)
+		i = next
+		if !s.isPunct(i, ',') {
+			break
+		}
+		i++
+	}
+	switch {
+	case s.kwAt(i) == kFrom:
+		s.walk(i+1, hi, modeFromList, &s.writes, &s.writes)
+	case s.kwAt(i) == kUsing:
+		s.walk(i, hi, modeQuery, &s.writes, &s.writes)
+	case i >= hi || s.kwAt(i) == kWhere || s.kwAt(i) == kReturning:
+		if len(s.writes) == 0 {
+			s.writesAll = true
+		}
+		s.walk(i, hi, modeQuery, &s.reads, &s.reads)
+	default:
+		s.writesAll = true
+		s.walk(i, hi, modeQuery, &s.reads, &s.reads)
+	}
+	return Write
+}
+
+func (s *scanner) merge(lo, hi int) Kind {
+	i := lo + 1
+	if s.kwAt(i) == kInto {
+		i++
+	}
+	if !s.isName(i) {
+		s.writesAll = true
+		return Write
+	}
+	name, next := s.qualified(i)
+	s.writes = append(s.writes, name)
+	s.walk(next, hi, modeQuery, &s.reads, &s.reads)
+	return Write
+}
+
+func (s *scanner) truncate(lo, hi int) Kind {
+	i := lo + 1
+	if s.kwAt(i) == kTable {
+		i++
+	}
+	n := 0
+	for i < hi {
+		if s.kwAt(i) == kOnly {
+			i++
+		}
+		if !s.isName(i) || s.kwAt(i) == kCascade {
+			break
+		}
+		name, next := s.qualified(i)
+		s.writes = append(s.writes, name)
+		n++
+		i = next
+		if s.isOp(i, "*") {
+			i++
+		}
+		if !s.isPunct(i, ',') {
+			break
+		}
+		i++
+	}
+	// CASCADE empties every table that references these: unknown here.
+	if n == 0 || s.topLevel(i, hi, func(j int) bool { return s.kwAt(j) == kCascade }) >= 0 {
+		s.writesAll = true
+	}
+	return Write
+}
+
+func (s *scanner) copy(lo, hi int) Kind {
+	i := lo + 1
+	if s.isPunct(i, '(') {
+		end := s.closeOf(i)
+		s.statement(i+1, end)
+		return Other
+	}
+	if !s.isName(i) {
+		return Unknown
+	}
+	name, next := s.qualified(i)
+	if s.isPunct(next, '(') {
+		next = s.closeOf(next) + 1
+	}
+	if s.kwAt(next) == kFrom {
+		s.writes = append(s.writes, name)
+		return Write
+	}
+	s.addRead(name)
+	return Other
+}
+
+func (s *scanner) load(lo, hi int) Kind {
+	if !s.wordIs(lo+1, "data") && !s.wordIs(lo+1, "xml") {
+		return Session // Postgres LOAD 'library'
+	}
+	into := s.topLevel(lo+2, hi, func(j int) bool { return s.kwAt(j) == kInto })
+	if into < 0 || s.kwAt(into+1) != kTable || !s.isName(into+2) {
+		s.writesAll = true
+		return Write
+	}
+	name, _ := s.qualified(into + 2)
+	s.writes = append(s.writes, name)
+	return Write
+}
+
+// skipIfExists skips IF [NOT] EXISTS at i.
+func (s *scanner) skipIfExists(i int) int {
+	if s.kwAt(i) == kIf {
+		i++
+		if s.kwAt(i) == kNot {
+			i++
+		}
+		if s.kwAt(i) == kExists {
+			i++
+		}
+	}
+	return i
+}
+
+func (s *scanner) create(lo, hi int) Kind {
+	i := lo + 1
+	temp := false
+modifiers:
+	for i < hi {
+		switch s.kwAt(i) {
+		case kOr: // OR REPLACE
+			i += 2
+		case kTemp, kTemporary:
+			temp = true
+			i++
+		case kUnlogged, kGlobal, kLocal, kUnique, kFulltext, kSpatial, kVirtual, kMaterialized,
+			kRecursive:
+			i++
+		case kAlgorithm, kDefiner, kSql:
+			// MySQL view options: ALGORITHM=x DEFINER=user@host SQL SECURITY x
+			i++
+			for i < hi && s.kwAt(i) != kView && s.kwAt(i) != kSql && s.kwAt(i) != kDefiner &&
+				s.kwAt(i) != kAlgorithm && s.kwAt(i) != kTrigger && s.kwAt(i) != kProcedure &&
+				s.kwAt(i) != kFunction {
+				i++
+			}
+		default:
+			break modifiers
+		}
+	}
+	kind := Write
+	if temp {
+		kind = Session
+	}
+	switch s.kwAt(i) {
+	case kTable, kView:
+		i = s.skipIfExists(i + 1)
+		if !s.isName(i) {
+			s.writesAll = true
+			return kind
+		}
+		name, next := s.qualified(i)
+		s.writes = append(s.writes, name)
+		// CREATE TABLE t AS SELECT / CREATE VIEW v AS SELECT / MySQL CREATE TABLE t (...) SELECT
+		q := s.topLevel(next, hi, func(j int) bool {
+			k := s.kwAt(j)
+			return k == kSelect || k == kWith || k == kValues || k == kTable ||
+				(k == kAs && (s.startsStatement(j+1) || s.isPunct(j+1, '(')))
+		})
+		if q >= 0 {
+			if s.kwAt(q) == kAs {
+				q++
+			}
+			s.statement(q, hi)
+		}
+		return kind
+	case kIndex:
+		on := s.topLevel(i+1, hi, func(j int) bool { return s.kwAt(j) == kOn })
+		if on < 0 {
+			s.writesAll = true
+			return Write
+		}
+		j := on + 1
+		if s.kwAt(j) == kOnly {
+			j++
+		}
+		if !s.isName(j) {
+			s.writesAll = true
+			return Write
+		}
+		name, _ := s.qualified(j)
+		s.writes = append(s.writes, name)
+		return Write
+	}
+	s.writesAll = true
+	return kind
+}
+
+func (s *scanner) alter(lo, hi int) Kind {
+	i := lo + 1
+	if s.kwAt(i) == kMaterialized {
+		i++
+	}
+	if s.wordIs(i, "session") {
+		return Session
+	}
+	if s.kwAt(i) != kTable && s.kwAt(i) != kView {
+		s.writesAll = true
+		return Write
+	}
+	i = s.skipIfExists(i + 1)
+	if s.kwAt(i) == kOnly {
+		i++
+	}
+	if !s.isName(i) {
+		s.writesAll = true
+		return Write
+	}
+	name, next := s.qualified(i)
+	s.writes = append(s.writes, name)
+	for j := next; j < hi; j++ {
+		if s.isPunct(j, '(') {
+			j = s.closeOf(j)
+			continue
+		}
+		if s.kwAt(j) != kRename {
+			continue
+		}
+		k := j + 1
+		switch s.kwAt(k) {
+		case kTo, kAs:
+			k++
+		case kColumn, kIndex, kKey, kConstraint:
+			continue
+		default:
+			if s.kwAt(k+1) == kTo { // RENAME col TO col2
+				continue
+			}
+		}
+		if s.isName(k) {
+			newName, _ := s.qualified(k)
+			s.writes = append(s.writes, newName)
+		}
+	}
+	return Write
+}
+
+func (s *scanner) drop(lo, hi int) Kind {
+	i := lo + 1
+	for s.kwAt(i) == kTemporary || s.kwAt(i) == kTemp || s.kwAt(i) == kMaterialized {
+		i++
+	}
+	switch s.kwAt(i) {
+	case kTable, kView:
+		i = s.skipIfExists(i + 1)
+		n := 0
+		for s.isName(i) {
+			name, next := s.qualified(i)
+			s.writes = append(s.writes, name)
+			n++
+			i = next
+			if !s.isPunct(i, ',') {
+				break
+			}
+			i++
+		}
+		if n == 0 || s.topLevel(i, hi, func(j int) bool { return s.kwAt(j) == kCascade }) >= 0 {
+			s.writesAll = true // CASCADE drops dependent views
+		}
+		return Write
+	case kIndex:
+		i++
+		if s.kwAt(i) == kConcurrently {
+			i++
+		}
+		i = s.skipIfExists(i)
+		if s.isName(i) {
+			_, next := s.qualified(i)
+			if s.kwAt(next) == kOn && s.isName(next+1) {
+				name, _ := s.qualified(next + 1)
+				s.writes = append(s.writes, name)
+				return Write
+			}
+		}
+	}
+	s.writesAll = true
+	return Write
+}
+
+func (s *scanner) rename(lo, hi int) Kind {
+	if s.kwAt(lo+1) != kTable {
+		s.writesAll = true
+		return Write
+	}
+	n := 0
+	for i := lo + 2; i < hi; i++ {
+		if s.isName(i) && s.kwAt(i) != kTo {
+			name, next := s.qualified(i)
+			s.writes = append(s.writes, name)
+			n++
+			i = next - 1
+		}
+	}
+	if n == 0 {
+		s.writesAll = true
+	}
+	return Write
+}
+
+// ---- CTEs ----
+
+// isCTE reports whether the WITH at i starts a common table expression list:
+// WITH [RECURSIVE] name [(cols)] AS [NOT MATERIALIZED] (.
+func (s *scanner) isCTE(i int) bool {
+	i++
+	if s.kwAt(i) == kRecursive {
+		i++
+	}
+	if !s.isName(i) || s.wordIs(i, "ordinality") {
+		return false
+	}
+	i++
+	if s.isPunct(i, '(') {
+		i = s.closeOf(i) + 1
+	}
+	if s.kwAt(i) != kAs {
+		return false
+	}
+	i++
+	return s.isPunct(i, '(') || s.kwAt(i) == kNot || s.kwAt(i) == kMaterialized
+}
+
+// with reads the CTE list at i (the WITH) and returns the index of the
+// statement that follows it. CTE names are pushed onto s.cte; the caller
+// pops them when its scope ends.
+func (s *scanner) with(i, hi int) int {
+	i++
+	rec := s.kwAt(i) == kRecursive
+	if rec {
+		i++
+		// Every name is visible in every body.
+		for j := i; j < hi && s.isName(j); {
+			s.cte = append(s.cte, s.norm(j))
+			j = s.skipCTE(j, hi)
+			if !s.isPunct(j, ',') {
+				break
+			}
+			j++
+		}
+	}
+	for i < hi {
+		if !s.isName(i) {
+			s.readsAll = true
+			return i
+		}
+		name := s.norm(i)
+		i++
+		if s.isPunct(i, '(') {
+			i = s.closeOf(i) + 1
+		}
+		if s.kwAt(i) != kAs {
+			s.readsAll = true
+			return i
+		}
+		i++
+		if s.kwAt(i) == kNot {
+			i++
+		}
+		if s.kwAt(i) == kMaterialized {
+			i++
+		}
+		if !s.isPunct(i, '(') {
+			s.readsAll = true
+			return i
+		}
+		end := s.closeOf(i)
+		s.statement(i+1, end)
+		i = end + 1
+		if !rec {
+			s.cte = append(s.cte, name)
+		}
+		i = s.skipSearchCycle(i, hi)
+		if !s.isPunct(i, ',') {
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// skipCTE skips one "name [(cols)] AS [NOT] [MATERIALIZED] (body) [SEARCH|CYCLE ...]".
+func (s *scanner) skipCTE(j, hi int) int {
+	j++
+	if s.isPunct(j, '(') {
+		j = s.closeOf(j) + 1
+	}
+	if s.kwAt(j) == kAs {
+		j++
+	}
+	if s.kwAt(j) == kNot {
+		j++
+	}
+	if s.kwAt(j) == kMaterialized {
+		j++
+	}
+	if s.isPunct(j, '(') {
+		j = s.closeOf(j) + 1
+	}
+	return s.skipSearchCycle(j, hi)
+}
+
+// skipSearchCycle skips Postgres SEARCH ... SET col and CYCLE ... USING col.
+func (s *scanner) skipSearchCycle(i, hi int) int {
+	for s.kwAt(i) == kSearch || s.kwAt(i) == kCycle {
+		end := kSet
+		if s.kwAt(i) == kCycle {
+			end = kUsing
+		}
+		for i < hi && s.kwAt(i) != end {
+			i++
+		}
+		i += 2
+	}
+	return i
+}
+
+// ---- queries ----
+
+type walkMode uint8
+
+const (
+	modeQuery    walkMode = iota // a query: FROM starts a table list
+	modeExpr                     // an expression: FROM is a keyword argument until a SELECT
+	modeFromList                 // starts with a table list (a join in parentheses, UPDATE targets)
+)
+
+// walk scans [lo,hi) for table references. Tables of table lists at this
+// level go to dest (USING lists to using); nested queries always read.
+func (s *scanner) walk(lo, hi int, mode walkMode, dest, using *[]string) {
+	s.depth++
+	defer func() { s.depth-- }()
+	if s.depth > maxDepth {
+		s.bad = true
+		return
+	}
+	mark := len(s.cte)
+	fromOK := mode != modeExpr
+	inFrom := false
+	i := lo
+	if mode == modeFromList {
+		i = s.tableList(i, hi, dest)
+		inFrom = true
+	}
+	for i < hi {
+		t := &s.toks[i]
+		switch t.kind {
+		case tPunct:
+			switch t.text[0] {
+			case '(':
+				end := s.closeOf(i)
+				s.paren(i, end)
+				i = end + 1
+				continue
+			case ',':
+				if inFrom {
+					i = s.tableList(i+1, hi, dest)
+					continue
+				}
+			}
+		case tWord:
+			switch t.kw {
+			case kFrom:
+				if fromOK && !s.distinctFrom(i) {
+					i = s.tableList(i+1, hi, dest)
+					inFrom = true
+					continue
+				}
+			case kJoin, kStraightJoin, kApply:
+				if fromOK && s.kwAt(i-1) != kFor { // not USE INDEX FOR JOIN (i)
+					i = s.tableList(i+1, hi, dest)
+					inFrom = true
+					continue
+				}
+			case kUsing:
+				if fromOK && !s.isPunct(i+1, '(') {
+					i = s.tableList(i+1, hi, using)
+					inFrom = true
+					continue
+				}
+			case kSelect:
+				fromOK = true
+				inFrom = false
+			case kWhere, kGroup, kHaving, kOrder, kLimit, kOffset, kFetch, kWindow, kUnion,
+				kIntersect, kExcept, kMinus, kReturning, kSet, kQualify, kValues, kWhen:
+				inFrom = false
+			case kOn:
+				if s.kwAt(i+1) == kDuplicate || s.kwAt(i+1) == kConflict {
+					inFrom = false
+				}
+			case kWith:
+				if s.isCTE(i) {
+					i = s.with(i, hi)
+					continue
+				}
+			case kFor:
+				switch s.kwAt(i + 1) {
+				case kUpdate, kShare, kNo, kKey:
+					s.locking = true
+				}
+				if k := s.kwAt(i - 1); k != kIndex && k != kKey { // not USE INDEX FOR JOIN
+					inFrom = false
+				}
+			case kLock:
+				if s.kwAt(i+1) == kIn {
+					s.locking = true
+				}
+			case kInto:
+				i = s.selectInto(i, hi)
+				inFrom = false
+				continue
+			case kTable:
+				switch s.kwAt(i - 1) {
+				case kUnion, kIntersect, kExcept, kAll, kDistinct:
+					if s.isName(i + 1) {
+						name, next := s.qualified(i + 1)
+						s.addRead(name)
+						i = next
+						continue
+					}
+				}
+			}
+		}
+		i++
+	}
+	s.cte = s.cte[:mark]
+}
+
+// distinctFrom reports whether the FROM at i is part of IS [NOT] DISTINCT FROM.
+func (s *scanner) distinctFrom(i int) bool {
+	if s.kwAt(i-1) != kDistinct {
+		return false
+	}
+	k := s.kwAt(i - 2)
+	return k == kIs || k == kNot
+}
+
+// paren handles a parenthesised part of an expression.
+func (s *scanner) paren(open, end int) {
+	first := open + 1
+	if first >= end {
+		return
+	}
+	if s.nestedStatement(first) {
+		s.statement(first, end)
+		return
+	}
+	s.walk(first, end, modeExpr, &s.reads, &s.reads)
+}
+
+func (s *scanner) nestedStatement(i int) bool {
+	switch s.kwAt(i) {
+	case kSelect, kValues, kInsert, kUpdate, kDelete, kMerge, kUpsert:
+		return true
+	case kTable:
+		return s.isName(i + 1)
+	case kWith:
+		return s.isCTE(i)
+	case kReplace:
+		return !s.isPunct(i+1, '(')
+	}
+	return false
+}
+
+// tableList reads table references separated by commas and joins, and
+// returns the index of the first token that is neither (ON, WHERE, ...).
+func (s *scanner) tableList(i, hi int, dest *[]string) int {
+	for {
+		i = s.tableRef(i, hi, dest)
+		more := false // a comma or JOIN asks for another table reference
+	joins:
+		for i < hi {
+			if s.isPunct(i, ',') {
+				i++
+				more = true
+				break joins
+			}
+			switch s.kwAt(i) {
+			case kInner, kLeft, kRight, kFull, kOuter, kCross, kNatural:
+				i++
+			case kJoin, kStraightJoin, kApply:
+				i++
+				more = true
+				break joins
+			default:
+				if s.wordIs(i, "semi") || s.wordIs(i, "anti") || s.wordIs(i, "asof") {
+					i++
+					continue
+				}
+				return i
+			}
+		}
+		if !more {
+			return i
+		}
+	}
+}
+
+// tableRef reads one table reference with its alias.
+func (s *scanner) tableRef(i, hi int, dest *[]string) int {
+	for s.kwAt(i) == kLateral || s.kwAt(i) == kOnly {
+		i++
+	}
+	if i >= hi {
+		s.unsure(dest)
+		return i
+	}
+	t := &s.toks[i]
+	switch {
+	case t.kind == tPunct && t.text[0] == '(':
+		end := s.closeOf(i)
+		s.parenTable(i, end, dest)
+		i = end + 1
+	case t.kind == tWord && (t.text == "U" || t.text == "u") && s.isOp(i+1, "&"):
+		// Postgres U&"\0061" escaped identifier: the name is not readable here.
+		s.unsure(dest)
+		return i
+	case (t.kind == tIdent && t.text != "") || (t.kind == tWord && !notTable(t.kw)):
+		name, next := s.qualified(i)
+		if s.isPunct(next, '(') {
+			// Table function: its arguments may hold subqueries.
+			end := s.closeOf(next)
+			s.walk(next+1, end, modeExpr, &s.reads, &s.reads)
+			i = end + 1
+		} else {
+			if !(t.kind == tWord && t.kw == kDual && next == i+1) {
+				s.add(dest, name)
+			}
+			i = next
+			if s.isOp(i, "*") { // Postgres: t * includes descendants
+				i++
+			}
+		}
+	default:
+		s.unsure(dest)
+		return i
+	}
+	return s.skipAlias(i, hi)
+}
+
+// notTable reports keywords that cannot begin a table reference.
+func notTable(k kw) bool {
+	switch k {
+	case kSelect, kWhere, kFrom, kJoin, kOn, kUsing, kSet, kGroup, kOrder, kHaving, kLimit,
+		kUnion, kIntersect, kExcept, kValues, kInto, kReturning, kWindow, kFor, kInner, kLeft,
+		kRight, kFull, kCross, kNatural, kOuter, kStraightJoin, kAs, kDefault, kWith:
+		return true
+	}
+	return false
+}
+
+// parenTable handles a parenthesised table reference: a derived table or a
+// parenthesised join.
+func (s *scanner) parenTable(open, end int, dest *[]string) {
+	first := open + 1
+	if first >= end {
+		s.unsure(dest)
+		return
+	}
+	if s.nestedStatement(first) {
+		s.statement(first, end)
+		return
+	}
+	s.walk(first, end, modeFromList, dest, dest)
+}
+
+// skipAlias skips [AS] alias [(columns)] after a table reference.
+func (s *scanner) skipAlias(i, hi int) int {
+	if i >= hi {
+		return i
+	}
+	aliased := false
+	if s.kwAt(i) == kAs {
+		i++
+		if s.isName(i) {
+			i++
+			aliased = true
+		}
+	} else if t := &s.toks[i]; t.kind == tIdent || (t.kind == tWord && canAlias(t.kw)) {
+		i++
+		aliased = true
+	}
+	if aliased && s.isPunct(i, '(') {
+		i = s.closeOf(i) + 1
+	}
+	return i
+}
+
+// canAlias reports whether a word can be a table alias (is not a clause
+// keyword that may follow a table reference).
+func canAlias(k kw) bool {
+	switch k {
+	case kOn, kUsing, kWhere, kJoin, kInner, kLeft, kRight, kFull, kCross, kNatural, kOuter,
+		kStraightJoin, kGroup, kOrder, kHaving, kLimit, kOffset, kFetch, kFor, kUnion,
+		kIntersect, kExcept, kMinus, kWindow, kSet, kReturning, kWhen, kLock, kInto, kUse,
+		kForce, kIgnore, kPartition, kTablesample, kWith, kValues, kSelect, kDefault, kQualify,
+		kApply, kLateral, kAs, kFrom, kIndexed, kNot, kAnd, kOr, kDo, kThen, kElse, kEnd,
+		kValue, kSearch, kCycle:
+		return false
+	}
+	return true
+}
+
+// selectInto handles SELECT ... INTO at i: a Postgres or SQL Server SELECT
+// INTO creates a table; MySQL INTO @var or OUTFILE writes no table.
+func (s *scanner) selectInto(i, hi int) int {
+	s.nested = true
+	j := i + 1
+	for s.kwAt(j) == kTemp || s.kwAt(j) == kTemporary || s.kwAt(j) == kUnlogged || s.kwAt(j) == kTable {
+		j++
+	}
+	if j >= hi {
+		s.writesAll = true
+		return j
+	}
+	t := &s.toks[j]
+	switch {
+	case t.kind == tVar || t.kind == tParam || t.kw == kOutfile || t.kw == kDumpfile:
+		return j + 1
+	case t.kind == tWord || t.kind == tIdent:
+		name, next := s.qualified(j)
+		s.writes = append(s.writes, name)
+		return next
+	}
+	s.writesAll = true
+	return j
+}

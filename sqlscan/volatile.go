@@ -1,0 +1,163 @@
+package sqlscan
+
+import "strings"
+
+// volatileAndCalls finds the first non-deterministic function or session
+// variable (s.volatile) and the calls of functions the scanner does not know
+// (s.calls). It is a linear pass over the tokens, independent of the clause
+// walker, so that a misread clause cannot hide a volatile call.
+func (s *scanner) volatileAndCalls() {
+	var buf [maxWordLen]byte
+	for i := range s.toks {
+		t := &s.toks[i]
+		switch t.kind {
+		case tVar:
+			if i > 0 && (s.toks[i-1].kind == tIdent || s.toks[i-1].kind == tString) {
+				continue // 'user'@'host' (MySQL account name)
+			}
+			s.setVolatile(strings.ToLower(t.text))
+		case tString:
+			if s.volatile == "" && (s.d == Postgres || s.d == Generic) && s.nowLiteral(i) {
+				s.volatile = "now"
+			}
+		case tIdent:
+			if s.isPunct(i+1, '(') && s.isCall(i) {
+				s.calls = append(s.calls, strings.ToLower(t.text)) // "MyFunc"(x)
+			}
+		case tWord:
+			paren := s.isPunct(i+1, '(')
+			cls := t.cls
+			if cls == 0 && !paren {
+				continue
+			}
+			b, ok := lowerInto(buf[:], t.text)
+			if !ok {
+				if paren && s.isCall(i) {
+					s.calls = append(s.calls, strings.ToLower(t.text))
+				}
+				continue
+			}
+			if paren {
+				if s.volatile == "" {
+					s.checkVolatileCall(i, b, cls)
+				}
+				if cls == 0 && s.isCall(i) {
+					s.calls = append(s.calls, string(b))
+				}
+				continue
+			}
+			if s.volatile != "" {
+				continue
+			}
+			qualified := s.isPunct(i-1, '.') || s.isPunct(i+1, '.')
+			switch {
+			case cls&fnNoParens != 0 && !qualified:
+				s.volatile = string(b)
+			case t.kw == kTablesample:
+				if !s.repeatableAfter(i) {
+					s.volatile = "tablesample"
+				}
+			case s.d == Postgres && !qualified && string(b) == "user":
+				s.volatile = "user"
+			}
+		}
+	}
+}
+
+func (s *scanner) setVolatile(name string) {
+	if s.volatile == "" {
+		s.volatile = name
+	}
+}
+
+// repeatableAfter reports whether the TABLESAMPLE at i has a REPEATABLE seed.
+func (s *scanner) repeatableAfter(i int) bool {
+	for j := i + 1; j < len(s.toks) && j < i+8; j++ {
+		if s.wordIs(j, "repeatable") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkVolatileCall sets s.volatile when the call at i (name b, class cls) is
+// non-deterministic.
+func (s *scanner) checkVolatileCall(i int, b []byte, cls uint8) {
+	end := s.closeOf(i + 1)
+	noArgs := end == i+2
+	switch {
+	case string(b) == "unix_timestamp":
+		if noArgs {
+			s.volatile = string(b)
+		}
+	case cls&fnSQLiteNow != 0:
+		// SQLite: date('now'), datetime() (no time value means now), strftime('%s','now').
+		if noArgs && string(b) != "strftime" && (s.d == SQLite || s.d == Generic) {
+			s.volatile = string(b)
+			return
+		}
+		for j := i + 2; j < end; j++ {
+			if s.isPunct(j, '(') {
+				j = s.closeOf(j)
+				continue
+			}
+			if t := &s.toks[j]; t.kind == tString && strings.EqualFold(strings.TrimSpace(t.text), "now") {
+				s.volatile = string(b)
+				return
+			}
+		}
+	case cls&fnVolatile != 0:
+		s.volatile = string(b)
+	}
+}
+
+// nowLiteral reports a Postgres special date literal that depends on the
+// clock: 'now' anywhere, 'today'/'tomorrow'/'yesterday' as a date or timestamp.
+func (s *scanner) nowLiteral(i int) bool {
+	v := strings.TrimSpace(s.toks[i].text)
+	if len(v) > 9 {
+		return false
+	}
+	if strings.EqualFold(v, "now") {
+		return true
+	}
+	if !strings.EqualFold(v, "today") && !strings.EqualFold(v, "tomorrow") && !strings.EqualFold(v, "yesterday") {
+		return false
+	}
+	if s.isOp(i+1, "::") {
+		return true
+	}
+	for _, w := range [...]string{"date", "timestamp", "timestamptz"} {
+		if s.wordIs(i-1, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// isCall reports whether the word at i, followed by '(', is a function call
+// rather than a table or alias with a column list, a type with a length, or
+// a CTE name.
+func (s *scanner) isCall(i int) bool {
+	end := s.closeOf(i + 1)
+	if s.kwAt(end+1) == kAs && (s.isPunct(end+2, '(') || s.kwAt(end+2) == kNot || s.kwAt(end+2) == kMaterialized) {
+		return false // WITH name(cols) AS (...)
+	}
+	j := i
+	for j >= 2 && s.isPunct(j-1, '.') && s.isName(j-2) {
+		j -= 2
+	}
+	if j == 0 {
+		return true
+	}
+	p := &s.toks[j-1]
+	switch p.kind {
+	case tPunct:
+		return p.text[0] != ')' && p.text[0] != '.'
+	case tOp:
+		return p.text != "::"
+	case tWord:
+		return p.kw != kNone && isOperatorWord(p.kw)
+	}
+	return false
+}
