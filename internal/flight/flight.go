@@ -99,3 +99,14 @@ func (g *Group[K, V]) Waiting(key K) int {
 	}
 	return 0
 }
+
+// Waiters reports how many callers wait on any key now.
+func (g *Group[K, V]) Waiters() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, c := range g.calls {
+		n += c.waiters
+	}
+	return n
+}

@@ -1,0 +1,269 @@
+package cachedsql
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachedsql/cachedsql/generation"
+	"github.com/cachedsql/cachedsql/internal/flight"
+	"github.com/cachedsql/cachedsql/keying"
+	"github.com/cachedsql/cachedsql/sqlscan"
+	"github.com/cachedsql/cachedsql/tier"
+)
+
+// shared is the cache of one namespace in this process: every Connector on the
+// namespace holds the same one, so they share entries, in-flight queries and
+// generations (and so see each other's writes at once).
+type shared struct {
+	ns   string
+	sig  string // the settings every connector on the namespace must agree on
+	refs int    // guarded by registry.mu
+
+	l1    *tier.L1
+	l2    tier.Tier // nil without Redis
+	clock *generation.Clock
+	close []func() error
+
+	flights flight.Group[keying.Key, *fill]
+	ctr     counters
+	bg      sync.WaitGroup // cache writes off the callers' path
+}
+
+var registry struct {
+	mu sync.Mutex
+	m  map[string]*shared
+}
+
+func cacheSignature(cfg *Config) string {
+	redis := cfg.RedisURL
+	if cfg.Redis != nil {
+		redis = fmt.Sprintf("client %p", cfg.Redis)
+	}
+	return fmt.Sprintf("l1_mib=%d l1_ttl=%v redis=%s stale_bound=%v redis_timeout=%v",
+		cfg.l1MiB(), cfg.L1MaxTTL, redact(redis, redis), cfg.staleBound(), cfg.RedisTimeout)
+}
+
+func acquireShared(cfg *Config, log *slog.Logger) (*shared, error) {
+	sig := cacheSignature(cfg)
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if sh, ok := registry.m[cfg.Namespace]; ok {
+		if sh.sig != sig {
+			return nil, fmt.Errorf("cachedsql: namespace %q is already open in this process with other cache settings (%s); "+
+				"connectors on one namespace share one cache, so give them the same settings or different namespaces", cfg.Namespace, sh.sig)
+		}
+		sh.refs++
+		return sh, nil
+	}
+	sh, err := newShared(cfg, sig, log)
+	if err != nil {
+		return nil, err
+	}
+	if registry.m == nil {
+		registry.m = map[string]*shared{}
+	}
+	registry.m[cfg.Namespace] = sh
+	return sh, nil
+}
+
+func releaseShared(sh *shared) {
+	registry.mu.Lock()
+	sh.refs--
+	last := sh.refs == 0
+	if last {
+		delete(registry.m, sh.ns)
+	}
+	registry.mu.Unlock()
+	if last {
+		sh.bg.Wait()
+		for i := len(sh.close) - 1; i >= 0; i-- {
+			sh.close[i]()
+		}
+	}
+}
+
+func newShared(cfg *Config, sig string, log *slog.Logger) (sh *shared, err error) {
+	sh = &shared{ns: cfg.Namespace, sig: sig, refs: 1}
+	defer func() {
+		if err != nil {
+			for i := len(sh.close) - 1; i >= 0; i-- {
+				sh.close[i]()
+			}
+		}
+	}()
+	sh.l1, err = tier.NewL1(tier.L1Config{CapacityMiB: cfg.l1MiB(), MaxTTL: cfg.L1MaxTTL})
+	if err != nil {
+		return nil, fmt.Errorf("cachedsql: L1: %w", err)
+	}
+	sh.close = append(sh.close, sh.l1.Close)
+	rc, l2, closers, err := openRedis(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	sh.l2 = l2
+	sh.close = append(sh.close, closers...)
+	sh.clock, err = generation.New(generation.Config{
+		Namespace:  cfg.Namespace,
+		Redis:      rc,
+		StaleBound: cfg.staleBound(),
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cachedsql: invalidation clock: %w", err)
+	}
+	sh.close = append(sh.close, sh.clock.Close)
+	return sh, nil
+}
+
+// async runs f off the caller's path; Close waits for it.
+func (sh *shared) async(f func()) {
+	sh.bg.Add(1)
+	go func() {
+		defer sh.bg.Done()
+		f()
+	}()
+}
+
+func (sh *shared) stats() Stats {
+	c := &sh.ctr
+	s := Stats{
+		Namespace:      sh.ns,
+		L1Hits:         c.l1Hits.Load(),
+		L1Misses:       c.l1Misses.Load(),
+		L2Hits:         c.l2Hits.Load(),
+		L2Misses:       c.l2Misses.Load(),
+		L2Errors:       c.l2Errors.Load(),
+		Promotions:     c.promotions.Load(),
+		Fills:          c.fills.Load(),
+		CoalescedWaits: c.coalesced.Load(),
+		Uncacheable:    c.uncacheable.Load(),
+		Corrupt:        c.corrupt.Load(),
+		Invalidations:  c.invalidations.Load(),
+		Bypass:         make(map[string]int64, bypassReasonsLen),
+	}
+	for i, n := range bypassNames {
+		s.Bypass[n] = c.bypass[i].Load()
+	}
+	l1 := sh.l1.Stats()
+	s.L1Entries, s.L1Bytes = l1.Entries, l1.Bytes
+	addL2Stats(sh.l2, &s)
+	g := sh.clock.Stats()
+	s.StreamSent, s.StreamReceived, s.Resyncs = g.Sent, g.Received, g.Resyncs
+	s.StreamConnected = g.Connected
+	s.StreamLagMillis = float64(g.Lag) / float64(time.Millisecond)
+	return s
+}
+
+// plan is what cachedsql knows about one query text, computed once.
+type plan struct {
+	text    string
+	st      sqlscan.Statement
+	reads   []string // tables read, with their dependencies
+	writes  []string // tables written, with their dependencies
+	hint    Strategy // from a comment hint; zero if none
+	rule    Strategy // from Config.Tables; zero if none
+	reason  bypassReason
+	canRead bool // a read that may be cached (the strategy and connection still decide)
+}
+
+type planCache struct {
+	m sync.Map // query text → *plan
+	n atomic.Int64
+}
+
+// maxPlans bounds the plan cache: an application that inlines literals into
+// its SQL would otherwise grow it without end.
+const maxPlans = 16384
+
+func newPlanCache() *planCache { return &planCache{} }
+
+func (c *Connector) planFor(query string) *plan {
+	pc := c.plans.Load()
+	if p, ok := pc.m.Load(query); ok {
+		return p.(*plan)
+	}
+	p := c.makePlan(query)
+	if pc.n.Add(1) > maxPlans {
+		c.plans.CompareAndSwap(pc, newPlanCache())
+	} else {
+		pc.m.Store(query, p)
+	}
+	return p
+}
+
+func (c *Connector) makePlan(query string) *plan {
+	st := sqlscan.Scan(c.dialect, query)
+	p := &plan{text: query, st: st}
+	p.reads = c.withDeps(st.Reads)
+	p.writes = c.withDeps(st.Writes)
+	if s, ok, bad := hintStrategy(st.Hints); ok {
+		p.hint = s
+	} else if bad != "" {
+		c.log.Warn("cachedsql: ignoring a comment hint it does not understand", "hint", bad)
+	}
+	if r, ok := tableStrategy(c.cfg.Tables, p.reads); ok {
+		p.rule = r
+	}
+	switch {
+	case st.Kind == sqlscan.Unknown:
+		p.reason = byUnknown
+	case st.Kind != sqlscan.Read:
+		p.reason = byWrite
+	case st.Locking:
+		p.reason = byLocking
+	case st.Volatile != "":
+		p.reason = byVolatile
+	case st.ReadsAll:
+		p.reason = byUnknown
+	default:
+		p.canRead = true
+	}
+	return p
+}
+
+func (c *Connector) withDeps(tables []string) []string {
+	if len(c.deps) == 0 {
+		return tables
+	}
+	out := tables
+	copied := false
+	for _, t := range tables {
+		for _, d := range c.deps[t] {
+			if !contains(out, d) {
+				if !copied {
+					out = append([]string(nil), out...)
+					copied = true
+				}
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+func normTable(t string) string {
+	t = strings.TrimSpace(t)
+	if i := strings.LastIndexByte(t, '.'); i >= 0 {
+		t = t[i+1:]
+	}
+	return strings.ToLower(strings.Trim(t, "\"`[]"))
+}
+
+// ttlFor picks the strategy of one query: context, hint, table rule, default.
+func (c *Connector) ttlFor(ctx context.Context, p *plan) time.Duration {
+	if s, ok := strategyFrom(ctx); ok {
+		return s.ttl
+	}
+	if !p.hint.isZero() {
+		return p.hint.ttl
+	}
+	if !p.rule.isZero() {
+		return p.rule.ttl
+	}
+	return c.cfg.ttl().ttl
+}

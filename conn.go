@@ -1,0 +1,306 @@
+package cachedsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"sync/atomic"
+
+	"github.com/cachedsql/cachedsql/keying"
+)
+
+// conn wraps an inner driver.Conn. It implements every optional connection
+// interface, each with exactly the fallback database/sql applies when the inner
+// connection lacks it, so that the program behaves as it would unwrapped.
+type conn struct {
+	c     *Connector
+	inner driver.Conn
+
+	qc   driver.QueryerContext
+	q    driver.Queryer
+	ec   driver.ExecerContext
+	e    driver.Execer
+	pc   driver.ConnPrepareContext
+	bt   driver.ConnBeginTx
+	ping driver.Pinger
+	rs   driver.SessionResetter
+	val  driver.Validator
+	nvc  driver.NamedValueChecker
+
+	tx      *txState // non-nil inside a transaction (driver Tx or SQL BEGIN)
+	session bool     // session state changed: results here may differ from other connections
+	// manualCommit is set while MySQL autocommit is off on this connection.
+	manualCommit bool
+
+	kb   keying.Builder
+	gens []uint64
+
+	// busy is non-nil while a shared query that outlived its caller still runs
+	// on this connection; whoever uses the connection next waits for it to close.
+	busy    atomic.Pointer[chan struct{}]
+	closing atomic.Bool
+}
+
+// database/sql converts a query's arguments for the connection path before it
+// calls QueryContext, and for the statement path (with the statement's own
+// converters) when the connection has no Queryer. So the wrapper offers
+// QueryerContext and ExecerContext only when the inner connection has a
+// form of them; the four combinations are these types.
+type (
+	connQ  struct{ *conn }
+	connE  struct{ *conn }
+	connQE struct{ *conn }
+)
+
+func (c connQ) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.query(ctx, query, args, nil)
+}
+
+func (c connE) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.execContext(ctx, query, args)
+}
+
+func (c connQE) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.query(ctx, query, args, nil)
+}
+
+func (c connQE) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.execContext(ctx, query, args)
+}
+
+var (
+	_ driver.Conn               = (*conn)(nil)
+	_ driver.QueryerContext     = connQ{}
+	_ driver.ExecerContext      = connE{}
+	_ driver.QueryerContext     = connQE{}
+	_ driver.ExecerContext      = connQE{}
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+	_ driver.NamedValueChecker  = (*conn)(nil)
+)
+
+func newConn(c *Connector, ic driver.Conn) driver.Conn {
+	cn := wrapConn(c, ic)
+	q, e := cn.qc != nil || cn.q != nil, cn.ec != nil || cn.e != nil
+	switch {
+	case q && e:
+		return connQE{cn}
+	case q:
+		return connQ{cn}
+	case e:
+		return connE{cn}
+	}
+	return cn
+}
+
+func wrapConn(c *Connector, ic driver.Conn) *conn {
+	cn := &conn{c: c, inner: ic}
+	cn.qc, _ = ic.(driver.QueryerContext)
+	cn.q, _ = ic.(driver.Queryer)
+	cn.ec, _ = ic.(driver.ExecerContext)
+	cn.e, _ = ic.(driver.Execer)
+	cn.pc, _ = ic.(driver.ConnPrepareContext)
+	cn.bt, _ = ic.(driver.ConnBeginTx)
+	cn.ping, _ = ic.(driver.Pinger)
+	cn.rs, _ = ic.(driver.SessionResetter)
+	cn.val, _ = ic.(driver.Validator)
+	cn.nvc, _ = ic.(driver.NamedValueChecker)
+	return cn
+}
+
+// wait blocks until no shared query runs on the connection, or ctx ends.
+func (cn *conn) wait(ctx context.Context) error {
+	if ch := cn.busy.Load(); ch != nil {
+		select {
+		case <-*ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// afterBusy runs f now, or when the shared query on the connection ends.
+func (cn *conn) afterBusy(f func() error) error {
+	if ch := cn.busy.Load(); ch != nil {
+		go func() { <-*ch; f() }()
+		return nil
+	}
+	return f()
+}
+
+func (cn *conn) Prepare(query string) (driver.Stmt, error) {
+	return cn.PrepareContext(context.Background(), query)
+}
+
+func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if err := cn.wait(ctx); err != nil {
+		return nil, err
+	}
+	var si driver.Stmt
+	var err error
+	if cn.pc != nil {
+		si, err = cn.pc.PrepareContext(ctx, query)
+	} else {
+		si, err = cn.inner.Prepare(query)
+		if err == nil {
+			select {
+			default:
+			case <-ctx.Done():
+				si.Close()
+				return nil, ctx.Err()
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newStmt(cn, si, query), nil
+}
+
+func (cn *conn) Close() error {
+	cn.closing.Store(true)
+	return cn.afterBusy(cn.inner.Close)
+}
+
+// Begin is required by driver.Conn; database/sql calls BeginTx instead.
+func (cn *conn) Begin() (driver.Tx, error) {
+	return cn.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if err := cn.wait(ctx); err != nil {
+		return nil, err
+	}
+	var itx driver.Tx
+	var err error
+	if cn.bt != nil {
+		itx, err = cn.bt.BeginTx(ctx, opts)
+	} else {
+		// database/sql's fallback for drivers without ConnBeginTx, word for word.
+		if opts.Isolation != driver.IsolationLevel(0) {
+			return nil, errors.New("sql: driver does not support non-default isolation level")
+		}
+		if opts.ReadOnly {
+			return nil, errors.New("sql: driver does not support read-only transactions")
+		}
+		itx, err = cn.inner.Begin()
+		if err == nil && ctx.Done() != nil {
+			select {
+			default:
+			case <-ctx.Done():
+				itx.Rollback()
+				return nil, ctx.Err()
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	cn.tx = &txState{}
+	return &tx{cn: cn, inner: itx}, nil
+}
+
+func (cn *conn) Ping(ctx context.Context) error {
+	if cn.ping == nil {
+		return nil
+	}
+	if err := cn.wait(ctx); err != nil {
+		return err
+	}
+	return cn.ping.Ping(ctx)
+}
+
+func (cn *conn) ResetSession(ctx context.Context) error {
+	if err := cn.wait(ctx); err != nil {
+		return err
+	}
+	if cn.rs == nil {
+		return nil
+	}
+	return cn.rs.ResetSession(ctx)
+}
+
+func (cn *conn) IsValid() bool {
+	if cn.closing.Load() {
+		return false
+	}
+	if cn.val == nil {
+		return true
+	}
+	return cn.val.IsValid()
+}
+
+func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if cn.nvc == nil {
+		return driver.ErrSkip // database/sql then applies its default conversion
+	}
+	return cn.nvc.CheckNamedValue(nv)
+}
+
+func (cn *conn) execContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if err := cn.wait(ctx); err != nil {
+		return nil, err
+	}
+	var res driver.Result
+	var err error
+	if cn.ec != nil {
+		res, err = cn.ec.ExecContext(ctx, query, args)
+	} else {
+		var dargs []driver.Value
+		if dargs, err = namedValueToValue(args); err != nil {
+			return nil, err
+		}
+		select {
+		default:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		res, err = cn.e.Exec(query, dargs)
+	}
+	if err == driver.ErrSkip {
+		return nil, err
+	}
+	cn.afterStatement(ctx, cn.c.planFor(query))
+	return res, err
+}
+
+// innerQuery runs a query on the inner connection or statement, with
+// database/sql's fallbacks. It returns driver.ErrSkip when database/sql must
+// prepare the statement itself.
+func (cn *conn) innerQuery(ctx context.Context, query string, args []driver.NamedValue, st *stmt) (driver.Rows, error) {
+	if st != nil {
+		return st.innerQuery(ctx, args)
+	}
+	if cn.qc != nil {
+		return cn.qc.QueryContext(ctx, query, args)
+	}
+	if cn.q != nil {
+		dargs, err := namedValueToValue(args)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		default:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return cn.q.Query(query, dargs)
+	}
+	return nil, driver.ErrSkip
+}
+
+// namedValueToValue is database/sql's conversion for legacy interfaces.
+func namedValueToValue(named []driver.NamedValue) ([]driver.Value, error) {
+	dargs := make([]driver.Value, len(named))
+	for n, param := range named {
+		if len(param.Name) > 0 {
+			return nil, errors.New("sql: driver does not support the use of Named Parameters")
+		}
+		dargs[n] = param.Value
+	}
+	return dargs, nil
+}

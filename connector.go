@@ -1,0 +1,240 @@
+package cachedsql
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cachedsql/cachedsql/generation"
+	"github.com/cachedsql/cachedsql/sqlscan"
+)
+
+// Connector opens cached connections for sql.OpenDB. Closing it (which
+// *sql.DB.Close does) releases its share of the namespace's cache.
+type Connector struct {
+	cfg     Config
+	inner   driver.Connector
+	dialect sqlscan.Dialect
+	sh      *shared
+	drv     *connectorDriver
+	log     *slog.Logger
+	deps    map[string][]string // table → tables that change with it, both directions
+	plans   atomic.Pointer[planCache]
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ driver.Connector = (*Connector)(nil)
+	_ io.Closer        = (*Connector)(nil)
+)
+
+// NewConnector validates cfg and returns a Connector. Connectors in one process
+// with the same namespace share one cache, one generation clock and one set of
+// in-flight queries, so each sees the others' writes at once.
+func NewConnector(cfg Config) (*Connector, error) {
+	inner, err := innerConnector(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = defaultNamespace(&cfg, inner)
+	}
+	if cfg.MaxRows < -1 || cfg.MaxBytes < -1 {
+		return nil, errors.New("cachedsql: MaxRows and MaxBytes must be positive, 0 (default) or -1 (no limit)")
+	}
+	for t, s := range cfg.Tables {
+		if s.isZero() {
+			return nil, fmt.Errorf("cachedsql: Tables[%q] has no strategy", t)
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sh, err := acquireShared(&cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	c := &Connector{
+		cfg:     cfg,
+		inner:   inner,
+		dialect: sqlscan.DialectOf(cfg.DriverName),
+		sh:      sh,
+		log:     log,
+		deps:    closeDeps(cfg.Dependencies),
+	}
+	c.drv = &connectorDriver{c}
+	c.plans.Store(newPlanCache())
+	return c, nil
+}
+
+// innerConnector resolves the inner connector from Connector, Driver or DriverName.
+func innerConnector(cfg *Config) (driver.Connector, error) {
+	if cfg.Connector != nil {
+		return cfg.Connector, nil
+	}
+	drv := cfg.Driver
+	if drv == nil {
+		if cfg.DriverName == "" {
+			return nil, fmt.Errorf("%w: key driver is required (the inner driver's registered name)", ErrDSN)
+		}
+		var err error
+		if drv, err = lookupDriver(cfg.DriverName, cfg.DSN); err != nil {
+			return nil, err
+		}
+	}
+	if _, self := drv.(*Driver); self {
+		return nil, errors.New("cachedsql: the inner driver is cachedsql itself")
+	}
+	if dc, ok := drv.(driver.DriverContext); ok {
+		conn, err := dc.OpenConnector(cfg.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("cachedsql: inner driver %q rejected its DSN: %w", cfg.DriverName, redactErr(err, cfg.DSN))
+		}
+		return conn, nil
+	}
+	return dsnConnector{dsn: cfg.DSN, drv: drv}, nil
+}
+
+// dsnConnector is database/sql's own fallback for drivers without DriverContext.
+type dsnConnector struct {
+	dsn string
+	drv driver.Driver
+}
+
+func (t dsnConnector) Connect(context.Context) (driver.Conn, error) { return t.drv.Open(t.dsn) }
+func (t dsnConnector) Driver() driver.Driver                        { return t.drv }
+
+// defaultNamespace identifies the inner database: a hash of driver name and
+// DSN (never the DSN itself: it may hold a password).
+func defaultNamespace(cfg *Config, inner driver.Connector) string {
+	id := cfg.DriverName + "\x00" + cfg.DSN
+	if cfg.Connector != nil {
+		// A connector carries no DSN to identify it by: only the same value is
+		// known to reach the same database.
+		id = fmt.Sprintf("%T@%p", inner, inner)
+	} else if cfg.DriverName == "" {
+		id = fmt.Sprintf("%T", cfg.Driver) + "\x00" + cfg.DSN
+	}
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:8])
+}
+
+// closeDeps makes Config.Dependencies symmetric.
+func closeDeps(d map[string][]string) map[string][]string {
+	if len(d) == 0 {
+		return nil
+	}
+	out := map[string][]string{}
+	add := func(a, b string) {
+		if a != b && !contains(out[a], b) {
+			out[a] = append(out[a], b)
+		}
+	}
+	for k, vs := range d {
+		k = normTable(k)
+		for _, v := range vs {
+			v = normTable(v)
+			add(k, v)
+			add(v, k)
+		}
+	}
+	return out
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Connect implements driver.Connector.
+func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	ic, err := c.inner.Connect(ctx)
+	if err != nil {
+		return nil, redactErr(err, c.cfg.DSN)
+	}
+	return newConn(c, ic), nil
+}
+
+// Driver implements driver.Connector.
+func (c *Connector) Driver() driver.Driver { return c.drv }
+
+// Close releases the connector's share of the cache and closes the inner
+// connector if it can be closed. It waits for cache writes still under way.
+func (c *Connector) Close() error {
+	c.closeOnce.Do(func() {
+		releaseShared(c.sh)
+		if cl, ok := c.inner.(io.Closer); ok {
+			c.closeErr = cl.Close()
+		}
+	})
+	return c.closeErr
+}
+
+// Namespace is the namespace the connector's cache entries and invalidations live in.
+func (c *Connector) Namespace() string { return c.cfg.Namespace }
+
+// Stats returns a snapshot of the namespace's counters.
+func (c *Connector) Stats() Stats { return c.sh.stats() }
+
+// Invalidate announces that tables were written outside cachedsql (by another
+// service, a trigger, a migration): reads of them after Invalidate returns go
+// to the database, in this process at once and in others as soon as they
+// receive the stream event. No tables means every table of the namespace.
+func (c *Connector) Invalidate(ctx context.Context, tables ...string) error {
+	norm := make([]string, 0, len(tables))
+	for _, t := range tables {
+		norm = append(norm, normTable(t))
+	}
+	return c.advance(ctx, norm, len(tables) == 0)
+}
+
+// Event is one invalidation: the tables written (none: every table), the
+// process that wrote them, and the stream id when it came from Redis.
+type Event = generation.Event
+
+// Subscribe calls fn for every invalidation of the namespace, made here or
+// received from another process, until cancel is called. fn must not block.
+func (c *Connector) Subscribe(fn func(Event)) (cancel func()) { return c.sh.clock.Subscribe(fn) }
+
+// advance moves the generations of tables (and their dependencies).
+func (c *Connector) advance(ctx context.Context, tables []string, all bool) error {
+	if !all && len(c.deps) > 0 {
+		for _, t := range tables {
+			for _, d := range c.deps[t] {
+				if !contains(tables, d) {
+					tables = append(tables, d)
+				}
+			}
+		}
+	}
+	c.sh.ctr.invalidations.Add(1)
+	err := c.sh.clock.Advance(ctx, tables, all)
+	if err != nil {
+		c.log.Warn("cachedsql: invalidation not yet published to other processes; it will be when Redis answers",
+			"namespace", c.cfg.Namespace, "tables", tables, "error", err)
+	}
+	return err
+}
+
+// Invalidate calls Connector.Invalidate on the connector behind db.
+func Invalidate(ctx context.Context, db interface{ Driver() driver.Driver }, tables ...string) error {
+	d, ok := db.Driver().(*connectorDriver)
+	if !ok {
+		return errNotCachedSQL
+	}
+	return d.c.Invalidate(ctx, tables...)
+}

@@ -1,0 +1,327 @@
+package cachedsql
+
+import (
+	"bytes"
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/cachedsql/cachedsql/keying"
+	"github.com/cachedsql/cachedsql/rowset"
+	"github.com/cachedsql/cachedsql/sqlscan"
+)
+
+// query is the read path of DESIGN §2: bypass what must not be cached, look in
+// L1 then L2, and on a miss let one caller per key run the query while the
+// others wait for its result.
+func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValue, st *stmt) (driver.Rows, error) {
+	c := cn.c
+	sh := c.sh
+	p := c.planFor(query)
+	if !p.canRead {
+		if p.st.Kind == sqlscan.Read {
+			sh.ctr.bypass[p.reason].Add(1)
+			return cn.passQuery(ctx, query, args, st)
+		}
+		return cn.writeQuery(ctx, query, args, st, p)
+	}
+	switch {
+	case cn.tx != nil:
+		sh.ctr.bypass[byTx].Add(1)
+		return cn.passQuery(ctx, query, args, st)
+	case cn.session:
+		sh.ctr.bypass[bySession].Add(1)
+		return cn.passQuery(ctx, query, args, st)
+	}
+	ttl := c.ttlFor(ctx, p)
+	if ttl <= 0 {
+		sh.ctr.bypass[byNoCache].Add(1)
+		return cn.passQuery(ctx, query, args, st)
+	}
+	gens, ok := sh.clock.Read(cn.gens[:0], p.reads)
+	cn.gens = gens
+	if !ok {
+		sh.ctr.bypass[byOutOfSync].Add(1)
+		return cn.passQuery(ctx, query, args, st)
+	}
+	kb := &cn.kb
+	kb.Reset(c.cfg.Namespace)
+	kb.Query(query)
+	for i := range args {
+		if err := kb.Arg(args[i]); err != nil {
+			sh.ctr.bypass[byArgs].Add(1)
+			return cn.passQuery(ctx, query, args, st)
+		}
+	}
+	for _, g := range gens {
+		kb.Generation(g)
+	}
+	key := kb.Sum()
+
+	if v, _, hit, _ := sh.l1.Get(ctx, key); hit {
+		if res, err := rowset.Decode(v); err == nil {
+			sh.ctr.l1Hits.Add(1)
+			return newCachedRows(res), nil
+		}
+		sh.ctr.corrupt.Add(1)
+	}
+	sh.ctr.l1Misses.Add(1)
+	if sh.l2 != nil {
+		v, left, hit, err := sh.l2.Get(ctx, key)
+		switch {
+		case err != nil:
+			sh.ctr.l2Errors.Add(1)
+		case !hit:
+			sh.ctr.l2Misses.Add(1)
+		default:
+			res, derr := rowset.Decode(v)
+			if derr != nil {
+				sh.ctr.corrupt.Add(1)
+				break
+			}
+			sh.ctr.l2Hits.Add(1)
+			// The L1 copy lives no longer than the L2 entry has left: a
+			// promotion never extends an entry's life.
+			if left > 0 && sh.l1.Set(ctx, key, v, left) == nil {
+				sh.ctr.promotions.Add(1)
+			}
+			return newCachedRows(res), nil
+		}
+	}
+	if st == nil && cn.qc == nil && cn.q == nil {
+		// database/sql will prepare the statement and come back through stmt.
+		return nil, driver.ErrSkip
+	}
+	return cn.fill(ctx, key, query, args, st, ttl)
+}
+
+// passQuery sends a read to the database untouched.
+func (cn *conn) passQuery(ctx context.Context, query string, args []driver.NamedValue, st *stmt) (driver.Rows, error) {
+	if err := cn.wait(ctx); err != nil {
+		return nil, err
+	}
+	return cn.innerQuery(ctx, query, args, st)
+}
+
+// writeQuery runs a statement that is not a cacheable read through Query
+// (INSERT ... RETURNING, a CTE that deletes, SQL the scanner cannot classify).
+// It invalidates when the query returns and again when its rows close, since
+// a database may finish the statement only as the rows are read.
+func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.NamedValue, st *stmt, p *plan) (driver.Rows, error) {
+	rows, err := cn.passQuery(ctx, query, args, st)
+	if err == driver.ErrSkip {
+		return nil, err
+	}
+	cn.afterStatement(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if p.st.Kind != sqlscan.Write && p.st.Kind != sqlscan.Unknown {
+		return rows, nil
+	}
+	return newHookRows(rows, func() {
+		if cn.tx == nil {
+			cn.afterStatement(context.Background(), p)
+		}
+	}), nil
+}
+
+// fill is the outcome of one shared query.
+type fill struct {
+	data []byte // the encoded result; nil when the result was not cacheable
+}
+
+// handoff gives the leader (the caller whose connection ran the shared query)
+// the rows of a result too large or too odd to cache, which only it can read.
+type handoff struct {
+	mu   sync.Mutex
+	gone bool        // the leader stopped waiting
+	rows driver.Rows // set when the result was not cacheable
+}
+
+func (h *handoff) give(r driver.Rows) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gone {
+		r.Close()
+		return
+	}
+	h.rows = r
+}
+
+func (h *handoff) abandon() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gone = true
+	if h.rows != nil {
+		h.rows.Close()
+		h.rows = nil
+	}
+}
+
+func (h *handoff) take() driver.Rows {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rows
+	h.rows = nil
+	return r
+}
+
+var errNoHandoff = errors.New("cachedsql: internal error: the shared query left no rows for its leader")
+
+func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration) (driver.Rows, error) {
+	if err := cn.wait(ctx); err != nil {
+		return nil, err
+	}
+	sh := cn.c.sh
+	h := &handoff{}
+	// Mark the connection busy before the shared query can start, so that if
+	// this caller leaves early, the next user of the connection waits for it.
+	busy := make(chan struct{})
+	cn.busy.Store(&busy)
+	f, err, leader := sh.flights.Do(ctx, key, func(fctx context.Context) (*fill, error) {
+		defer func() {
+			cn.busy.Store(nil)
+			close(busy)
+		}()
+		return cn.runFill(fctx, h, key, query, args, st, ttl)
+	})
+	if !leader {
+		cn.busy.Store(nil)
+		close(busy)
+	}
+	if err != nil {
+		if leader && ctx.Err() != nil {
+			h.abandon()
+		}
+		if !leader && err == driver.ErrSkip {
+			return nil, err
+		}
+		return nil, err
+	}
+	if !leader {
+		sh.ctr.coalesced.Add(1)
+	}
+	if f.data != nil {
+		// Each caller decodes a private copy: decoded values may alias the
+		// buffer, and a caller scanning into sql.RawBytes may write to it.
+		res, err := rowset.Decode(bytes.Clone(f.data))
+		if err != nil {
+			return nil, err
+		}
+		return newCachedRows(res), nil
+	}
+	if leader {
+		if r := h.take(); r != nil {
+			return r, nil
+		}
+		return nil, errNoHandoff
+	}
+	// Not cacheable: run our own query, as we would have without the cache.
+	return cn.passQuery(ctx, query, args, st)
+}
+
+// runFill runs on the shared context in its own goroutine: it queries the
+// database on the leader's connection, materialises every row, and stores the
+// encoded result when it is within the caps.
+func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration) (*fill, error) {
+	c := cn.c
+	sh := c.sh
+	rows, err := cn.innerQuery(ctx, query, args, st)
+	if err != nil {
+		return nil, err
+	}
+	res, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes())
+	if err != nil {
+		rows.Close()
+		return nil, err
+	}
+	if overflow {
+		sh.ctr.uncacheable.Add(1)
+		h.give(newOverflowRows(res, rows))
+		return &fill{}, nil
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	data, err := rowset.Append(nil, res)
+	if err != nil || (c.cfg.maxBytes() > 0 && len(data) > c.cfg.maxBytes()) {
+		sh.ctr.uncacheable.Add(1)
+		h.give(newCachedRows(res))
+		return &fill{}, nil
+	}
+	// A fill that began before an invalidation is stored under the generations
+	// it read at the start, which no later reader asks for.
+	if err := sh.l1.Set(ctx, key, data, ttl); err == nil || sh.l2 != nil {
+		sh.ctr.fills.Add(1)
+	}
+	if sh.l2 != nil {
+		l2 := sh.l2
+		sh.async(func() {
+			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if l2.Set(wctx, key, data, ttl) != nil {
+				sh.ctr.l2Errors.Add(1)
+			}
+		})
+	}
+	return &fill{data: data}, nil
+}
+
+// capture reads every row of every result set, deep-copying what drivers may
+// reuse. It stops early (overflow) when the result exceeds a cap or holds a
+// value the codec cannot reproduce; res then holds what was read so far and
+// rows is positioned just after it.
+func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overflow bool, err error) {
+	res = &rowset.Result{}
+	nrows, nbytes := 0, 0
+	for {
+		set := rowset.Set{Columns: rowset.Describe(rows)}
+		width := len(set.Columns)
+		for {
+			dest := make([]driver.Value, width)
+			err := rows.Next(dest)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			supported := true
+			for i, v := range dest {
+				switch x := v.(type) {
+				case []byte:
+					dest[i] = bytes.Clone(x)
+					nbytes += len(x) + 5
+				case string:
+					nbytes += len(x) + 5
+				default:
+					nbytes += 9
+					if !rowset.Supported(v) {
+						supported = false
+					}
+				}
+			}
+			set.Rows = append(set.Rows, dest)
+			nrows++
+			if !supported || (maxRows > 0 && nrows > maxRows) || (maxBytes > 0 && nbytes > maxBytes) {
+				res.Sets = append(res.Sets, set)
+				return res, true, nil
+			}
+		}
+		res.Sets = append(res.Sets, set)
+		nrs, ok := rows.(driver.RowsNextResultSet)
+		if !ok || !nrs.HasNextResultSet() {
+			return res, false, nil
+		}
+		if err := nrs.NextResultSet(); err != nil {
+			if err == io.EOF {
+				return res, false, nil
+			}
+			return nil, false, err
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package cachedsql
+
+import (
+	"database/sql"
+	"errors"
+	"sync/atomic"
+)
+
+// Bypass reasons: why a query went to the database without looking at the cache.
+const (
+	BypassTx         = "tx"          // inside a transaction
+	BypassWrite      = "write"       // a write, DDL or transaction statement
+	BypassLocking    = "locking"     // FOR UPDATE / FOR SHARE
+	BypassVolatile   = "volatile"    // NOW(), RANDOM(), nextval, session variables, ...
+	BypassNoCache    = "nocache"     // the strategy said not to cache
+	BypassArgs       = "args"        // an argument of a type keys cannot encode
+	BypassUnknown    = "unknown"     // SQL the scanner could not classify
+	BypassSession    = "session"     // the connection changed session state (SET, USE, temp tables)
+	BypassOutOfSync  = "out_of_sync" // invalidations could not be vouched for (stream down too long)
+	bypassReasonsLen = 9
+)
+
+var bypassNames = [bypassReasonsLen]string{BypassTx, BypassWrite, BypassLocking, BypassVolatile, BypassNoCache, BypassArgs, BypassUnknown, BypassSession, BypassOutOfSync}
+
+type bypassReason uint8
+
+const (
+	byTx bypassReason = iota
+	byWrite
+	byLocking
+	byVolatile
+	byNoCache
+	byArgs
+	byUnknown
+	bySession
+	byOutOfSync
+)
+
+// Stats is a snapshot of one namespace's cache counters, shared by every
+// *sql.DB opened on that namespace in this process.
+type Stats struct {
+	Namespace string
+
+	L1Hits, L1Misses int64
+	L2Hits, L2Misses int64
+	L2Errors         int64 // Redis calls that failed (each counted as a miss)
+	Promotions       int64 // L2 hits copied into L1
+	Fills            int64 // results read from the database and stored
+	CoalescedWaits   int64 // callers that waited for another caller's query instead of running their own
+	Uncacheable      int64 // results too large or of types the codec cannot reproduce
+	Corrupt          int64 // entries that failed to decode (each counted as a miss)
+	Invalidations    int64 // generation moves made by writes in this process
+	Bypass           map[string]int64
+
+	L1Entries, L1Bytes int64
+
+	L2BytesWritten int64
+	L2Breaker      string // closed, open or half-open; "" without Redis
+
+	StreamSent, StreamReceived, Resyncs int64
+	StreamConnected                     bool
+	StreamLagMillis                     float64
+}
+
+type counters struct {
+	l1Hits, l1Misses, l2Hits, l2Misses, l2Errors atomic.Int64
+	promotions, fills, coalesced, uncacheable    atomic.Int64
+	corrupt, invalidations                       atomic.Int64
+	bypass                                       [bypassReasonsLen]atomic.Int64
+}
+
+// StatsOf returns the cache statistics of a *sql.DB opened with the cachedsql
+// driver or on a Connector.
+func StatsOf(db *sql.DB) (Stats, error) {
+	c, err := connectorOf(db)
+	if err != nil {
+		return Stats{}, err
+	}
+	return c.Stats(), nil
+}
+
+var errNotCachedSQL = errors.New("cachedsql: this *sql.DB was not opened with the cachedsql driver")
+
+func connectorOf(db *sql.DB) (*Connector, error) {
+	if d, ok := db.Driver().(*connectorDriver); ok {
+		return d.c, nil
+	}
+	return nil, errNotCachedSQL
+}

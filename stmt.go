@@ -1,0 +1,104 @@
+package cachedsql
+
+import (
+	"context"
+	"database/sql/driver"
+)
+
+// stmt wraps an inner prepared statement. Queries through it are cached like
+// plain queries. It always implements NamedValueChecker (delegating to the
+// inner statement, then the connection, as database/sql would) and implements
+// ColumnConverter only when the inner statement does (stmtCC), because
+// database/sql takes a different conversion path when it is present.
+type stmt struct {
+	cn    *conn
+	inner driver.Stmt
+	query string
+	sqc   driver.StmtQueryContext
+	sec   driver.StmtExecContext
+	nvc   driver.NamedValueChecker
+}
+
+type stmtCC struct {
+	*stmt
+	cc driver.ColumnConverter
+}
+
+var (
+	_ driver.Stmt              = (*stmt)(nil)
+	_ driver.StmtQueryContext  = (*stmt)(nil)
+	_ driver.StmtExecContext   = (*stmt)(nil)
+	_ driver.NamedValueChecker = (*stmt)(nil)
+	_ driver.ColumnConverter   = stmtCC{}
+)
+
+func newStmt(cn *conn, si driver.Stmt, query string) driver.Stmt {
+	s := &stmt{cn: cn, inner: si, query: query}
+	s.sqc, _ = si.(driver.StmtQueryContext)
+	s.sec, _ = si.(driver.StmtExecContext)
+	s.nvc, _ = si.(driver.NamedValueChecker)
+	if cc, ok := si.(driver.ColumnConverter); ok {
+		return stmtCC{s, cc}
+	}
+	return s
+}
+
+func (s stmtCC) ColumnConverter(idx int) driver.ValueConverter { return s.cc.ColumnConverter(idx) }
+
+func (s *stmt) Close() error  { return s.cn.afterBusy(s.inner.Close) }
+func (s *stmt) NumInput() int { return s.inner.NumInput() }
+
+// Exec and Query are required by driver.Stmt; database/sql calls the Context forms.
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) { return s.inner.Exec(args) }
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error)  { return s.inner.Query(args) }
+
+func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if s.nvc != nil {
+		return s.nvc.CheckNamedValue(nv)
+	}
+	return s.cn.CheckNamedValue(nv)
+}
+
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if err := s.cn.wait(ctx); err != nil {
+		return nil, err
+	}
+	var res driver.Result
+	var err error
+	if s.sec != nil {
+		res, err = s.sec.ExecContext(ctx, args)
+	} else {
+		var dargs []driver.Value
+		if dargs, err = namedValueToValue(args); err != nil {
+			return nil, err
+		}
+		select {
+		default:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		res, err = s.inner.Exec(dargs)
+	}
+	s.cn.afterStatement(ctx, s.cn.c.planFor(s.query))
+	return res, err
+}
+
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.cn.query(ctx, s.query, args, s)
+}
+
+func (s *stmt) innerQuery(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if s.sqc != nil {
+		return s.sqc.QueryContext(ctx, args)
+	}
+	dargs, err := namedValueToValue(args)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	default:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.inner.Query(dargs)
+}
