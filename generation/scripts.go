@@ -1,0 +1,247 @@
+package generation
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// advanceScript moves generations and appends the event in one atomic step, so
+// the stream's order is the order of the sequence numbers it carries: a reader
+// that finds sequence n+1 after n knows it missed nothing.
+//
+// A missing epoch means the hash is new, was flushed or evicted: the caller's
+// random candidate becomes the epoch, so counters that restart at 1 never
+// rebuild a key from before.
+//
+// KEYS: hash, stream. ARGV: candidate epoch, origin, instance, unix ms, maxlen,
+// "1" for the whole namespace or "0", then the tables.
+// Reply: epoch, sequence, namespace counter (0 if untouched), stream id, then
+// one generation per table.
+var advanceScript = redis.NewScript(`
+local e = redis.call('HGET', KEYS[1], '!epoch')
+if not e then
+  e = ARGV[1]
+  redis.call('HSET', KEYS[1], '!epoch', e)
+end
+local seq = redis.call('HINCRBY', KEYS[1], '!seq', 1)
+local f = {'o', ARGV[2], 'i', ARGV[3], 'e', e, 's', seq, 'ms', ARGV[4]}
+local out = {e, seq, 0, ''}
+if ARGV[6] == '1' then
+  local a = redis.call('HINCRBY', KEYS[1], '!all', 1)
+  f[#f+1] = 'a'
+  f[#f+1] = a
+  out[3] = a
+end
+for i = 7, #ARGV do
+  local k = 't:' .. ARGV[i]
+  local g = redis.call('HINCRBY', KEYS[1], k, 1)
+  f[#f+1] = k
+  f[#f+1] = g
+  out[#out+1] = g
+end
+out[4] = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', unpack(f))
+return out
+`)
+
+// resyncScript returns the hash and the id of the stream's last entry as of one
+// instant, so reading from that id afterwards misses nothing and repeats
+// nothing the hash does not already hold.
+//
+// It creates the epoch if the hash is missing, and replaces it when the hash
+// still has the caller's epoch but a sequence below one the caller has already
+// seen: Redis lost writes (a failover to a lagging replica, a restore), and its
+// counters would otherwise hand out numbers that old keys already used.
+//
+// KEYS: hash, stream. ARGV: candidate epoch, the caller's epoch, the highest
+// sequence the caller saw in it.
+// Reply: last stream id ("0-0" if none), then HGETALL's flat field/value list.
+var resyncScript = redis.NewScript(`
+local e = redis.call('HGET', KEYS[1], '!epoch')
+if not e then
+  redis.call('HSET', KEYS[1], '!epoch', ARGV[1])
+elseif e == ARGV[2] and tonumber(redis.call('HGET', KEYS[1], '!seq') or '0') < tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], '!epoch', ARGV[1])
+end
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+local id = '0-0'
+if #last > 0 then
+  id = last[1][1]
+end
+return {id, redis.call('HGETALL', KEYS[1])}
+`)
+
+// maxScriptTables bounds the tables one event names: the script unpacks its
+// fields onto Lua's stack. More tables are published as a whole-namespace
+// invalidation, which is never less safe.
+const maxScriptTables = 1000
+
+// reply is what advanceScript answered.
+type reply struct {
+	epoch uint64
+	seq   uint64
+	all   uint64
+	id    string
+	gens  map[string]uint64
+}
+
+func runAdvance(ctx context.Context, rdb redis.Scripter, namespace, origin, instance string, tables []string, all bool, at time.Time, maxLen int64) (*reply, error) {
+	if len(tables) > maxScriptTables {
+		tables, all = nil, true
+	}
+	hash, stream := Keys(namespace)
+	args := make([]any, 0, 6+len(tables))
+	allArg := "0"
+	if all {
+		allArg = "1"
+	}
+	args = append(args, strconv.FormatUint(random63(), 10), origin, instance,
+		strconv.FormatInt(at.UnixMilli(), 10), strconv.FormatInt(maxLen, 10), allArg)
+	for _, t := range tables {
+		args = append(args, t)
+	}
+	res, err := advanceScript.Run(ctx, rdb, []string{hash, stream}, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 4+len(tables) {
+		return nil, fmt.Errorf("generation: advance script answered %d values, want %d", len(res), 4+len(tables))
+	}
+	rep := &reply{gens: make(map[string]uint64, len(tables))}
+	if rep.epoch, err = uint63Of(res[0]); err != nil {
+		return nil, fmt.Errorf("generation: advance script epoch: %w", err)
+	}
+	if rep.seq, err = uint63Of(res[1]); err != nil {
+		return nil, fmt.Errorf("generation: advance script sequence: %w", err)
+	}
+	if rep.all, err = uint63Of(res[2]); err != nil {
+		return nil, fmt.Errorf("generation: advance script namespace counter: %w", err)
+	}
+	var ok bool
+	if rep.id, ok = res[3].(string); !ok {
+		return nil, fmt.Errorf("generation: advance script stream id is a %T", res[3])
+	}
+	for i, t := range tables {
+		if rep.gens[t], err = uint63Of(res[4+i]); err != nil {
+			return nil, fmt.Errorf("generation: advance script generation of %q: %w", t, err)
+		}
+	}
+	return rep, nil
+}
+
+// runResync runs resyncScript and decodes its answer.
+func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch, minSeq uint64) (lastID string, snap *snapshot, err error) {
+	hash, stream := Keys(namespace)
+	res, err := resyncScript.Run(ctx, rdb, []string{hash, stream},
+		strconv.FormatUint(random63(), 10), strconv.FormatUint(epoch, 10), strconv.FormatUint(minSeq, 10)).Slice()
+	if err != nil {
+		return "", nil, err
+	}
+	if len(res) != 2 {
+		return "", nil, fmt.Errorf("generation: resync script answered %d values, want 2", len(res))
+	}
+	lastID, ok := res[0].(string)
+	if !ok {
+		return "", nil, fmt.Errorf("generation: resync script stream id is a %T", res[0])
+	}
+	flat, ok := res[1].([]any)
+	if !ok || len(flat)%2 != 0 {
+		return "", nil, fmt.Errorf("generation: resync script hash is a %T of odd length or not a list", res[1])
+	}
+	fields := make(map[string]string, len(flat)/2)
+	for i := 0; i < len(flat); i += 2 {
+		k, ok1 := flat[i].(string)
+		v, ok2 := flat[i+1].(string)
+		if !ok1 || !ok2 {
+			return "", nil, fmt.Errorf("generation: resync script hash holds a %T/%T pair", flat[i], flat[i+1])
+		}
+		fields[k] = v
+	}
+	snap, err = decodeSnapshot(fields)
+	return lastID, snap, err
+}
+
+func uint63Of(v any) (uint64, error) {
+	switch v := v.(type) {
+	case int64:
+		if v < 0 {
+			return 0, fmt.Errorf("negative value %d", v)
+		}
+		return uint64(v), nil
+	case string:
+		return parseUint63(v)
+	default:
+		return 0, fmt.Errorf("unexpected %T", v)
+	}
+}
+
+// Publish announces that tables (every table when all is true) of namespace
+// changed, as a Clock's Advance does, for writes made outside cachedsql. Every
+// Clock on the namespace applies it; origin names the announcer in the event.
+func Publish(ctx context.Context, rdb redis.UniversalClient, namespace, origin string, tables []string, all bool) error {
+	if namespace == "" {
+		return fmt.Errorf("generation: Publish needs a namespace")
+	}
+	tables = dedupe(tables)
+	if len(tables) == 0 && !all {
+		return fmt.Errorf("generation: Publish needs tables or all")
+	}
+	if all {
+		tables = nil
+	}
+	if _, err := runAdvance(ctx, rdb, namespace, origin, "", tables, all, time.Now(), 10000); err != nil {
+		return fmt.Errorf("generation: publishing to namespace %q: %w", namespace, err)
+	}
+	return nil
+}
+
+// Tail calls fn for every event of namespace's stream after fromID, in order,
+// until ctx is done (it then returns ctx.Err()), fn returns an error (returned
+// as is) or Redis fails. fromID "" or "$" means from now; "0" from the oldest
+// entry still kept. Entries cachedsql did not write are skipped.
+func Tail(ctx context.Context, rdb redis.UniversalClient, namespace, fromID string, fn func(Event) error) error {
+	_, stream := Keys(namespace)
+	id := fromID
+	if id == "" || id == "$" {
+		// "$" resolved once: repeating it on every XREAD would lose what arrives
+		// between two calls.
+		last, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+		if err != nil {
+			return fmt.Errorf("generation: reading the end of stream %s: %w", stream, err)
+		}
+		id = "0-0"
+		if len(last) > 0 {
+			id = last[0].ID
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, id}, Count: 100, Block: time.Second}).Result()
+		if err == redis.Nil {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("generation: reading stream %s from %s: %w", stream, id, err)
+		}
+		for _, s := range res {
+			for _, m := range s.Messages {
+				id = m.ID
+				e, err := xmessageEvent(m)
+				if err != nil {
+					continue
+				}
+				if err := fn(e.public()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
