@@ -87,8 +87,8 @@ func releaseShared(sh *shared) {
 	}
 }
 
-func newShared(cfg *Config, sig string, log *slog.Logger) (sh *shared, err error) {
-	sh = &shared{ns: cfg.Namespace, sig: sig, refs: 1}
+func newShared(cfg *Config, sig string, log *slog.Logger) (_ *shared, err error) {
+	sh := &shared{ns: cfg.Namespace, sig: sig, refs: 1}
 	defer func() {
 		if err != nil {
 			for i := len(sh.close) - 1; i >= 0; i-- {

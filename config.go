@@ -31,7 +31,9 @@ type Config struct {
 
 	// RedisURL enables the Redis L2 and the cross-process invalidation stream
 	// (DSN key redis): a URL as go-redis ParseURL accepts it. "" with a nil
-	// Redis means L1 only, and invalidation stays inside the process.
+	// Redis means L1 only, and invalidation stays inside the process. The
+	// client cachedsql makes from it sends go-redis's own (process-wide) log
+	// lines to Logger at Debug level instead of stderr.
 	RedisURL string
 	// Redis is a client the application already has; it wins over RedisURL.
 	// cachedsql does not close it.

@@ -1,8 +1,11 @@
 package cachedsql
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	"github.com/cachedsql/cachedsql/tier"
 	"github.com/redis/go-redis/v9"
@@ -24,6 +27,7 @@ func openRedis(cfg *Config, log *slog.Logger) (redis.UniversalClient, tier.Tier,
 	}
 	if cfg.Redis == nil {
 		l2cfg.URL = cfg.RedisURL
+		quietRedis(log)
 	}
 	l2, err := tier.NewL2(l2cfg)
 	if err != nil {
@@ -40,4 +44,26 @@ func addL2Stats(l2 tier.Tier, s *Stats) {
 	st := x.Stats()
 	s.L2BytesWritten = st.BytesWritten
 	s.L2Breaker = st.BreakerState.String()
+}
+
+// go-redis logs pool failures through one process-wide logger that prints to
+// stderr. A library must not print, so when cachedsql makes the client itself
+// it routes those lines to the Logger of the latest such connector, at Debug
+// level. An application that passes its own client keeps its own setting.
+var (
+	redisLogOnce sync.Once
+	redisLog     atomic.Pointer[slog.Logger]
+)
+
+type slogRedisLogger struct{}
+
+func (slogRedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l := redisLog.Load(); l != nil {
+		l.DebugContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+	}
+}
+
+func quietRedis(log *slog.Logger) {
+	redisLog.Store(log)
+	redisLogOnce.Do(func() { redis.SetLogger(slogRedisLogger{}) })
 }
