@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cachedsql/cachedsql/keying"
@@ -39,6 +40,10 @@ type conn struct {
 	// on this connection; whoever uses the connection next waits for it to close.
 	busy    atomic.Pointer[chan struct{}]
 	closing atomic.Bool
+	// mu guards setting and clearing busy against deferred, the closes that
+	// arrived while it was set; they run in order once the shared query ends.
+	mu       sync.Mutex
+	deferred []func() error
 }
 
 // database/sql converts a query's arguments for the connection path before it
@@ -123,13 +128,39 @@ func (cn *conn) wait(ctx context.Context) error {
 	return nil
 }
 
-// afterBusy runs f now, or when the shared query on the connection ends.
+// afterBusy runs f now, or when the shared query on the connection ends
+// (database/sql may close a connection and its statements while a query it
+// no longer knows about still runs there). Deferred functions run one after
+// another, in the order they arrived, so the inner driver never sees two at once.
 func (cn *conn) afterBusy(f func() error) error {
-	if ch := cn.busy.Load(); ch != nil {
-		go func() { <-*ch; f() }()
+	cn.mu.Lock()
+	if cn.busy.Load() != nil {
+		cn.deferred = append(cn.deferred, f)
+		cn.mu.Unlock()
 		return nil
 	}
+	cn.mu.Unlock()
 	return f()
+}
+
+// setBusy marks the connection as running a shared query.
+func (cn *conn) setBusy(ch *chan struct{}) {
+	cn.mu.Lock()
+	cn.busy.Store(ch)
+	cn.mu.Unlock()
+}
+
+// clearBusy ends the busy state, then runs what waited for it.
+func (cn *conn) clearBusy(ch *chan struct{}) {
+	cn.mu.Lock()
+	cn.busy.Store(nil)
+	fs := cn.deferred
+	cn.deferred = nil
+	cn.mu.Unlock()
+	close(*ch)
+	for _, f := range fs {
+		f()
+	}
 }
 
 func (cn *conn) Prepare(query string) (driver.Stmt, error) {

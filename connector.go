@@ -202,6 +202,22 @@ func (c *Connector) Invalidate(ctx context.Context, tables ...string) error {
 	return c.advance(ctx, norm, len(tables) == 0)
 }
 
+// WaitSync waits until the connector can serve from its cache: with Redis, a
+// new connector first reads every table's generation and joins the
+// invalidation stream, and until then its reads go to the database (they
+// cannot yet prove they would see other processes' writes). Without Redis it
+// returns at once. Call it after sql.Open when a cold start matters.
+func (c *Connector) WaitSync(ctx context.Context) error { return c.sh.clock.WaitSync(ctx) }
+
+// WaitSync calls Connector.WaitSync on the connector behind db.
+func WaitSync(ctx context.Context, db interface{ Driver() driver.Driver }) error {
+	d, ok := db.Driver().(*connectorDriver)
+	if !ok {
+		return errNotCachedSQL
+	}
+	return d.c.WaitSync(ctx)
+}
+
 // Event is one invalidation: the tables written (none: every table), the
 // process that wrote them, and the stream id when it came from Redis.
 type Event = generation.Event

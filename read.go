@@ -181,24 +181,22 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 	// Mark the connection busy before the shared query can start, so that if
 	// this caller leaves early, the next user of the connection waits for it.
 	busy := make(chan struct{})
-	cn.busy.Store(&busy)
+	cn.setBusy(&busy)
 	f, err, leader := sh.flights.Do(ctx, key, func(fctx context.Context) (*fill, error) {
-		defer func() {
-			cn.busy.Store(nil)
-			close(busy)
-		}()
+		defer cn.clearBusy(&busy)
 		return cn.runFill(fctx, h, key, query, args, st, ttl)
 	})
 	if !leader {
-		cn.busy.Store(nil)
-		close(busy)
+		cn.clearBusy(&busy)
 	}
 	if err != nil {
 		if leader && ctx.Err() != nil {
 			h.abandon()
 		}
-		if !leader && err == driver.ErrSkip {
-			return nil, err
+		if !leader && errors.Is(err, driver.ErrBadConn) {
+			// The leader's connection broke; ours may be fine, and handing
+			// ErrBadConn on would make database/sql discard it.
+			return cn.passQuery(ctx, query, args, st)
 		}
 		return nil, err
 	}
