@@ -22,8 +22,8 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	sh := c.sh
 	p := c.planFor(query)
 	if !p.canRead {
+		sh.ctr.bypass[p.reason].Add(1)
 		if p.st.Kind == sqlscan.Read {
-			sh.ctr.bypass[p.reason].Add(1)
 			return cn.passQuery(ctx, query, args, st)
 		}
 		return cn.writeQuery(ctx, query, args, st, p)
