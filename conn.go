@@ -282,13 +282,8 @@ func (cn *conn) execContext(ctx context.Context, query string, args []driver.Nam
 		res, err = cn.ec.ExecContext(ctx, query, args)
 	} else {
 		var dargs []driver.Value
-		if dargs, err = namedValueToValue(args); err != nil {
+		if dargs, err = legacyArgs(ctx, args); err != nil {
 			return nil, err
-		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 		res, err = cn.e.Exec(query, dargs)
 	}
@@ -310,18 +305,28 @@ func (cn *conn) innerQuery(ctx context.Context, query string, args []driver.Name
 		return cn.qc.QueryContext(ctx, query, args)
 	}
 	if cn.q != nil {
-		dargs, err := namedValueToValue(args)
+		dargs, err := legacyArgs(ctx, args)
 		if err != nil {
 			return nil, err
-		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 		return cn.q.Query(query, dargs)
 	}
 	return nil, driver.ErrSkip
+}
+
+// legacyArgs is what database/sql does before calling a driver's
+// context-less method: refuse named arguments, and look at ctx one last time.
+func legacyArgs(ctx context.Context, args []driver.NamedValue) ([]driver.Value, error) {
+	dargs, err := namedValueToValue(args)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	default:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return dargs, nil
 }
 
 // namedValueToValue is database/sql's conversion for legacy interfaces.

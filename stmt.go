@@ -69,13 +69,8 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		res, err = s.sec.ExecContext(ctx, args)
 	} else {
 		var dargs []driver.Value
-		if dargs, err = namedValueToValue(args); err != nil {
+		if dargs, err = legacyArgs(ctx, args); err != nil {
 			return nil, err
-		}
-		select {
-		default:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 		res, err = s.inner.Exec(dargs)
 	}
@@ -91,14 +86,9 @@ func (s *stmt) innerQuery(ctx context.Context, args []driver.NamedValue) (driver
 	if s.sqc != nil {
 		return s.sqc.QueryContext(ctx, args)
 	}
-	dargs, err := namedValueToValue(args)
+	dargs, err := legacyArgs(ctx, args)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	default:
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	return s.inner.Query(dargs)
 }
