@@ -25,6 +25,7 @@ type shared struct {
 	refs int    // guarded by registry.mu
 
 	l1    *tier.L1
+	hot   *hotSet // decoded results in front of l1; nil when L1 is off
 	l2    tier.Tier // nil without Redis
 	clock *generation.Clock
 	close []func() error
@@ -101,6 +102,7 @@ func newShared(cfg *Config, sig string, log *slog.Logger) (_ *shared, err error)
 		return nil, fmt.Errorf("cachedsql: L1: %w", err)
 	}
 	sh.close = append(sh.close, sh.l1.Close)
+	sh.hot = newHotSet(cfg.l1MiB())
 	rc, l2, closers, err := openRedis(cfg, log)
 	if err != nil {
 		return nil, err
@@ -134,6 +136,7 @@ func (sh *shared) stats() Stats {
 	s := Stats{
 		Namespace:      sh.ns,
 		L1Hits:         c.l1Hits.Load(),
+		L1DecodedHits:  c.hotHits.Load(),
 		L1Misses:       c.l1Misses.Load(),
 		L2Hits:         c.l2Hits.Load(),
 		L2Misses:       c.l2Misses.Load(),

@@ -61,10 +61,15 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	}
 	key := kb.Sum()
 
-	if v, _, hit, _ := sh.l1.Get(ctx, key); hit {
+	if e := sh.hot.get(&key); e != nil {
+		sh.ctr.l1Hits.Add(1)
+		sh.ctr.hotHits.Add(1)
+		return newHotRows(e), nil
+	}
+	if v, left, hit, _ := sh.l1.Get(ctx, key); hit {
 		if res, err := rowset.Decode(v); err == nil {
 			sh.ctr.l1Hits.Add(1)
-			return newCachedRows(res), nil
+			return sh.hot.share(&key, res, len(v), left), nil
 		}
 		sh.ctr.corrupt.Add(1)
 	}
@@ -87,6 +92,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 			// promotion never extends an entry's life.
 			if left > 0 && sh.l1.Set(ctx, key, v, left) == nil {
 				sh.ctr.promotions.Add(1)
+				return sh.hot.share(&key, res, len(v), left), nil
 			}
 			return newCachedRows(res), nil
 		}

@@ -42,6 +42,7 @@ type Stats struct {
 	Namespace string
 
 	L1Hits, L1Misses int64
+	L1DecodedHits    int64 // L1 hits served from results kept decoded (part of L1Hits)
 	L2Hits, L2Misses int64
 	L2Errors         int64 // Redis calls that failed (each counted as a miss)
 	Promotions       int64 // L2 hits copied into L1
@@ -64,6 +65,7 @@ type Stats struct {
 
 type counters struct {
 	l1Hits, l1Misses, l2Hits, l2Misses, l2Errors atomic.Int64
+	hotHits                                      atomic.Int64
 	promotions, fills, coalesced, uncacheable    atomic.Int64
 	corrupt, invalidations                       atomic.Int64
 	bypass                                       [bypassReasonsLen]atomic.Int64

@@ -75,3 +75,13 @@ var _ = [1]struct{}{}[unsafe.Sizeof(Result{})-24]
 var _ = [1]struct{}{}[unsafe.Sizeof(Set{})-48]
 var _ = [1]struct{}{}[unsafe.Sizeof("")-16]
 var _ = [1]struct{}{}[unsafe.Sizeof([]byte(nil))-24]
+
+// BytesValue returns an interface holding the []byte at *p, made without
+// copying the slice header: its data word points at p, so *p must not change
+// afterwards. It lets a caller hand out many []byte values from one slab
+// instead of allocating a header for each.
+func BytesValue(p *[]byte) driver.Value {
+	var v driver.Value
+	setValue(&v, typeBytes, unsafe.Pointer(p))
+	return v
+}

@@ -727,3 +727,19 @@ func TestRoundTripZoneRules(t *testing.T) {
 		})
 	}
 }
+
+func TestBytesValue(t *testing.T) {
+	slab := make([][]byte, 2)
+	slab[0], slab[1] = []byte("ab"), []byte{}
+	a, b := BytesValue(&slab[0]), BytesValue(&slab[1])
+	if x, ok := a.([]byte); !ok || string(x) != "ab" {
+		t.Fatalf("got %T %v", a, a)
+	}
+	if x, ok := b.([]byte); !ok || x == nil || len(x) != 0 {
+		t.Fatalf("empty: got %T %#v", b, b)
+	}
+	runtime.GC()
+	if string(a.([]byte)) != "ab" {
+		t.Fatal("value lost across GC")
+	}
+}

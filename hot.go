@@ -1,0 +1,184 @@
+package cachedsql
+
+import (
+	"database/sql/driver"
+	"sync"
+	"time"
+
+	"github.com/cachedsql/cachedsql/keying"
+	"github.com/cachedsql/cachedsql/rowset"
+)
+
+// hotSet keeps the most recently served results decoded, in front of L1's
+// encoded bytes, so that a hit on them costs a map lookup rather than a copy
+// and a decode. It is part of L1: the same keys (so the same generations and
+// invalidations), each entry with the deadline its L1 entry has, and a byte
+// budget carved out of L1's.
+//
+// Decoded values are shared by every reader. All but []byte are immutable;
+// a caller scanning into sql.RawBytes (or a Scanner handed the driver's slice)
+// receives a []byte itself, so each reader gets private copies of those (see
+// hotRows) and the shared ones are never handed out.
+type hotSet struct {
+	shards [hotShards]hotShard
+	budget int64 // bytes per shard
+}
+
+const hotShards = 32
+
+type hotShard struct {
+	mu    sync.RWMutex
+	m     map[keying.Key]*hotEntry
+	bytes int64
+}
+
+type hotEntry struct {
+	res      *rowset.Result
+	names    [][]string // column names per set
+	deadline int64      // unix ns
+	size     int64
+	nbytes   int // number of non-empty []byte values
+	blen     int // their total length
+}
+
+// hotShare is the fraction of L1's capacity the decoded set may use.
+const hotShare = 8
+
+func newHotSet(l1MiB int) *hotSet {
+	if l1MiB <= 0 {
+		return nil
+	}
+	h := &hotSet{budget: int64(l1MiB) << 20 / hotShare / hotShards}
+	for i := range h.shards {
+		h.shards[i].m = map[keying.Key]*hotEntry{}
+	}
+	return h
+}
+
+func (h *hotSet) shard(k *keying.Key) *hotShard { return &h.shards[k[0]%hotShards] }
+
+func (h *hotSet) get(k *keying.Key) *hotEntry {
+	if h == nil {
+		return nil
+	}
+	s := h.shard(k)
+	s.mu.RLock()
+	e := s.m[*k]
+	s.mu.RUnlock()
+	if e == nil || time.Now().UnixNano() >= e.deadline {
+		return nil
+	}
+	return e
+}
+
+// share keeps res, decoded from encodedLen bytes, for ttl, and returns the
+// rows the caller must read it through: once res is shared, its []byte values
+// are no longer the caller's to hand out.
+func (h *hotSet) share(k *keying.Key, res *rowset.Result, encodedLen int, ttl time.Duration) driver.Rows {
+	if e := h.put(k, res, encodedLen, ttl); e != nil {
+		return newHotRows(e)
+	}
+	return newCachedRows(res)
+}
+
+// put keeps res, decoded from encodedLen bytes, for ttl; nil if it did not.
+func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time.Duration) *hotEntry {
+	if h == nil || ttl <= 0 {
+		return nil
+	}
+	// A decoded result takes about three times its encoding.
+	e := &hotEntry{res: res, deadline: time.Now().Add(ttl).UnixNano(), size: int64(encodedLen)*3 + 256}
+	if e.size > h.budget {
+		return nil
+	}
+	e.names = make([][]string, len(res.Sets))
+	for i, set := range res.Sets {
+		names := make([]string, len(set.Columns))
+		for j := range set.Columns {
+			names[j] = set.Columns[j].Name
+		}
+		e.names[i] = names
+		for _, row := range set.Rows {
+			for _, v := range row {
+				if b, ok := v.([]byte); ok && len(b) > 0 {
+					e.nbytes++
+					e.blen += len(b)
+				}
+			}
+		}
+	}
+	s := h.shard(k)
+	now := time.Now().UnixNano()
+	s.mu.Lock()
+	if old := s.m[*k]; old != nil {
+		s.bytes -= old.size
+	}
+	// Evict expired entries first, then arbitrary ones (map order), until it fits.
+	for key, x := range s.m {
+		if s.bytes+e.size <= h.budget {
+			break
+		}
+		if x.deadline <= now || s.bytes+e.size > h.budget {
+			delete(s.m, key)
+			s.bytes -= x.size
+		}
+	}
+	s.m[*k] = e
+	s.bytes += e.size
+	s.mu.Unlock()
+	return e
+}
+
+// hotRows replays a shared decoded result. Every []byte value a reader sees is
+// its own copy, made in an arena allocated together with the rows for small
+// results.
+type hotRows struct {
+	cachedRows
+	e           *hotEntry
+	hdrs        [][]byte // boxed headers of the private copies
+	arena       []byte
+	inlineHdrs  [8][]byte
+	inlineArena [256]byte
+}
+
+func newHotRows(e *hotEntry) *hotRows {
+	r := &hotRows{cachedRows: cachedRows{res: e.res}, e: e}
+	if e.nbytes > 0 {
+		if e.nbytes <= len(r.inlineHdrs) {
+			r.hdrs = r.inlineHdrs[:0:e.nbytes]
+		} else {
+			r.hdrs = make([][]byte, 0, e.nbytes)
+		}
+		if e.blen <= len(r.inlineArena) {
+			r.arena = r.inlineArena[:0:e.blen]
+		} else {
+			r.arena = make([]byte, 0, e.blen)
+		}
+	}
+	return r
+}
+
+func (r *hotRows) Columns() []string {
+	// database/sql hands this slice to the program, which may change it.
+	if r.set >= len(r.e.names) {
+		return nil
+	}
+	return append([]string(nil), r.e.names[r.set]...)
+}
+
+func (r *hotRows) Next(dest []driver.Value) error {
+	if err := r.cachedRows.Next(dest); err != nil || r.e.nbytes == 0 {
+		return err
+	}
+	for i, v := range dest {
+		b, ok := v.([]byte)
+		if !ok || len(b) == 0 {
+			continue
+		}
+		off := len(r.arena)
+		r.arena = append(r.arena, b...)
+		r.hdrs = append(r.hdrs, r.arena[off:len(r.arena):len(r.arena)])
+		dest[i] = rowset.BytesValue(&r.hdrs[len(r.hdrs)-1])
+	}
+	return nil
+}

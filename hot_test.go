@@ -1,0 +1,107 @@
+package cachedsql
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"testing"
+	"time"
+
+	"github.com/cachedsql/cachedsql/internal/fakedb"
+	"github.com/cachedsql/cachedsql/keying"
+	"github.com/cachedsql/cachedsql/rowset"
+)
+
+// A caller that writes into the sql.RawBytes it scanned must not change what
+// the next reader of the shared decoded result gets.
+func TestHotHitsGiveEachReaderItsOwnBytes(t *testing.T) {
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	var rows [][]driver.Value
+	for i := range 20 { // more []byte values than hotRows keeps inline
+		rows = append(rows, []driver.Value{int64(i), []byte("payload-" + string(rune('a'+i))), []byte{}})
+	}
+	d.CreateTable("docs", fakedb.Cols("id", "body", "empty"), rows...)
+	db := openCached(t, name, "")
+	const q = "SELECT * FROM docs"
+	for round := range 4 { // a miss, an L1 hit that decodes, then decoded hits
+		r, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := 0
+		for r.Next() {
+			var id int64
+			var body, empty sql.RawBytes
+			if err := r.Scan(&id, &body, &empty); err != nil {
+				t.Fatal(err)
+			}
+			if want := "payload-" + string(rune('a'+i)); string(body) != want || empty == nil || len(empty) != 0 {
+				t.Fatalf("round %d row %d: body %q empty %#v; want %q and an empty non-nil slice", round, i, body, empty, want)
+			}
+			for j := range body { // scribble on what we were handed
+				body[j] = 'X'
+			}
+			i++
+		}
+		r.Close()
+		if i != 20 {
+			t.Fatalf("round %d: %d rows", round, i)
+		}
+	}
+	if n := d.QueryCount(q); n != 1 {
+		t.Fatalf("%d database reads; want 1", n)
+	}
+	if s := stats(t, db); s.L1DecodedHits < 2 {
+		t.Fatalf("decoded hits = %d; want the last rounds served from decoded results", s.L1DecodedHits)
+	}
+}
+
+func TestHotEntriesExpireAndFollowInvalidation(t *testing.T) {
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	db := openCached(t, name, "ttl=1s")
+	const q = "SELECT name FROM users WHERE id = ?"
+	for range 3 {
+		queryName(t, db, 1)
+	}
+	if s := stats(t, db); s.L1DecodedHits != 1 {
+		t.Fatalf("decoded hits = %d; want 1", s.L1DecodedHits)
+	}
+	db.Exec("UPDATE users SET name = ? WHERE id = ?", "ann", 1)
+	if got := queryName(t, db, 1); got != "ann" {
+		t.Fatalf("decoded result outlived an invalidation: %q", got)
+	}
+	queryName(t, db, 1)
+	queryName(t, db, 1)                 // now decoded again
+	time.Sleep(1100 * time.Millisecond) // the TTL itself is under test
+	before := d.QueryCount(q)
+	queryName(t, db, 1)
+	if d.QueryCount(q) != before+1 {
+		t.Fatal("a decoded result outlived its TTL")
+	}
+}
+
+func TestHotSetStaysWithinBudget(t *testing.T) {
+	h := newHotSet(1) // 1 MiB of L1: 128 KiB for decoded results
+	res := decodedSample(t)
+	for i := range 5000 {
+		var k [16]byte
+		k[0], k[1], k[2] = byte(i), byte(i>>8), byte(i>>16)
+		key := keying.Key(k)
+		h.put(&key, res, 100, time.Minute)
+	}
+	var total int64
+	for i := range h.shards {
+		s := &h.shards[i]
+		if s.bytes > h.budget {
+			t.Fatalf("shard %d holds %d bytes over its budget %d", i, s.bytes, h.budget)
+		}
+		total += s.bytes
+	}
+	if total == 0 {
+		t.Fatal("nothing kept")
+	}
+}
+
+func decodedSample(t *testing.T) *rowset.Result {
+	t.Helper()
+	return &rowset.Result{Sets: []rowset.Set{{Columns: []rowset.Column{{Name: "a"}}, Rows: [][]driver.Value{{int64(1)}}}}}
+}
