@@ -25,7 +25,7 @@ type shared struct {
 	refs int    // guarded by registry.mu
 
 	l1    *tier.L1
-	hot   *hotSet // decoded results in front of l1; nil when L1 is off
+	hot   *hotSet   // decoded results in front of l1; nil when L1 is off
 	l2    tier.Tier // nil without Redis
 	clock *generation.Clock
 	close []func() error
