@@ -172,7 +172,13 @@ type plan struct {
 	rule    Strategy // from Config.Tables; zero if none
 	reason  bypassReason
 	canRead bool // a read that may be cached (the strategy and connection still decide)
+	// setsSession marks a read that changes the session (SELECT set_config(...)):
+	// once sent, the connection's results are its own.
+	setsSession bool
 }
+
+// sessionFunctions change session settings from inside a read.
+var sessionFunctions = map[string]bool{"set_config": true}
 
 type planCache struct {
 	m sync.Map // query text → *plan
@@ -201,7 +207,7 @@ func (c *Connector) planFor(query string) *plan {
 
 func (c *Connector) makePlan(query string) *plan {
 	st := sqlscan.Scan(c.dialect, query)
-	p := &plan{text: query, st: st}
+	p := &plan{text: query, st: st, setsSession: sessionFunctions[st.Volatile]}
 	p.reads = c.withDeps(st.Reads)
 	p.writes = c.withDeps(st.Writes)
 	if s, ok, bad := hintStrategy(st.Hints); ok {

@@ -24,6 +24,9 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	if !p.canRead {
 		sh.ctr.bypass[p.reason].Add(1)
 		if p.st.Kind == sqlscan.Read {
+			if p.setsSession {
+				cn.session = true
+			}
 			return cn.passQuery(ctx, query, args, st)
 		}
 		return cn.writeQuery(ctx, query, args, st, p)

@@ -238,3 +238,37 @@ func TestUnsupportedValueTypePassesThrough(t *testing.T) {
 		t.Fatalf("a value the codec does not know was cached (%d reads)", n)
 	}
 }
+
+func TestSetConfigMakesConnectionUncacheable(t *testing.T) {
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	d.Canned("SELECT set_config('search_path', 'tenant_7', false)", fakedb.ResultSet{Columns: fakedb.Cols("set_config"), Rows: [][]driver.Value{{"tenant_7"}}})
+	db2, err := sql.Open("cachedsql", "driver="+name+" dsn=x dialect_probe=1")
+	if err == nil {
+		db2.Close()
+		t.Fatal("unknown DSN key accepted")
+	}
+	cdb, err := sql.Open("cachedsql", "driver="+name+" dsn='postgres-like'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdb.Close()
+	ctx := context.Background()
+	conn, err := cdb.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var v string
+	if err := conn.QueryRowContext(ctx, "SELECT set_config('search_path', 'tenant_7', false)").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	const q = "SELECT name FROM users WHERE id = ?"
+	for range 2 {
+		if err := conn.QueryRowContext(ctx, q, 1).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.QueryCount(q); n != 2 {
+		t.Fatalf("reads after set_config on the connection were cached: %d database reads; want 2", n)
+	}
+}

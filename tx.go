@@ -109,6 +109,9 @@ func equalFoldIdent(a, b string) bool {
 // session statements make the connection's reads uncacheable.
 func (cn *conn) afterStatement(ctx context.Context, p *plan) {
 	st := &p.st
+	if p.setsSession {
+		cn.session = true
+	}
 	switch st.Kind {
 	case sqlscan.Read, sqlscan.Other:
 		return

@@ -21,6 +21,8 @@ type scanner struct {
 
 	volatile  string
 	savepoint string
+	catalog   string // the first system catalog read (information_schema.tables, pg_class, ...)
+	temp      bool   // creates a temporary table (SELECT INTO TEMP, pg_temp.t): session state
 
 	readsAll, writesAll, locking bool
 	bad                          bool // unterminated literal or comment, unbalanced parentheses
@@ -45,6 +47,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.cte = s.cte[:0]
 	s.kinds = s.kinds[:0]
 	s.volatile, s.savepoint = "", ""
+	s.catalog, s.temp = "", false
 	s.readsAll, s.writesAll, s.locking = false, false, false
 	s.bad, s.ambiguous, s.nested = false, false, false
 	s.depth = 0
@@ -143,8 +146,47 @@ func (s *scanner) qualified(i int) (string, int) {
 		}
 		break
 	}
-	return s.norm(last), j
+	name := s.norm(last)
+	if s.catalog == "" {
+		schema := ""
+		if last > i {
+			schema = s.norm(last - 2)
+		}
+		if systemSchemas[schema] || (schema == "" && isSystemTable(name)) {
+			if schema != "" {
+				s.catalog = schema + "." + name
+			} else {
+				s.catalog = name
+			}
+		}
+	}
+	return name, j
 }
+
+// schemaOf returns the schema qualifying the name at i ("" if none).
+func (s *scanner) schemaOf(i int) string {
+	if s.isName(i) && s.isPunct(i+1, '.') && s.isName(i+2) {
+		return s.norm(i)
+	}
+	return ""
+}
+
+// systemSchemas hold the catalogs: what they return changes with DDL that
+// names no table of theirs, so reads of them are never cached.
+var systemSchemas = map[string]bool{
+	"information_schema": true, "pg_catalog": true, "mysql": true,
+	"performance_schema": true, "sys": true,
+}
+
+func isSystemTable(name string) bool {
+	switch name {
+	case "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema", "sqlite_sequence", "sqlite_stat1":
+		return true
+	}
+	return strings.HasPrefix(name, "pg_") || strings.HasPrefix(name, "pragma_")
+}
+
+func isTempSchema(schema string) bool { return strings.HasPrefix(schema, "pg_temp") }
 
 func (s *scanner) addRead(name string) {
 	for _, c := range s.cte {
@@ -295,7 +337,12 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 	case kShow:
 		s.readsAll = true
 		return Read
-	case kSet, kReset, kUse, kPragma, kDiscard, kDeallocate, kAttach, kDetach:
+	case kPragma:
+		if harmlessPragmas[strings.ToLower(s.toks[min(lo+1, hi-1)].text)] {
+			return Other
+		}
+		return Session
+	case kSet, kReset, kUse, kDiscard, kDeallocate, kAttach, kDetach:
 		return Session
 	case kPrepare:
 		if s.kwAt(lo+1) == kTransaction {
@@ -674,6 +721,9 @@ modifiers:
 		if !s.isName(i) {
 			s.writesAll = true
 			return kind
+		}
+		if isTempSchema(s.schemaOf(i)) {
+			kind = Session // CREATE TABLE pg_temp.t is a temporary table
 		}
 		name, next := s.qualified(i)
 		s.writes = append(s.writes, name)
@@ -1232,7 +1282,13 @@ func (s *scanner) selectInto(i, hi int) int {
 	s.nested = true
 	j := i + 1
 	for s.kwAt(j) == kTemp || s.kwAt(j) == kTemporary || s.kwAt(j) == kUnlogged || s.kwAt(j) == kTable {
+		if s.kwAt(j) != kUnlogged && s.kwAt(j) != kTable {
+			s.temp = true
+		}
 		j++
+	}
+	if isTempSchema(s.schemaOf(j)) {
+		s.temp = true
 	}
 	if j >= hi {
 		s.writesAll = true
@@ -1249,4 +1305,12 @@ func (s *scanner) selectInto(i, hi int) int {
 	}
 	s.writesAll = true
 	return j
+}
+
+// harmlessPragmas change how SQLite works, never what a read returns, so they
+// do not make a connection's results its own (ORM migrators send them).
+var harmlessPragmas = map[string]bool{
+	"foreign_keys": true, "busy_timeout": true, "journal_mode": true, "synchronous": true,
+	"cache_size": true, "foreign_key_check": true, "optimize": true, "wal_checkpoint": true,
+	"temp_store": true, "mmap_size": true, "defer_foreign_keys": true,
 }

@@ -191,8 +191,15 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		return r
 	}
 	r.Kind = combine(s.kinds)
+	if s.temp && r.Kind == Write {
+		r.Kind = Session // it also writes the table, which callers see in Writes
+	}
 	r.Locking = s.locking
 	r.Volatile = s.volatile
+	if r.Volatile == "" && s.catalog != "" {
+		// A catalog changes with DDL on tables it does not name: never cached.
+		r.Volatile = s.catalog
+	}
 	switch r.Kind {
 	case Unknown:
 		r.ReadsAll, r.WritesAll = true, true
