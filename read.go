@@ -12,6 +12,7 @@ import (
 	"github.com/cachedsql/cachedsql/keying"
 	"github.com/cachedsql/cachedsql/rowset"
 	"github.com/cachedsql/cachedsql/sqlscan"
+	"github.com/cachedsql/cachedsql/tier"
 )
 
 // query is the read path of DESIGN §2: bypass what must not be cached, look in
@@ -80,9 +81,10 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	if sh.l2 != nil {
 		v, left, hit, err := sh.l2.Get(ctx, key)
 		switch {
-		case err != nil:
+		case err != nil && !errors.Is(err, tier.ErrOpen):
 			sh.ctr.l2Errors.Add(1)
 		case !hit:
+			// A miss, or the breaker refusing to call a failing Redis.
 			sh.ctr.l2Misses.Add(1)
 		default:
 			res, derr := rowset.Decode(v)
