@@ -110,24 +110,16 @@ func Example_ent() {
 	dsn, cleanup := tempDSN("ent.db")
 	defer cleanup()
 
-	// Migrate on a plain *sql.DB: migrations read the catalog and set PRAGMAs,
-	// neither of which belongs in the cache.
-	plain, err := sql.Open("sqlite3", dsn)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, plain))).Schema.Create(ctx); err != nil {
-		log.Fatal(err)
-	}
-	plain.Close()
-
-	// The application's client reads through cachedsql.
 	db, err := sql.Open("cachedsql", cachedsql.FormatDSN(&cachedsql.Config{DriverName: "sqlite3", DSN: dsn}))
 	if err != nil {
 		log.Fatal(err)
 	}
 	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db)))
 	defer client.Close()
+	// Catalog reads are never cached, so migrations see the schema as it is.
+	if err := client.Schema.Create(ctx); err != nil {
+		log.Fatal(err)
+	}
 
 	client.User.Create().SetName("ann").SetAge(30).SaveX(ctx)
 	client.User.Query().Where(user.Name("ann")).OnlyX(ctx) // filled
