@@ -3,6 +3,9 @@ package tier
 import (
 	"context"
 	"errors"
+	"maps"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -124,6 +127,79 @@ func (b *breaker) failure() {
 			b.opens.Add(1)
 		}
 	}
+}
+
+// worse reports whether state a is worse than b: open, then half-open
+// (the node is still failing or being probed), then closed.
+func worse(a, b BreakerState) bool {
+	rank := func(s BreakerState) int {
+		switch s {
+		case BreakerOpen:
+			return 2
+		case BreakerHalfOpen:
+			return 1
+		}
+		return 0
+	}
+	return rank(a) > rank(b)
+}
+
+// nodeBreakers holds one breaker per Redis node address, for clients that
+// spread keys over nodes (Cluster, Ring): a stalled node must not cost its
+// keys a timeout each because the live nodes' successes keep a shared
+// breaker closed, nor turn L2 off for the keys of the live nodes.
+//
+// The map is copy-on-write: the read path is one atomic load and a map
+// lookup, with no lock and no shared write. Nodes are added when a key first
+// routes to them, which is rare, and never removed: a Cluster that moves its
+// slots to new addresses leaves a few idle breakers behind.
+type nodeBreakers struct {
+	m   atomic.Pointer[map[string]*breaker]
+	mu  sync.Mutex // serialises adding a node
+	new func() *breaker
+}
+
+func newNodeBreakers(new func() *breaker) *nodeBreakers {
+	n := &nodeBreakers{new: new}
+	n.m.Store(&map[string]*breaker{})
+	return n
+}
+
+// get returns the breaker for the node at addr, making it on first use.
+func (n *nodeBreakers) get(addr string) *breaker {
+	if b, ok := (*n.m.Load())[addr]; ok {
+		return b
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := *n.m.Load()
+	if b, ok := old[addr]; ok {
+		return b
+	}
+	m := make(map[string]*breaker, len(old)+1)
+	maps.Copy(m, old)
+	b := n.new()
+	m[addr] = b
+	n.m.Store(&m)
+	return b
+}
+
+// NodeBreaker is the breaker of one Redis node (see L2.NodeBreakers).
+type NodeBreaker struct {
+	Addr  string // host:port as the client routes to it
+	State BreakerState
+	Opens int64 // times this node's breaker opened
+}
+
+// list returns every node's breaker, sorted by address.
+func (n *nodeBreakers) list() []NodeBreaker {
+	m := *n.m.Load()
+	out := make([]NodeBreaker, 0, len(m))
+	for addr, b := range m {
+		out = append(out, NodeBreaker{Addr: addr, State: BreakerState(b.state.Load()), Opens: b.opens.Load()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
 }
 
 // isOutage tells a failure of Redis (unreachable, timing out, not serving)

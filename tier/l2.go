@@ -45,7 +45,8 @@ type L2Config struct {
 
 	// BreakerFailures is how many consecutive failures (timeouts, refused
 	// connections, a server that is loading or down) open the circuit
-	// breaker. 0 means 3. Negative is an error.
+	// breaker. 0 means 3. Negative is an error. With a Redis Cluster or a
+	// Ring, each node has its own breaker, counting only its keys' calls.
 	BreakerFailures int
 	// BreakerBackoff is how long the breaker stays open before letting one
 	// probe through; each failed probe doubles it up to BreakerMaxBackoff.
@@ -92,8 +93,12 @@ type L2Stats struct {
 	Rejected     int64 // calls refused at once because the breaker was open (not in Errors)
 	Sets         int64 // values stored
 	BytesWritten int64 // bytes of stored values as sent to Redis (after compression)
+	// BreakerState is the worst state among the breakers: with a Redis
+	// Cluster or a Ring, open if any node's breaker is open (L2 is off for
+	// that node's keys only), else half-open if any is, else closed.
+	// NodeBreakers tells which node.
 	BreakerState BreakerState
-	BreakerOpens int64 // times the breaker opened
+	BreakerOpens int64 // times a breaker opened, summed over the nodes
 }
 
 // L2 is the Redis tier.
@@ -104,6 +109,12 @@ type L2Stats struct {
 // outlives the Redis entry. Set writes with SET PX. A circuit breaker stops
 // calls after repeated failures and probes Redis again after a backoff.
 //
+// With a Redis Cluster or a Ring there is one breaker per node, chosen by
+// the node that owns the key (ClusterClient.MasterForKey from go-redis's
+// cached slot map, Ring.GetShardClientForKey: no round trip): a stalled
+// master costs its own keys a few timeouts, then misses at once, while the
+// other masters keep serving theirs.
+//
 // An L2 is safe for concurrent use.
 type L2 struct {
 	client    redis.UniversalClient
@@ -111,9 +122,16 @@ type L2 struct {
 	prefix    string
 	compress  int
 	maxValue  int
-	breaker   *breaker
-	base      time.Time
-	now       func() time.Time // tests replace it to move the breaker's time
+	// breaker is the only breaker for a single node or Sentinel. For a
+	// Cluster or Ring it guards routing (a Cluster's first slot-map load
+	// contacts the nodes), and nodes holds the per-node breakers.
+	breaker *breaker
+	// route returns the client of the node that owns a key; nil unless
+	// the client is a Cluster or Ring.
+	route func(ctx context.Context, key string) (*redis.Client, error)
+	nodes *nodeBreakers
+	base  time.Time
+	now   func() time.Time // tests replace it to move the breaker's time
 
 	// fetch reads a value and its PTTL in one round trip. It is
 	// fetchPipeline; the benchmarks swap in the alternatives they compare.
@@ -174,7 +192,39 @@ func NewL2(cfg L2Config) (*L2, error) {
 		}
 		l.client, l.ownClient = c, true
 	}
+	switch c := l.client.(type) {
+	case *redis.ClusterClient:
+		l.route = c.MasterForKey
+	case *redis.Ring:
+		l.route = func(_ context.Context, key string) (*redis.Client, error) { return c.GetShardClientForKey(key) }
+	}
+	if l.route != nil {
+		l.nodes = newNodeBreakers(func() *breaker { return newBreaker(failures, backoff, maxBackoff, l.clock) })
+	}
 	return l, nil
+}
+
+// acquire returns the breaker guarding the node that owns k once it has let
+// the call through; the caller reports the outcome to it with done. err is
+// ErrOpen if a breaker refused the call, or why the node could not be
+// found (already counted against the routing breaker).
+func (l *L2) acquire(ctx context.Context, k string) (*breaker, error) {
+	if !l.breaker.allow() {
+		return nil, ErrOpen
+	}
+	if l.route == nil {
+		return l.breaker, nil
+	}
+	node, err := l.route(ctx, k)
+	l.breaker.done(ctx, err)
+	if err != nil {
+		return nil, err
+	}
+	b := l.nodes.get(node.Options().Addr)
+	if !b.allow() {
+		return nil, ErrOpen
+	}
+	return b, nil
 }
 
 // cmp returns v, or def when v is zero.
@@ -200,23 +250,26 @@ func (l *L2) Key(key keying.Key) string {
 // and always positive. An entry without a TTL, or with less than the call's
 // duration left, is a miss (err wraps ErrNoTTL for the former). An entry
 // not in cachedsql's format is a miss with an error wrapping ErrCorrupt.
-// While the breaker is open, Get returns a miss with ErrOpen at once.
+// While the breaker (with a Cluster or Ring, the key's node's) is open,
+// Get returns a miss with ErrOpen at once.
 func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bool, error) {
-	if !l.breaker.allow() {
+	start := time.Now()
+	k := l.Key(key)
+	b, err := l.acquire(ctx, k)
+	if err == ErrOpen {
 		l.rejected.Add(1)
 		l.misses.Add(1)
 		return nil, 0, false, ErrOpen
 	}
-	start := time.Now()
-	k := l.Key(key)
 	var (
 		raw   []byte
 		pttl  int64
 		found bool
-		err   error
 	)
-	raw, pttl, found, err = l.fetch(ctx, k)
-	l.breaker.done(ctx, err)
+	if err == nil {
+		raw, pttl, found, err = l.fetch(ctx, k)
+		b.done(ctx, err)
+	}
 	if err != nil {
 		l.misses.Add(1)
 		l.errs.Add(1)
@@ -299,9 +352,15 @@ func (l *L2) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 	if len(value) > l.maxValue {
 		return fmt.Errorf("%w: %d bytes, the L2 limit is %d", ErrTooLarge, len(value), l.maxValue)
 	}
-	if !l.breaker.allow() {
+	k := l.Key(key)
+	b, err := l.acquire(ctx, k)
+	if err == ErrOpen {
 		l.rejected.Add(1)
 		return ErrOpen
+	}
+	if err != nil {
+		l.errs.Add(1)
+		return fmt.Errorf("tier: L2 set %s: %w", k, err)
 	}
 	var bp *[]byte
 	if len(value) < maxPooledSetBuffer {
@@ -312,8 +371,7 @@ func (l *L2) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 		buf = *bp
 	}
 	buf = encodeValue(buf, value, l.compress)
-	k := l.Key(key)
-	err := l.client.Set(ctx, k, buf, ttl.Truncate(time.Millisecond)).Err()
+	err = l.client.Set(ctx, k, buf, ttl.Truncate(time.Millisecond)).Err()
 	n := len(buf)
 	if cap(buf) <= maxPooledSetBuffer+1 {
 		if bp == nil {
@@ -322,7 +380,7 @@ func (l *L2) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 		*bp = buf[:0]
 		setBuffersL2.Put(bp)
 	}
-	l.breaker.done(ctx, err)
+	b.done(ctx, err)
 	if err != nil {
 		l.errs.Add(1)
 		return fmt.Errorf("tier: L2 set %s: %w", k, err)
@@ -334,6 +392,16 @@ func (l *L2) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 
 // Stats returns the current counters.
 func (l *L2) Stats() L2Stats {
+	state := BreakerState(l.breaker.state.Load())
+	opens := l.breaker.opens.Load()
+	if l.nodes != nil {
+		for _, b := range *l.nodes.m.Load() {
+			if s := BreakerState(b.state.Load()); worse(s, state) {
+				state = s
+			}
+			opens += b.opens.Load()
+		}
+	}
 	return L2Stats{
 		Hits:         l.hits.Load(),
 		Misses:       l.misses.Load(),
@@ -342,9 +410,19 @@ func (l *L2) Stats() L2Stats {
 		Rejected:     l.rejected.Load(),
 		Sets:         l.sets.Load(),
 		BytesWritten: l.written.Load(),
-		BreakerState: BreakerState(l.breaker.state.Load()),
-		BreakerOpens: l.breaker.opens.Load(),
+		BreakerState: state,
+		BreakerOpens: opens,
 	}
+}
+
+// NodeBreakers returns the breaker of each node a key was routed to, sorted
+// by address, for a Redis Cluster or Ring; nil for a single node or
+// Sentinel, whose one breaker Stats reports.
+func (l *L2) NodeBreakers() []NodeBreaker {
+	if l.nodes == nil {
+		return nil
+	}
+	return l.nodes.list()
 }
 
 // Client returns the go-redis client L2 uses (for example to share its
