@@ -33,12 +33,13 @@ type hotShard struct {
 }
 
 type hotEntry struct {
-	res      *rowset.Result
-	names    [][]string // column names per set
-	deadline int64      // unix ns
-	size     int64
-	nbytes   int // number of non-empty []byte values
-	blen     int // their total length
+	res          *rowset.Result
+	names        [][]string // column names per set
+	deadline     int64      // unix ns
+	size         int64
+	nbytes       int // number of non-empty []byte values
+	maxRowValues int // the most non-empty []byte values in one row
+	maxRowBytes  int // the most bytes of them in one row
 }
 
 // hotShare is the fraction of L1's capacity the decoded set may use.
@@ -99,12 +100,16 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 		}
 		e.names[i] = names
 		for _, row := range set.Rows {
+			vals, n := 0, 0
 			for _, v := range row {
 				if b, ok := v.([]byte); ok && len(b) > 0 {
-					e.nbytes++
-					e.blen += len(b)
+					vals++
+					n += len(b)
 				}
 			}
+			e.nbytes += vals
+			e.maxRowValues = max(e.maxRowValues, vals)
+			e.maxRowBytes = max(e.maxRowBytes, n)
 		}
 	}
 	s := h.shard(k)
@@ -129,30 +134,32 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 	return e
 }
 
-// hotRows replays a shared decoded result. Every []byte value a reader sees is
-// its own copy, made in an arena allocated together with the rows for small
-// results.
+// hotRows replays a shared decoded result. Each []byte value a reader sees is
+// a private copy in a scratch buffer that the next row reuses: database/sql
+// and its Scanners may use a driver's []byte only until the next call to
+// Next (real drivers reuse their buffers the same way), and it copies what it
+// keeps. The shared values are never handed out.
 type hotRows struct {
 	cachedRows
-	e           *hotEntry
-	hdrs        [][]byte // boxed headers of the private copies
-	arena       []byte
-	inlineHdrs  [8][]byte
-	inlineArena [256]byte
+	e             *hotEntry
+	hdrs          []([]byte) // one row's boxed headers
+	scratch       []byte     // one row's bytes
+	inlineHdrs    [8][]byte
+	inlineScratch [64]byte
 }
 
 func newHotRows(e *hotEntry) *hotRows {
 	r := &hotRows{cachedRows: cachedRows{res: e.res}, e: e}
 	if e.nbytes > 0 {
-		if e.nbytes <= len(r.inlineHdrs) {
-			r.hdrs = r.inlineHdrs[:0:e.nbytes]
+		if e.maxRowValues <= len(r.inlineHdrs) {
+			r.hdrs = r.inlineHdrs[:e.maxRowValues]
 		} else {
-			r.hdrs = make([][]byte, 0, e.nbytes)
+			r.hdrs = make([][]byte, e.maxRowValues)
 		}
-		if e.blen <= len(r.inlineArena) {
-			r.arena = r.inlineArena[:0:e.blen]
+		if e.maxRowBytes <= len(r.inlineScratch) {
+			r.scratch = r.inlineScratch[:e.maxRowBytes]
 		} else {
-			r.arena = make([]byte, 0, e.blen)
+			r.scratch = make([]byte, e.maxRowBytes)
 		}
 	}
 	return r
@@ -163,22 +170,27 @@ func (r *hotRows) Columns() []string {
 	if r.set >= len(r.e.names) {
 		return nil
 	}
-	return append([]string(nil), r.e.names[r.set]...)
+	names := r.e.names[r.set]
+	out := make([]string, len(names))
+	copy(out, names)
+	return out
 }
 
 func (r *hotRows) Next(dest []driver.Value) error {
 	if err := r.cachedRows.Next(dest); err != nil || r.e.nbytes == 0 {
 		return err
 	}
+	off, h := 0, 0
 	for i, v := range dest {
 		b, ok := v.([]byte)
 		if !ok || len(b) == 0 {
 			continue
 		}
-		off := len(r.arena)
-		r.arena = append(r.arena, b...)
-		r.hdrs = append(r.hdrs, r.arena[off:len(r.arena):len(r.arena)])
-		dest[i] = rowset.BytesValue(&r.hdrs[len(r.hdrs)-1])
+		n := copy(r.scratch[off:], b)
+		r.hdrs[h] = r.scratch[off : off+n : off+n]
+		dest[i] = rowset.BytesValue(&r.hdrs[h])
+		off += n
+		h++
 	}
 	return nil
 }
