@@ -144,7 +144,7 @@ type hotRows struct {
 	e             *hotEntry
 	hdrs          []([]byte) // one row's boxed headers
 	scratch       []byte     // one row's bytes
-	inlineHdrs    [8][]byte
+	inlineHdrs    [4][]byte
 	inlineScratch [64]byte
 }
 
