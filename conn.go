@@ -231,7 +231,15 @@ func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, 
 	if err != nil {
 		return nil, err
 	}
-	cn.tx = &txState{}
+	next := &txState{}
+	if prev := cn.tx; prev != nil {
+		// A transaction begun while another state was open (MySQL with
+		// autocommit off, or BEGIN sent as SQL): MySQL's START TRANSACTION
+		// commits what was pending. Invalidate it, and trust nothing after.
+		prev.flush(cn)
+		next.uncertain = true
+	}
+	cn.tx = next
 	return &tx{cn: cn, inner: itx}, nil
 }
 
@@ -290,7 +298,7 @@ func (cn *conn) execContext(ctx context.Context, query string, args []driver.Nam
 	if err == driver.ErrSkip {
 		return nil, err
 	}
-	cn.afterStatement(ctx, cn.c.planFor(query))
+	cn.afterStatement(ctx, cn.c.planFor(query), err)
 	return res, err
 }
 

@@ -74,7 +74,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		}
 		res, err = s.inner.Exec(dargs)
 	}
-	s.cn.afterStatement(ctx, s.cn.c.planFor(s.query))
+	s.cn.afterStatement(ctx, s.cn.c.planFor(s.query), err)
 	return res, err
 }
 

@@ -22,7 +22,7 @@ var _ driver.Tx = (*tx)(nil)
 func (t *tx) Commit() error {
 	err := t.inner.Commit()
 	st := t.cn.tx
-	t.cn.tx = nil
+	t.cn.endDriverTx()
 	// A failed COMMIT may still have committed (the connection broke after the
 	// server did): invalidating costs a cold entry, not invalidating a stale one.
 	st.flush(t.cn)
@@ -31,8 +31,22 @@ func (t *tx) Commit() error {
 
 func (t *tx) Rollback() error {
 	err := t.inner.Rollback()
-	t.cn.tx = nil
+	st := t.cn.tx
+	t.cn.endDriverTx()
+	if st != nil && st.uncertain {
+		st.flush(t.cn)
+	}
 	return err
+}
+
+// endDriverTx leaves the state a driver transaction had: with MySQL
+// autocommit off, the next statement opens a new transaction.
+func (cn *conn) endDriverTx() {
+	if cn.manualCommit {
+		cn.tx = &txState{sql: true}
+	} else {
+		cn.tx = nil
+	}
 }
 
 // txState collects what a transaction wrote, with a mark per savepoint so that
@@ -42,6 +56,14 @@ type txState struct {
 	tables []string // written so far
 	all    bool     // wrote something whose tables are unknown
 	marks  []txMark
+	// bySavepoint: SQLite began this transaction with SAVEPOINT outside
+	// BEGIN; releasing the outermost savepoint commits it.
+	bySavepoint bool
+	// uncertain: cachedsql cannot tell whether a transaction is open (a
+	// COMMIT failed, a text mixed BEGIN with other statements, SAVEPOINT in an
+	// unknown dialect). Reads still go to the database, and writes invalidate
+	// at once and again when the state ends, which is right either way.
+	uncertain bool
 }
 
 type txMark struct {
@@ -84,10 +106,14 @@ func (s *txState) rollbackTo(name string) {
 	s.marks = s.marks[:i+1] // the savepoint itself survives ROLLBACK TO
 }
 
-func (s *txState) release(name string) {
+// release forgets the savepoint called name and those after it, and
+// reports whether that was the outermost one.
+func (s *txState) release(name string) (outermost bool) {
 	if i := s.find(name); i >= 0 {
 		s.marks = s.marks[:i]
+		return i == 0
 	}
+	return false
 }
 
 func (s *txState) flush(cn *conn) {
@@ -103,12 +129,16 @@ func equalFoldIdent(a, b string) bool {
 	return normTable(a) == normTable(b)
 }
 
-// afterStatement accounts for a statement that was sent to the database:
-// writes move generations (now, or at commit inside a transaction),
-// transaction statements sent as SQL open and close a transaction state, and
-// session statements make the connection's reads uncacheable.
-func (cn *conn) afterStatement(ctx context.Context, p *plan) {
+// afterStatement accounts for a statement that was sent to the database
+// (err is what it returned): writes move generations (now, or at commit
+// inside a transaction), transaction statements sent as SQL open and close a
+// transaction state, and session statements make the connection's reads
+// uncacheable. A transaction statement that failed changes no state, except a
+// failed COMMIT or ROLLBACK, after which cachedsql cannot know whether the
+// transaction is still open and treats it as uncertain.
+func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 	st := &p.st
+	failed := err != nil
 	if p.setsSession {
 		cn.session = true
 	}
@@ -116,39 +146,52 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan) {
 	case sqlscan.Read, sqlscan.Other:
 		return
 	case sqlscan.Begin:
-		if cn.tx == nil {
-			cn.tx = &txState{sql: true}
+		if !failed {
+			cn.openSQLTx()
 		}
 		return
-	case sqlscan.Commit:
-		if s := cn.tx; s != nil {
-			cn.endSQLTx(s)
+	case sqlscan.Commit, sqlscan.Rollback:
+		s := cn.tx
+		if s == nil {
+			return
+		}
+		if failed {
+			s.flush(cn) // it may have committed
+			s.uncertain = true
+			return
+		}
+		cn.endSQLTx(s)
+		if st.Kind == sqlscan.Commit || s.uncertain {
 			s.flush(cn)
 		}
 		return
-	case sqlscan.Rollback:
-		if s := cn.tx; s != nil {
-			cn.endSQLTx(s)
-		}
-		return
 	case sqlscan.Savepoint:
-		if cn.tx != nil {
-			cn.tx.savepoint(st.Savepoint)
+		if failed {
+			return
 		}
+		if cn.tx == nil {
+			if cn.c.dialect != sqlscan.SQLite && cn.c.dialect != sqlscan.Generic {
+				return // outside a transaction PostgreSQL refuses it and MySQL ignores it
+			}
+			// SQLite opens a transaction that RELEASE of this savepoint commits.
+			cn.tx = &txState{sql: true, bySavepoint: true, uncertain: cn.c.dialect != sqlscan.SQLite}
+		}
+		cn.tx.savepoint(st.Savepoint)
 		return
 	case sqlscan.RollbackTo:
-		if cn.tx != nil {
+		if !failed && cn.tx != nil {
 			cn.tx.rollbackTo(st.Savepoint)
 		}
 		return
 	case sqlscan.Release:
-		if cn.tx != nil {
-			cn.tx.release(st.Savepoint)
+		if s := cn.tx; !failed && s != nil && s.release(st.Savepoint) && s.bySavepoint {
+			cn.endSQLTx(s)
+			s.flush(cn)
 		}
 		return
 	case sqlscan.Session:
 		cn.session = true
-		if m := autocommitRe.FindStringSubmatch(p.text); m != nil {
+		if m := autocommitRe.FindStringSubmatch(p.text); m != nil && !failed {
 			cn.setAutocommit(m[1] == "1" || equalFold(m[1], "on") || equalFold(m[1], "true"))
 		}
 		if len(st.Writes) == 0 && !st.WritesAll {
@@ -157,11 +200,31 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan) {
 	}
 	// Write, Unknown, or a session statement that also writes.
 	all := st.WritesAll || st.Kind == sqlscan.Unknown
-	if cn.tx != nil {
-		cn.tx.add(p.writes, all)
-		return
+	if st.TxControl && cn.tx == nil {
+		// "BEGIN; UPDATE t" may leave a transaction open, or may not.
+		cn.tx = &txState{sql: true, uncertain: true}
+	} else if st.TxControl {
+		cn.tx.uncertain = true
+	}
+	if s := cn.tx; s != nil {
+		s.add(p.writes, all)
+		if !s.uncertain {
+			return
+		}
 	}
 	cn.c.advance(context.WithoutCancel(ctx), p.writes, all)
+}
+
+// openSQLTx opens a transaction state for BEGIN sent as SQL.
+func (cn *conn) openSQLTx() {
+	if cn.tx == nil {
+		cn.tx = &txState{sql: true}
+		return
+	}
+	// BEGIN inside a transaction: MySQL commits the open one first, PostgreSQL
+	// only warns. Invalidate what it wrote, and stop trusting the state.
+	cn.tx.flush(cn)
+	cn.tx.uncertain = true
 }
 
 // autocommitRe finds MySQL's SET autocommit = 0/1: with autocommit off, every
@@ -186,7 +249,8 @@ func (cn *conn) setAutocommit(on bool) {
 	}
 }
 
-// endSQLTx ends the transaction state s after COMMIT or ROLLBACK sent as SQL.
+// endSQLTx ends the transaction state s after COMMIT, ROLLBACK or a
+// committing RELEASE sent as SQL.
 func (cn *conn) endSQLTx(s *txState) {
 	switch {
 	case !s.sql:

@@ -107,6 +107,10 @@ type Statement struct {
 	// Hints are the bodies of comments that begin with "cachedsql:", without
 	// that prefix and trimmed (for example "ttl=30s", "nocache").
 	Hints []string
+	// TxControl is true when a text of several statements includes
+	// transaction control (BEGIN; UPDATE t; ...): whether it leaves a
+	// transaction open cannot be told from the combined Kind.
+	TxControl bool
 }
 
 // Scan classifies sql in dialect d. It never panics and returns the same
@@ -191,6 +195,13 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		return r
 	}
 	r.Kind = combine(s.kinds)
+	if len(s.kinds) > 1 {
+		for _, k := range s.kinds {
+			if k == Begin || k == Commit || k == Rollback || k == Savepoint || k == RollbackTo || k == Release {
+				r.TxControl = true
+			}
+		}
+	}
 	if s.temp && r.Kind == Write {
 		r.Kind = Session // it also writes the table, which callers see in Writes
 	}
@@ -290,7 +301,7 @@ func sortedSet(names []string) []string {
 func union(a, b Statement) Statement {
 	if a.Kind != b.Kind || a.Savepoint != b.Savepoint {
 		return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: a.Hints,
-			Volatile: a.Volatile, Locking: a.Locking || b.Locking}
+			Volatile: a.Volatile, Locking: a.Locking || b.Locking, TxControl: a.TxControl || b.TxControl}
 	}
 	a.Reads = sortedSet(append(append([]string(nil), a.Reads...), b.Reads...))
 	a.Writes = sortedSet(append(append([]string(nil), a.Writes...), b.Writes...))
@@ -298,6 +309,7 @@ func union(a, b Statement) Statement {
 	a.ReadsAll = a.ReadsAll || b.ReadsAll
 	a.WritesAll = a.WritesAll || b.WritesAll
 	a.Locking = a.Locking || b.Locking
+	a.TxControl = a.TxControl || b.TxControl
 	if a.Volatile == "" {
 		a.Volatile = b.Volatile
 	}

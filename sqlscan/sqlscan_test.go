@@ -117,6 +117,8 @@ func parseWant(spec string) (Statement, error) {
 			w.Writes = list(val, &w.WritesAll)
 		case "lock":
 			w.Locking = true
+		case "txcontrol":
+			w.TxControl = true
 		case "vol":
 			w.Volatile = val
 		case "sp":
@@ -160,8 +162,8 @@ func TestCorpus(t *testing.T) {
 }
 
 func describe(s Statement) string {
-	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v",
-		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls)
+	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v",
+		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl)
 }
 
 // checkInvariants holds every result to the structural contract.
