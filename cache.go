@@ -175,6 +175,10 @@ type plan struct {
 	// setsSession marks a read that changes the session (SELECT set_config(...)):
 	// once sent, the connection's results are its own.
 	setsSession bool
+	// connSkips records that the inner connection answered this query with
+	// driver.ErrSkip (go-sql-driver/mysql without interpolateParams): later
+	// connection-path misses go straight to the prepared-statement path.
+	connSkips atomic.Bool
 }
 
 // sessionFunctions change session settings from inside a read.

@@ -116,6 +116,7 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	if old := s.m[*k]; old != nil {
+		delete(s.m, *k)
 		s.bytes -= old.size
 	}
 	// Evict expired entries first, then arbitrary ones (map order), until it fits.

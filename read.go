@@ -77,36 +77,53 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		}
 		sh.ctr.corrupt.Add(1)
 	}
-	sh.ctr.l1Misses.Add(1)
+	if st == nil && (p.connSkips.Load() || (cn.qc == nil && cn.q == nil)) {
+		// database/sql will prepare the statement and come back through stmt,
+		// which looks in L2 and counts the miss; doing it here too would cost
+		// a second Redis round trip.
+		return nil, driver.ErrSkip
+	}
+	// Misses are counted once their outcome is known: a connection-path read
+	// that ends in ErrSkip is counted by the statement path that follows it.
+	var l2miss, l2err bool
 	if sh.l2 != nil {
 		v, left, hit, err := sh.l2.Get(ctx, key)
 		switch {
 		case err != nil && !errors.Is(err, tier.ErrOpen):
-			sh.ctr.l2Errors.Add(1)
+			l2err = true
 		case !hit:
 			// A miss, or the breaker refusing to call a failing Redis.
-			sh.ctr.l2Misses.Add(1)
+			l2miss = true
 		default:
 			res, derr := rowset.Decode(v)
 			if derr != nil {
 				sh.ctr.corrupt.Add(1)
+				l2miss = true
 				break
 			}
+			sh.ctr.l1Misses.Add(1)
 			sh.ctr.l2Hits.Add(1)
 			// The L1 copy lives no longer than the L2 entry has left: a
 			// promotion never extends an entry's life.
 			if left > 0 && sh.l1.Set(ctx, key, v, left) == nil {
 				sh.ctr.promotions.Add(1)
-				return sh.hot.share(&key, res, len(v), left), nil
+				return sh.hot.share(&key, res, len(v), min(left, sh.l1.MaxTTL())), nil
 			}
 			return newCachedRows(res), nil
 		}
 	}
-	if st == nil && cn.qc == nil && cn.q == nil {
-		// database/sql will prepare the statement and come back through stmt.
-		return nil, driver.ErrSkip
+	rows, err := cn.fill(ctx, key, query, args, st, ttl, p)
+	if err == driver.ErrSkip && st == nil {
+		return nil, err
 	}
-	return cn.fill(ctx, key, query, args, st, ttl)
+	sh.ctr.l1Misses.Add(1)
+	switch {
+	case l2err:
+		sh.ctr.l2Errors.Add(1)
+	case l2miss:
+		sh.ctr.l2Misses.Add(1)
+	}
+	return rows, err
 }
 
 // passQuery sends a read to the database untouched.
@@ -126,7 +143,7 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 	if err == driver.ErrSkip {
 		return nil, err
 	}
-	cn.afterStatement(ctx, p)
+	cn.afterStatement(ctx, p, err)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +152,7 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 	}
 	return newHookRows(rows, func() {
 		if cn.tx == nil {
-			cn.afterStatement(context.Background(), p)
+			cn.afterStatement(context.Background(), p, nil)
 		}
 	}), nil
 }
@@ -183,10 +200,13 @@ func (h *handoff) take() driver.Rows {
 
 var errNoHandoff = errors.New("cachedsql: internal error: the shared query left no rows for its leader")
 
-func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration) (driver.Rows, error) {
+func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration, p *plan) (driver.Rows, error) {
 	if err := cn.wait(ctx); err != nil {
 		return nil, err
 	}
+	// The shared query may outlive this caller, whose argument buffers
+	// database/sql passes through and the program may then reuse.
+	shared := cloneArgs(args)
 	sh := cn.c.sh
 	h := &handoff{}
 	// Mark the connection busy before the shared query can start, so that if
@@ -195,7 +215,11 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 	cn.setBusy(&busy)
 	f, err, leader := sh.flights.Do(ctx, key, func(fctx context.Context) (*fill, error) {
 		defer cn.clearBusy(&busy)
-		return cn.runFill(fctx, h, key, query, args, st, ttl)
+		f, err := cn.runFill(fctx, h, key, query, shared, st, ttl)
+		if err == driver.ErrSkip && st == nil {
+			p.connSkips.Store(true)
+		}
+		return f, err
 	})
 	if !leader {
 		cn.clearBusy(&busy)
@@ -204,9 +228,11 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 		if leader && ctx.Err() != nil {
 			h.abandon()
 		}
-		if !leader && errors.Is(err, driver.ErrBadConn) {
-			// The leader's connection broke; ours may be fine, and handing
-			// ErrBadConn on would make database/sql discard it.
+		if !leader && (errors.Is(err, driver.ErrBadConn) || (err == driver.ErrSkip && st != nil)) {
+			// The leader's connection broke (ours may be fine, and handing
+			// ErrBadConn on would make database/sql discard it), or the leader
+			// came through a connection whose driver wants a prepared statement,
+			// which we already are: run our own query.
 			return cn.passQuery(ctx, query, args, st)
 		}
 		return nil, err
@@ -333,4 +359,16 @@ func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overf
 			return nil, false, err
 		}
 	}
+}
+
+// cloneArgs copies args, and every []byte in them.
+func cloneArgs(args []driver.NamedValue) []driver.NamedValue {
+	out := make([]driver.NamedValue, len(args))
+	copy(out, args)
+	for i := range out {
+		if b, ok := out[i].Value.([]byte); ok {
+			out[i].Value = bytes.Clone(b)
+		}
+	}
+	return out
 }
