@@ -1,4 +1,3 @@
-
 package cachedsql
 
 // Tests written by an independent review of the root package. Each one fails
