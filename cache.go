@@ -33,6 +33,8 @@ type shared struct {
 	flights flight.Group[keying.Key, *fill]
 	ctr     counters
 	bg      sync.WaitGroup // cache writes off the callers' path
+	bgMu    sync.Mutex     // guards closed against bg.Add
+	closed  bool
 }
 
 var registry struct {
@@ -81,6 +83,9 @@ func releaseShared(sh *shared) {
 	}
 	registry.mu.Unlock()
 	if last {
+		sh.bgMu.Lock()
+		sh.closed = true
+		sh.bgMu.Unlock()
 		sh.bg.Wait()
 		for i := len(sh.close) - 1; i >= 0; i-- {
 			sh.close[i]()
@@ -97,7 +102,9 @@ func newShared(cfg *Config, sig string, log *slog.Logger) (_ *shared, err error)
 			}
 		}
 	}()
-	sh.l1, err = tier.NewL1(tier.L1Config{CapacityMiB: cfg.l1MiB(), MaxTTL: cfg.L1MaxTTL})
+	// A share of L1 holds decoded results (hotSet); bigcache gets the rest.
+	l1 := cfg.l1MiB()
+	sh.l1, err = tier.NewL1(tier.L1Config{CapacityMiB: l1 - l1/hotShare, MaxTTL: cfg.L1MaxTTL})
 	if err != nil {
 		return nil, fmt.Errorf("cachedsql: L1: %w", err)
 	}
@@ -122,8 +129,15 @@ func newShared(cfg *Config, sig string, log *slog.Logger) (_ *shared, err error)
 	return sh, nil
 }
 
-// async runs f off the caller's path; Close waits for it.
+// async runs f off the caller's path; Close waits for it. Once the last
+// connector has closed, f is dropped: a shared query that outlived every
+// connector must not write to closed tiers.
 func (sh *shared) async(f func()) {
+	sh.bgMu.Lock()
+	defer sh.bgMu.Unlock()
+	if sh.closed {
+		return
+	}
 	sh.bg.Add(1)
 	go func() {
 		defer sh.bg.Done()

@@ -40,11 +40,18 @@ var (
 // NewConnector validates cfg and returns a Connector. Connectors in one process
 // with the same namespace share one cache, one generation clock and one set of
 // in-flight queries, so each sees the others' writes at once.
-func NewConnector(cfg Config) (*Connector, error) {
+func NewConnector(cfg Config) (_ *Connector, err error) {
 	inner, err := innerConnector(&cfg)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			if cl, ok := inner.(io.Closer); ok && inner != cfg.Connector {
+				cl.Close()
+			}
+		}
+	}()
 	if cfg.Namespace == "" {
 		cfg.Namespace = defaultNamespace(&cfg, inner)
 	}
@@ -60,7 +67,8 @@ func NewConnector(cfg Config) (*Connector, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sh, err := acquireShared(&cfg, log)
+	var sh *shared
+	sh, err = acquireShared(&cfg, log)
 	if err != nil {
 		return nil, err
 	}

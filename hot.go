@@ -45,6 +45,8 @@ type hotEntry struct {
 // hotShare is the fraction of L1's capacity the decoded set may use.
 const hotShare = 8
 
+// newHotSet takes its share of an L1 of l1MiB (bigcache gets the rest; below
+// 8 MiB bigcache keeps all of it and this share comes on top).
 func newHotSet(l1MiB int) *hotSet {
 	if l1MiB <= 0 {
 		return nil

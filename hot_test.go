@@ -1,12 +1,15 @@
 package cachedsql
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cachedsql/cachedsql/internal/fakedb"
+	"github.com/cachedsql/cachedsql/internal/redistest"
 	"github.com/cachedsql/cachedsql/keying"
 	"github.com/cachedsql/cachedsql/rowset"
 )
@@ -104,4 +107,71 @@ func TestHotSetStaysWithinBudget(t *testing.T) {
 func decodedSample(t *testing.T) *rowset.Result {
 	t.Helper()
 	return &rowset.Result{Sets: []rowset.Set{{Columns: []rowset.Column{{Name: "a"}}, Rows: [][]driver.Value{{int64(1)}}}}}
+}
+
+// An over-cap result handed to its caller streams on the shared query's
+// context; ending the caller's context must still reach the inner query.
+func TestOverflowRowsFollowTheCallersContext(t *testing.T) {
+	var innerCtx context.Context
+	var mu sync.Mutex
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces, OnQuery: func(ctx context.Context, q string, _ []driver.NamedValue) error {
+		mu.Lock()
+		innerCtx = ctx
+		mu.Unlock()
+		return nil
+	}})
+	var rows [][]driver.Value
+	for i := range 20 {
+		rows = append(rows, []driver.Value{int64(i)})
+	}
+	d.CreateTable("many", fakedb.Cols("id"), rows...)
+	db := openCached(t, name, "max_rows=5")
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := db.QueryContext(ctx, "SELECT * FROM many")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Next() {
+		t.Fatal("no first row")
+	}
+	mu.Lock()
+	qctx := innerCtx
+	mu.Unlock()
+	if qctx.Err() != nil {
+		t.Fatal("inner query context already done")
+	}
+	cancel()
+	select {
+	case <-qctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("ending the caller's context did not reach the inner query of a streamed result")
+	}
+	r.Close()
+}
+
+// A shared query that outlives every connector must not write to closed tiers.
+func TestSharedQueryFinishingAfterCloseIsHarmless(t *testing.T) {
+	srv := redistest.Start(t)
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	db, err := sql.Open("cachedsql", "driver="+name+" dsn=x namespace=afterclose redis="+srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitSync(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	const q = "SELECT name FROM users WHERE id = ?"
+	gate := d.Block(q)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		var s string
+		done <- db.QueryRowContext(ctx, q, 1).Scan(&s)
+	}()
+	<-gate.Arrived()
+	cancel()
+	<-done
+	db.Close() // the last connector: tiers close while the query still runs
+	gate.Release()
+	waitFor(t, "the shared query to finish", func() bool { return d.OpenRows() == 0 && gate.Waiting() == 0 })
 }

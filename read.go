@@ -174,7 +174,7 @@ func (h *handoff) give(r driver.Rows) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.gone {
-		r.Close()
+		r.Close() // overflowRows.Close also cancels their query
 		return
 	}
 	h.rows = r
@@ -251,6 +251,9 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 	}
 	if leader {
 		if r := h.take(); r != nil {
+			if o, ok := r.(*overflowRows); ok {
+				o.follow(ctx)
+			}
 			return r, nil
 		}
 		return nil, errNoHandoff
@@ -265,20 +268,26 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration) (*fill, error) {
 	c := cn.c
 	sh := c.sh
-	rows, err := cn.innerQuery(ctx, query, args, st)
+	// The query gets its own cancel: rows handed to the leader for streaming
+	// must stop when the leader's context ends, as they would unwrapped.
+	qctx, qcancel := context.WithCancel(ctx)
+	rows, err := cn.innerQuery(qctx, query, args, st)
 	if err != nil {
+		qcancel()
 		return nil, err
 	}
 	res, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes())
 	if err != nil {
 		rows.Close()
+		qcancel()
 		return nil, err
 	}
 	if overflow {
 		sh.ctr.uncacheable.Add(1)
-		h.give(newOverflowRows(res, rows))
+		h.give(newOverflowRows(res, rows, qcancel))
 		return &fill{}, nil
 	}
+	defer qcancel()
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
@@ -295,7 +304,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	}
 	if sh.l2 != nil {
 		l2 := sh.l2
-		sh.async(func() {
+		sh.async(func() { // skipped once the namespace's last connector has closed
 			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if l2.Set(wctx, key, data, ttl) != nil {

@@ -1,6 +1,7 @@
 package cachedsql
 
 import (
+	"context"
 	"database/sql/driver"
 	"io"
 	"reflect"
@@ -180,14 +181,20 @@ func (r *hookRows) Close() error {
 // first the rows already read (held in pre), then the rest from the inner rows,
 // which are positioned just after them in pre's last result set.
 type overflowRows struct {
-	pre  cachedRows
-	live liveRows
-	last int // index of the result set the inner rows are in
+	pre    cachedRows
+	live   liveRows
+	last   int                // index of the result set the inner rows are in
+	cancel context.CancelFunc // ends the inner query
+	stop   func() bool        // stops following the reader's context
 }
 
-func newOverflowRows(pre *rowset.Result, inner driver.Rows) *overflowRows {
-	return &overflowRows{pre: cachedRows{res: pre}, live: liveRows{inner}, last: len(pre.Sets) - 1}
+func newOverflowRows(pre *rowset.Result, inner driver.Rows, cancel context.CancelFunc) *overflowRows {
+	return &overflowRows{pre: cachedRows{res: pre}, live: liveRows{inner}, last: len(pre.Sets) - 1, cancel: cancel}
 }
+
+// follow cancels the inner query when ctx ends: the rows now belong to the
+// caller whose context that is.
+func (r *overflowRows) follow(ctx context.Context) { r.stop = context.AfterFunc(ctx, r.cancel) }
 
 func (r *overflowRows) replaying() bool { return r.pre.set < r.last }
 
@@ -198,7 +205,14 @@ func (r *overflowRows) Columns() []string {
 	return r.live.Columns()
 }
 
-func (r *overflowRows) Close() error { return r.live.inner.Close() }
+func (r *overflowRows) Close() error {
+	err := r.live.inner.Close()
+	if r.stop != nil {
+		r.stop()
+	}
+	r.cancel()
+	return err
+}
 
 func (r *overflowRows) Next(dest []driver.Value) error {
 	if r.pre.set <= r.last {
