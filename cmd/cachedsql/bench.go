@@ -178,7 +178,7 @@ func openBenchTarget(ctx context.Context, bc *benchConfig, errOut io.Writer) (*b
 		t.close()
 		return nil, err
 	}
-	t.inner = &probe.Driver{Inner: drv}
+	t.inner = probe.NewDriver(drv)
 	cfg.Driver = t.inner
 	if cfg.RedisURL != "" {
 		client, err := openRedis(ctx, cfg.RedisURL)

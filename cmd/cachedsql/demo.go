@@ -106,7 +106,7 @@ func runDemo(ctx context.Context, dc demoConfig, out io.Writer) (err error) {
 		client.Close()
 	}
 
-	inner := &probe.Driver{Inner: &sqlite3.SQLiteDriver{}}
+	inner := probe.NewDriver(&sqlite3.SQLiteDriver{})
 	direct := sql.OpenDB(dsnConnector{inner, dsn})
 	defer direct.Close()
 	size := shop.SizeFor(dc.orders)

@@ -29,6 +29,7 @@ import (
 // for concurrent use.
 type Driver struct {
 	inner                            driver.Driver
+	onQuery                          func(context.Context) // may be nil
 	queries, execs, prepares, begins atomic.Int64
 }
 
@@ -39,6 +40,21 @@ var (
 
 // New wraps inner.
 func New(inner driver.Driver) *Driver { return &Driver{inner: inner} }
+
+// Observe wraps inner and also calls onQuery with the context of every query
+// that reaches it (the prepared-statement and legacy paths included), so a
+// caller can tell which of its reads went to the database.
+func Observe(inner driver.Driver, onQuery func(context.Context)) *Driver {
+	return &Driver{inner: inner, onQuery: onQuery}
+}
+
+// counted records one query that reached the wrapped driver.
+func (d *Driver) counted(ctx context.Context) {
+	d.queries.Add(1)
+	if d.onQuery != nil {
+		d.onQuery(ctx)
+	}
+}
 
 // Register wraps inner and registers it with database/sql under name. Like
 // sql.Register it panics when name is taken.
@@ -198,7 +214,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, driver.ErrSkip
 	}
 	if !errors.Is(err, driver.ErrSkip) {
-		c.d.queries.Add(1)
+		c.d.counted(ctx)
 	}
 	return r, err
 }
@@ -293,7 +309,7 @@ func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
 
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	r, err := s.inner.Query(args) //nolint:staticcheck // delegation of the deprecated form
-	s.d.queries.Add(1)
+	s.d.counted(context.Background())
 	return r, err
 }
 
@@ -316,7 +332,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	if q, ok := s.inner.(driver.StmtQueryContext); ok {
 		r, err := q.QueryContext(ctx, args)
-		s.d.queries.Add(1)
+		s.d.counted(ctx)
 		return r, err
 	}
 	vals, err := values(args)
@@ -326,7 +342,9 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return s.Query(vals)
+	r, err := s.inner.Query(vals) //nolint:staticcheck // the documented fallback
+	s.d.counted(ctx)
+	return r, err
 }
 
 func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {

@@ -14,10 +14,10 @@ package probe
 import (
 	"context"
 	"database/sql/driver"
-	"errors"
 	"net"
 	"sync/atomic"
 
+	"github.com/cachedsql/cachedsql/internal/countdriver"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -134,175 +134,16 @@ func answered(cmd redis.Cmder) bool {
 	return true
 }
 
-// Driver wraps an inner database/sql driver, counting the queries and
-// statements it runs and recording them in the Probe of their context. It
-// exposes the optional interfaces that cachedsql and database/sql use from
-// drivers such as sqlite3 (QueryerContext, ExecerContext,
-// ConnPrepareContext, ConnBeginTx, Pinger); for an inner connection lacking
-// one it does what database/sql does without it.
-type Driver struct {
-	Inner   driver.Driver
-	queries atomic.Int64
-	execs   atomic.Int64
-}
+// Driver counts the queries and statements that reach an inner driver.
+type Driver = countdriver.Driver
 
-// Queries returns how many queries (reads and statements sent through Query)
-// reached the inner driver.
-func (d *Driver) Queries() int64 { return d.queries.Load() }
-
-// Execs returns how many statements were sent through Exec.
-func (d *Driver) Execs() int64 { return d.execs.Load() }
-
-// Open implements driver.Driver.
-func (d *Driver) Open(name string) (driver.Conn, error) {
-	c, err := d.Inner.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return &conn{d: d, inner: c}, nil
-}
-
-func (d *Driver) countQuery(ctx context.Context) {
-	d.queries.Add(1)
-	if p := from(ctx); p != nil {
-		p.DBQueries.Add(1)
-	}
-}
-
-type conn struct {
-	d     *Driver
-	inner driver.Conn
-}
-
-var (
-	_ driver.QueryerContext     = (*conn)(nil)
-	_ driver.ExecerContext      = (*conn)(nil)
-	_ driver.ConnPrepareContext = (*conn)(nil)
-	_ driver.ConnBeginTx        = (*conn)(nil)
-	_ driver.Pinger             = (*conn)(nil)
-)
-
-func (c *conn) Prepare(query string) (driver.Stmt, error) {
-	return c.PrepareContext(context.Background(), query)
-}
-
-func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	var (
-		s   driver.Stmt
-		err error
-	)
-	if pc, ok := c.inner.(driver.ConnPrepareContext); ok {
-		s, err = pc.PrepareContext(ctx, query)
-	} else {
-		s, err = c.inner.Prepare(query)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &stmt{d: c.d, inner: s}, nil
-}
-
-func (c *conn) Close() error { return c.inner.Close() }
-
-func (c *conn) Begin() (driver.Tx, error) {
-	return c.BeginTx(context.Background(), driver.TxOptions{})
-}
-
-func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if bc, ok := c.inner.(driver.ConnBeginTx); ok {
-		return bc.BeginTx(ctx, opts)
-	}
-	if opts.ReadOnly || opts.Isolation != 0 {
-		return nil, errors.New("probe: the inner driver supports neither read-only transactions nor isolation levels")
-	}
-	return c.inner.Begin() //nolint:staticcheck // the documented fallback
-}
-
-func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	qc, ok := c.inner.(driver.QueryerContext)
-	if !ok {
-		return nil, driver.ErrSkip
-	}
-	rows, err := qc.QueryContext(ctx, query, args)
-	if err != driver.ErrSkip {
-		c.d.countQuery(ctx)
-	}
-	return rows, err
-}
-
-func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	ec, ok := c.inner.(driver.ExecerContext)
-	if !ok {
-		return nil, driver.ErrSkip
-	}
-	res, err := ec.ExecContext(ctx, query, args)
-	if err != driver.ErrSkip {
-		c.d.execs.Add(1)
-	}
-	return res, err
-}
-
-func (c *conn) Ping(ctx context.Context) error {
-	if p, ok := c.inner.(driver.Pinger); ok {
-		return p.Ping(ctx)
-	}
-	return nil
-}
-
-type stmt struct {
-	d     *Driver
-	inner driver.Stmt
-}
-
-var (
-	_ driver.StmtQueryContext = (*stmt)(nil)
-	_ driver.StmtExecContext  = (*stmt)(nil)
-)
-
-func (s *stmt) Close() error  { return s.inner.Close() }
-func (s *stmt) NumInput() int { return s.inner.NumInput() }
-
-func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
-	s.d.execs.Add(1)
-	return s.inner.Exec(args) //nolint:staticcheck // the documented fallback
-}
-
-func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
-	s.d.queries.Add(1)
-	return s.inner.Query(args) //nolint:staticcheck // the documented fallback
-}
-
-func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	s.d.countQuery(ctx)
-	if sq, ok := s.inner.(driver.StmtQueryContext); ok {
-		return sq.QueryContext(ctx, args)
-	}
-	vals, err := values(args)
-	if err != nil {
-		return nil, err
-	}
-	return s.inner.Query(vals) //nolint:staticcheck // the documented fallback
-}
-
-func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	s.d.execs.Add(1)
-	if se, ok := s.inner.(driver.StmtExecContext); ok {
-		return se.ExecContext(ctx, args)
-	}
-	vals, err := values(args)
-	if err != nil {
-		return nil, err
-	}
-	return s.inner.Exec(vals) //nolint:staticcheck // the documented fallback
-}
-
-func values(named []driver.NamedValue) ([]driver.Value, error) {
-	out := make([]driver.Value, len(named))
-	for i, nv := range named {
-		if nv.Name != "" {
-			return nil, errors.New("probe: the inner driver does not support named parameters")
+// NewDriver wraps inner so that every query reaching it is counted and
+// recorded in the Probe of its context (cachedsql's shared query keeps the
+// caller's context values).
+func NewDriver(inner driver.Driver) *Driver {
+	return countdriver.Observe(inner, func(ctx context.Context) {
+		if p := from(ctx); p != nil {
+			p.DBQueries.Add(1)
 		}
-		out[i] = nv.Value
-	}
-	return out, nil
+	})
 }

@@ -58,7 +58,7 @@ func TestHook(t *testing.T) {
 }
 
 func TestDriverCounts(t *testing.T) {
-	d := &Driver{Inner: &sqlite3.SQLiteDriver{}}
+	d := NewDriver(&sqlite3.SQLiteDriver{})
 	db := sql.OpenDB(connector{d, "file:" + t.TempDir() + "/p.db"})
 	defer db.Close()
 	ctx := context.Background()
