@@ -236,7 +236,7 @@ func readSource(before, after Stats) string {
 		return "l1"
 	case after.L2Hits > before.L2Hits:
 		return "l2"
-	case after.Fills > before.Fills:
+	case after.Fills > before.Fills || after.L1Misses > before.L1Misses:
 		return "fill"
 	}
 	return "bypass"

@@ -93,19 +93,6 @@ func verTable(name string) (string, error) {
 	return name, nil
 }
 
-// source names where one read was answered, from the stats around it.
-func source(before, after Stats) string {
-	switch {
-	case after.L1Hits > before.L1Hits:
-		return "l1"
-	case after.L2Hits > before.L2Hits:
-		return "l2"
-	case after.Fills > before.Fills || after.L1Misses > before.L1Misses:
-		return "fill"
-	}
-	return "bypass"
-}
-
 func child4Loop(in io.Reader, out io.Writer) int {
 	w := bufio.NewWriter(out)
 	reply := func(format string, args ...any) {
@@ -127,7 +114,7 @@ func child4Loop(in io.Reader, out io.Writer) int {
 		before := c.Stats()
 		var v string
 		err := db.QueryRowContext(ctx, "SELECT val FROM "+table+" WHERE id = ?", id).Scan(&v)
-		return v, source(before, c.Stats()), err
+		return v, readSource(before, c.Stats()), err
 	}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -167,14 +154,14 @@ func child4Loop(in io.Reader, out io.Writer) int {
 				cancel()
 			}
 			if err != nil {
-				reply("err open: %s", oneLine4(err))
+				reply("err open: %s", oneLine(err))
 				continue
 			}
 			reply("ok %s", c.Namespace())
 		case "read":
 			v, src, err := readVal(table, id)
 			if err != nil {
-				reply("err read: %s", oneLine4(err))
+				reply("err read: %s", oneLine(err))
 				continue
 			}
 			reply("ok %s %s", v, src)
@@ -186,7 +173,7 @@ func child4Loop(in io.Reader, out io.Writer) int {
 			err := verWrite(ctx, db, table, id, f[2], f[3])
 			done := time.Now().UnixNano()
 			if err != nil {
-				reply("err write: %s", oneLine4(err))
+				reply("err write: %s", oneLine(err))
 				continue
 			}
 			reply("ok %d", done)
@@ -197,7 +184,7 @@ func child4Loop(in io.Reader, out io.Writer) int {
 			}
 			v, src, err := readVal(table, id)
 			if err != nil {
-				reply("err await: %s", oneLine4(err))
+				reply("err await: %s", oneLine(err))
 				continue
 			}
 			reply("ok ready %s %s", v, src)
@@ -211,7 +198,7 @@ func child4Loop(in io.Reader, out io.Writer) int {
 			seen := time.Now().UnixNano()
 			switch {
 			case err != nil:
-				reply("err await: %s", oneLine4(err))
+				reply("err await: %s", oneLine(err))
 			case v != f[2]:
 				reply("err await: still %q after 10s and %d polls", v, polls)
 			default:
@@ -220,7 +207,7 @@ func child4Loop(in io.Reader, out io.Writer) int {
 		case "diff":
 			sum, err := runDiffChild(ctx, db, c, f)
 			if err != nil {
-				reply("err diff: %s", oneLine4(err))
+				reply("err diff: %s", oneLine(err))
 				continue
 			}
 			reply("ok %s", sum)
@@ -237,7 +224,6 @@ func child4Loop(in io.Reader, out io.Writer) int {
 	return 0
 }
 
-func oneLine4(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
 
 func verWrite(ctx context.Context, db *sql.DB, table string, id int64, val, mode string) error {
 	q := "UPDATE " + table + " SET ver = ver + 1, val = ? WHERE id = ?"
