@@ -35,6 +35,10 @@ type conn struct {
 
 	kb   keying.Builder
 	gens []uint64
+	// last remembers the plan of the connection's last query: a connection
+	// repeating a query skips the plan cache's lookup.
+	lastQuery string
+	lastPlan  *plan
 
 	// busy is non-nil while a shared query that outlived its caller still runs
 	// on this connection; whoever uses the connection next waits for it to close.

@@ -21,7 +21,8 @@ import (
 // hotRows) and the shared ones are never handed out.
 type hotSet struct {
 	shards [hotShards]hotShard
-	budget int64 // bytes per shard
+	budget int64     // bytes per shard
+	base   time.Time // deadlines are monotonic offsets from it: time.Since reads one clock, time.Now two
 }
 
 const hotShards = 32
@@ -34,8 +35,8 @@ type hotShard struct {
 
 type hotEntry struct {
 	res          *rowset.Result
-	names        [][]string // column names per set
-	deadline     int64      // unix ns
+	names        [][]string    // column names per set
+	deadline     time.Duration // since hotSet.base
 	size         int64
 	nbytes       int // number of non-empty []byte values
 	maxRowValues int // the most non-empty []byte values in one row
@@ -51,7 +52,7 @@ func newHotSet(l1MiB int) *hotSet {
 	if l1MiB <= 0 {
 		return nil
 	}
-	h := &hotSet{budget: int64(l1MiB) << 20 / hotShare / hotShards}
+	h := &hotSet{budget: int64(l1MiB) << 20 / hotShare / hotShards, base: time.Now()}
 	for i := range h.shards {
 		h.shards[i].m = map[keying.Key]*hotEntry{}
 	}
@@ -68,7 +69,7 @@ func (h *hotSet) get(k *keying.Key) *hotEntry {
 	s.mu.RLock()
 	e := s.m[*k]
 	s.mu.RUnlock()
-	if e == nil || time.Now().UnixNano() >= e.deadline {
+	if e == nil || time.Since(h.base) >= e.deadline {
 		return nil
 	}
 	return e
@@ -90,7 +91,8 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 		return nil
 	}
 	// A decoded result takes about three times its encoding.
-	e := &hotEntry{res: res, deadline: time.Now().Add(ttl).UnixNano(), size: int64(encodedLen)*3 + 256}
+	now := time.Since(h.base)
+	e := &hotEntry{res: res, deadline: now + ttl, size: int64(encodedLen)*3 + 256}
 	if e.size > h.budget {
 		return nil
 	}
@@ -115,7 +117,6 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 		}
 	}
 	s := h.shard(k)
-	now := time.Now().UnixNano()
 	s.mu.Lock()
 	if old := s.m[*k]; old != nil {
 		delete(s.m, *k)
@@ -151,8 +152,15 @@ type hotRows struct {
 	inlineScratch [64]byte
 }
 
+// hotRows are recycled: database/sql closes a driver's rows exactly once and
+// never uses them after, and what a reader was handed from them ([]byte
+// values) is only valid until Next or Close, as with any driver.
+var hotRowsPool = sync.Pool{New: func() any { return new(hotRows) }}
+
 func newHotRows(e *hotEntry) *hotRows {
-	r := &hotRows{cachedRows: cachedRows{res: e.res}, e: e}
+	r := hotRowsPool.Get().(*hotRows)
+	r.cachedRows = cachedRows{res: e.res}
+	r.e, r.hdrs, r.scratch = e, nil, nil
 	if e.nbytes > 0 {
 		if e.maxRowValues <= len(r.inlineHdrs) {
 			r.hdrs = r.inlineHdrs[:e.maxRowValues]
@@ -166,6 +174,16 @@ func newHotRows(e *hotEntry) *hotRows {
 		}
 	}
 	return r
+}
+
+func (r *hotRows) Close() error {
+	if r.e == nil {
+		return nil
+	}
+	clear(r.inlineHdrs[:]) // drop references into shared values before reuse
+	r.e, r.res, r.hdrs, r.scratch = nil, nil, nil, nil
+	hotRowsPool.Put(r)
+	return nil
 }
 
 func (r *hotRows) Columns() []string {

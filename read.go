@@ -21,7 +21,11 @@ import (
 func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValue, st *stmt) (driver.Rows, error) {
 	c := cn.c
 	sh := c.sh
-	p := c.planFor(query)
+	p := cn.lastPlan
+	if p == nil || query != cn.lastQuery {
+		p = c.planFor(query)
+		cn.lastQuery, cn.lastPlan = query, p
+	}
 	if !p.canRead {
 		sh.ctr.bypass[p.reason].Add(1)
 		if p.st.Kind == sqlscan.Read {
