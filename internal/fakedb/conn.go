@@ -20,9 +20,6 @@ type conn struct {
 
 var _ driver.Conn = (*conn)(nil)
 
-// base lets tests and the package reach the conn inside a combination type.
-func (c *conn) base() *conn { return c }
-
 func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	c.d.count(PathPrepare)
 	return c.prepare(query)

@@ -16,8 +16,16 @@
 // unless it was registered with Canned, which answers that exact text.
 //
 // Options.Ifaces picks which optional driver interfaces the conn, stmt and
-// rows values implement; each one, when present, behaves observably (see
-// Path, Celsius and Bad) so a test can tell which path database/sql took.
+// rows values implement; every one of the 2^20 combinations is supported
+// (generated types, see gen_combos.go), and Matrix lists the usual test
+// points. Each interface, when present, behaves observably (see Path,
+// Celsius, Bad, SetPingError, SetValid, SetResetSessionError, TxOptions) so a
+// test can tell which path database/sql took.
+//
+// Transactions write to private copies of the tables they change: the
+// transaction reads its own writes, others see them at Commit (which installs
+// those tables whole: the last commit wins), and Rollback drops them. Reads
+// of tables a transaction has not written see the committed state.
 //
 // Tests observe and steer the driver with counters (Queries, Execs,
 // QueryCount, PathCount), Block (hold a statement until released), FailNext,
@@ -65,7 +73,7 @@ type Options struct {
 	// OnQuery, if set, is called for every query and exec that reaches the
 	// driver (after Block and Delay, before FailNext and execution) with the
 	// converted arguments; a non-nil error is returned to database/sql as the
-	// statement's error.
+	// statement's error. It may be called from many goroutines at once.
 	OnQuery func(ctx context.Context, query string, args []driver.NamedValue) error
 }
 
@@ -371,8 +379,10 @@ func (d *Driver) arrive(ctx context.Context, kind stmtKind, query string, args [
 }
 
 // Block installs a gate: from now on every query and exec with exactly this
-// text (every statement, if query is empty) waits at the gate until
-// Gate.Release, or returns ctx.Err() as soon as its context ends.
+// text (every statement, if query is empty) is counted, then waits at the
+// gate until Gate.Release, or returns ctx.Err() as soon as its context ends.
+// Legacy paths (Queryer, Execer, Stmt.Query, Stmt.Exec) have no context and
+// wait for Release.
 func (d *Driver) Block(query string) *Gate {
 	g := &Gate{d: d, query: query, released: make(chan struct{}), arrived: make(chan struct{})}
 	d.mu.Lock()

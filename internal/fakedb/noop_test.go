@@ -76,8 +76,8 @@ func TestNoopBadRows(t *testing.T) {
 	}
 }
 
-// TestNoopAllocs holds the floor to what a driver must do: one rows value
-// per query, nothing per row or value.
+// TestNoopAllocs holds the floor to what a driver must do: at most one rows
+// value per query, nothing per row or value.
 func TestNoopAllocs(t *testing.T) {
 	cols, data := noopData()
 	c, _ := NewNoop(cols, data).Open("")
@@ -93,8 +93,8 @@ func TestNoopAllocs(t *testing.T) {
 		}
 		r.Close()
 	})
-	if allocs != 1 {
-		t.Errorf("%v allocs per query, want 1", allocs)
+	if allocs > 1 { // 0 when the compiler keeps the rows on the stack
+		t.Errorf("%v allocs per query, want at most 1", allocs)
 	}
 }
 
@@ -139,5 +139,43 @@ func BenchmarkFakeSelect(b *testing.B) {
 		if err := db.QueryRowContext(ctx, "SELECT id FROM users WHERE id = ?", 2).Scan(&id); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestNoopPreparedAndTx covers the paths database/sql takes for db.Prepare
+// and transactions on the Noop driver.
+func TestNoopPreparedAndTx(t *testing.T) {
+	cols, data := noopData()
+	n := NewNoop(cols, data)
+	db := sql.OpenDB(n)
+	defer db.Close()
+	if n.Driver() != driver.Driver(n) {
+		t.Error("Driver() is not the Noop itself")
+	}
+	s, err := db.Prepare("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.Query()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for rows.Next() {
+		got++
+	}
+	if err := rows.Close(); err != nil || got != len(data) {
+		t.Errorf("prepared query: %d rows, %v", got, err)
+	}
+	if _, err := s.Exec(); err != nil {
+		t.Error(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Error(err)
 	}
 }

@@ -35,8 +35,6 @@ func (d *Driver) newRows(sets []ResultSet) driver.Rows {
 	return rowsCombos[d.opts.Ifaces>>rowsShift&(1<<rowsWidth-1)](r)
 }
 
-func (r *rows) base() *rows { return r }
-
 // enter makes set i current. With ReuseBuffers each []byte column gets one
 // buffer large enough for every value of the set, so every Next writes into
 // the same backing array.

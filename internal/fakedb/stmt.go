@@ -17,8 +17,6 @@ type stmt struct {
 
 var _ driver.Stmt = (*stmt)(nil)
 
-func (s *stmt) base() *stmt { return s }
-
 func (s *stmt) Close() error {
 	if s.closed {
 		return errors.New("fakedb: stmt closed twice")
