@@ -109,7 +109,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 			sh.ctr.l2Hits.Add(1)
 			// The L1 copy lives no longer than the L2 entry has left: a
 			// promotion never extends an entry's life.
-			if left > 0 && sh.l1.Set(ctx, key, v, left) == nil {
+			if left > 0 && sh.l1.Enabled() && sh.l1.Set(ctx, key, v, left) == nil {
 				sh.ctr.promotions.Add(1)
 				return sh.hot.share(&key, res, len(v), min(left, sh.l1.MaxTTL())), nil
 			}
@@ -164,6 +164,9 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 // fill is the outcome of one shared query.
 type fill struct {
 	data []byte // the encoded result; nil when the result was not cacheable
+	// res is the result as captured from the database, for the leader only:
+	// it needs no decoding, and no other caller ever sees it.
+	res *rowset.Result
 }
 
 // handoff gives the leader (the caller whose connection ran the shared query)
@@ -244,6 +247,9 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 	if !leader {
 		sh.ctr.coalesced.Add(1)
 	}
+	if leader && f.res != nil {
+		return newCachedRows(f.res), nil
+	}
 	if f.data != nil {
 		// Each caller decodes a private copy: decoded values may alias the
 		// buffer, and a caller scanning into sql.RawBytes may write to it.
@@ -272,6 +278,12 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration) (*fill, error) {
 	c := cn.c
 	sh := c.sh
+	// A caller that missed L1 just before the previous leader for this key
+	// stored its result, and asked for a flight just after that flight ended,
+	// becomes a leader: look again, so that it does not query a second time.
+	if v, _, hit, _ := sh.l1.Get(ctx, key); hit {
+		return &fill{data: v}, nil
+	}
 	// The query gets its own cancel: rows handed to the leader for streaming
 	// must stop when the leader's context ends, as they would unwrapped.
 	qctx, qcancel := context.WithCancel(ctx)
@@ -316,8 +328,15 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 			}
 		})
 	}
-	return &fill{data: data}, nil
+	return &fill{data: data, res: res}, nil
 }
+
+// Small []byte values are copied into shared chunks of arenaChunk bytes
+// rather than allocated one by one.
+const (
+	arenaChunk   = 4096
+	maxArenaCopy = 256
+)
 
 // capture reads every row of every result set, deep-copying what drivers may
 // reuse. It stops early (overflow) when the result exceeds a cap or holds a
@@ -326,11 +345,16 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overflow bool, err error) {
 	res = &rowset.Result{}
 	nrows, nbytes := 0, 0
+	var free []driver.Value // rows are cut from chunks, not allocated one by one
+	var arena []byte        // and small []byte copies likewise
 	for {
 		set := rowset.Set{Columns: rowset.Describe(rows)}
 		width := len(set.Columns)
 		for {
-			dest := make([]driver.Value, width)
+			if len(free) < width {
+				free = make([]driver.Value, width*min(max(nrows, 8), 256))
+			}
+			dest := free[:width:width]
 			err := rows.Next(dest)
 			if err == io.EOF {
 				break
@@ -342,7 +366,17 @@ func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overf
 			for i, v := range dest {
 				switch x := v.(type) {
 				case []byte:
-					dest[i] = bytes.Clone(x)
+					if n := len(x); n > 0 && n <= maxArenaCopy {
+						if cap(arena)-len(arena) < n {
+							arena = make([]byte, 0, arenaChunk)
+						}
+						at := len(arena)
+						arena = append(arena, x...)
+						// Capped: appending to one value never writes into the next.
+						dest[i] = arena[at : at+n : at+n]
+					} else {
+						dest[i] = bytes.Clone(x) // keeps nil and empty apart
+					}
 					nbytes += len(x) + 5
 				case string:
 					nbytes += len(x) + 5
@@ -353,6 +387,7 @@ func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overf
 					}
 				}
 			}
+			free = free[width:]
 			set.Rows = append(set.Rows, dest)
 			nrows++
 			if !supported || (maxRows > 0 && nrows > maxRows) || (maxBytes > 0 && nbytes > maxBytes) {
