@@ -1,0 +1,103 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachedsql/cachedsql"
+	"github.com/cachedsql/cachedsql/internal/redistest"
+)
+
+// BenchmarkL2 is the L2 path: cachedsql with L1 disabled, every read an L2
+// hit from a throwaway redis-server on loopback, against a raw go-redis GET
+// of the very bytes cachedsql stored (raw-get, the baseline: it returns the
+// bytes only, so the ratio is what cachedsql adds on top of the round trip:
+// the PTTL lookup, the decode and database/sql's scan).
+func BenchmarkL2(b *testing.B) {
+	for _, n := range sizes {
+		for _, g := range goroutines {
+			b.Run(fmt.Sprintf("rows=%d/g=%d", n, g), func(b *testing.B) {
+				srv := redistest.Start(b)
+				// A generous timeout: on a loaded machine a read of 64 KiB at 64
+				// goroutines can exceed the 200 ms default, which cachedsql rightly
+				// treats as a miss, and this benchmark measures hits.
+				db, c, count := cachedOverNoop(b, n, g, cachedsql.Config{RedisURL: srv.URL(), L1MiB: -1, RedisTimeout: 5 * time.Second})
+				key, size := storedEntry(b, srv.Client(), func() {
+					if rows, err := queryRows(context.Background(), db, noopQuery, n, n); err != nil || len(rows) != n {
+						b.Fatalf("fill: %d rows, %v", len(rows), err)
+					}
+				})
+				b.Run("raw-get", func(b *testing.B) {
+					rc := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+					b.Cleanup(func() { rc.Close() })
+					run(b, g, n, func(ctx context.Context) (int, error) {
+						v, err := rc.Get(ctx, key).Bytes()
+						if err != nil || len(v) != size {
+							return 0, fmt.Errorf("GET %s: %d bytes, %v; want %d bytes", key, len(v), err, size)
+						}
+						return n, nil
+					})
+				})
+				b.Run("cachedsql-l2", func(b *testing.B) {
+					warm := count()
+					run(b, g, n, rowsRead(func(ctx context.Context) ([]Row, error) {
+						return queryRows(ctx, db, noopQuery, n, n)
+					}))
+					// Under heavy load the invalidation stream may briefly lose
+					// its proof of being in sync, and cachedsql then rightly
+					// sends reads to the database (bypass out_of_sync). The
+					// share of such reads is reported; above 1% it is not an L2
+					// benchmark any more.
+					missed := count() - warm
+					b.ReportMetric(float64(missed)/float64(b.N), "inner-queries/op")
+					if s := c.Stats(); missed*100 > int64(b.N) {
+						b.Fatalf("%d of %d reads reached the database (L2 errors %d, breaker %s, bypasses %v): not an L2 hit benchmark",
+							missed, b.N, s.L2Errors, s.L2Breaker, s.Bypass)
+					}
+				})
+			})
+		}
+	}
+}
+
+// storedEntry reads (with read) until cachedsql's fill has reached Redis and
+// returns the key and length of the one cache entry: the only string value in
+// the server (generations and the invalidation stream are hashes and
+// streams). It polls: the first reads may bypass the cache until the
+// invalidation stream is connected, and the fill writes L2 off the caller's
+// path, with no signal to wait on.
+func storedEntry(b *testing.B, rc *redis.Client, read func()) (string, int) {
+	b.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		read()
+		keys, err := rc.Keys(ctx, "*").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var found []string
+		for _, k := range keys {
+			if t, err := rc.Type(ctx, k).Result(); err == nil && t == "string" {
+				found = append(found, k)
+			}
+		}
+		switch {
+		case len(found) == 1:
+			n, err := rc.StrLen(ctx, found[0]).Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			return found[0], int(n)
+		case len(found) > 1:
+			b.Fatalf("%d string keys in Redis (%q), want the one cache entry", len(found), found)
+		case time.Now().After(deadline):
+			b.Fatalf("the fill did not reach Redis within 10s (keys: %q)", keys)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
