@@ -224,7 +224,6 @@ func child4Loop(in io.Reader, out io.Writer) int {
 	return 0
 }
 
-
 func verWrite(ctx context.Context, db *sql.DB, table string, id int64, val, mode string) error {
 	q := "UPDATE " + table + " SET ver = ver + 1, val = ? WHERE id = ?"
 	switch mode {
