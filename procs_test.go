@@ -18,7 +18,6 @@ package cachedsql
 //	tx-write <id> <value>  the same inside a transaction → ok
 //	count                  → ok <inner queries so far>
 //	stats                  → ok <Stats as JSON>
-//	sync                   wait (≤ 10 s) until the stream is in step → ok
 //	quit                   → ok, and the child exits
 //
 // The database is a SQLite file (WAL, busy_timeout) made by newSharedSQLite,
@@ -27,7 +26,7 @@ package cachedsql
 //	dbfile := newSharedSQLite(t, 10)               // table kv, rows 1..10 = "v<id>"
 //	c := startChild(t, procDSN(dbfile, "redis="+s.URL()+" namespace=ns"))
 //	v, n, src := c.read(1)                         // value, inner queries, source
-//	c.write(1, "x"); c.txWrite(1, "y"); c.count(); c.stats(); c.sync()
+//	c.write(1, "x"); c.txWrite(1, "y"); c.count(); c.stats()
 
 import (
 	"bufio"
@@ -201,12 +200,6 @@ func childLoop(in io.Reader, out io.Writer) int {
 				continue
 			}
 			reply("ok %s", b)
-		case "sync":
-			if err := waitStream(c, 10*time.Second); err != nil {
-				reply("err sync: %s", oneLine(err))
-				continue
-			}
-			reply("ok")
 		case "quit":
 			reply("ok")
 			return 0
@@ -402,11 +395,6 @@ func (c *child) stats() Stats {
 		c.t.Fatalf("child: stats: %v", err)
 	}
 	return s
-}
-
-func (c *child) sync() {
-	c.t.Helper()
-	c.do("sync")
 }
 
 // newSharedSQLite creates a SQLite file (WAL) with table kv(id, v) holding

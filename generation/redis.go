@@ -468,16 +468,7 @@ func (r *redisSide) applyEvent(e *event) {
 		}
 	}
 	for t, g := range e.gens {
-		ctr := s.counterLocked(t)
-		if g <= ctr.shared {
-			continue // an older value arriving after a newer one
-		}
-		ctr.shared = g
-		if r.pending[t] > 0 {
-			ctr.advanceLocal()
-		} else {
-			ctr.gen.Store(g)
-		}
+		s.counterLocked(t).applyShared(g, r.pending[t] > 0)
 	}
 	c.mu.Unlock()
 	c.received.Add(1)

@@ -66,12 +66,6 @@ func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 // URL is a redis:// URL for database 0 of the server.
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
-// Port is the server's port.
-func (s *Server) Port() int { return s.port }
-
-// Dir is the server's working directory.
-func (s *Server) Dir() string { return s.dir }
-
 // Client returns a go-redis client for the server, closed when the test ends.
 func (s *Server) Client() *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
