@@ -149,7 +149,6 @@ func (sh *shared) stats() Stats {
 	c := &sh.ctr
 	s := Stats{
 		Namespace:      sh.ns,
-		L1Hits:         c.l1Hits.Load(),
 		L1DecodedHits:  c.hotHits.Load(),
 		L1Misses:       c.l1Misses.Load(),
 		L2Hits:         c.l2Hits.Load(),
@@ -163,6 +162,7 @@ func (sh *shared) stats() Stats {
 		Invalidations:  c.invalidations.Load(),
 		Bypass:         make(map[string]int64, bypassReasonsLen),
 	}
+	s.L1Hits = c.l1Hits.Load() + s.L1DecodedHits // l1Hits counts only hits that decoded
 	for i, n := range bypassNames {
 		s.Bypass[n] = c.bypass[i].Load()
 	}

@@ -70,8 +70,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	key := kb.Sum()
 
 	if e := sh.hot.get(&key); e != nil {
-		sh.ctr.l1Hits.Add(1)
-		sh.ctr.hotHits.Add(1)
+		sh.ctr.hotHits.Add(1) // counted in L1Hits by Stats
 		return newHotRows(e), nil
 	}
 	if v, left, hit, _ := sh.l1.Get(ctx, key); hit {

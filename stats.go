@@ -65,7 +65,7 @@ type Stats struct {
 
 type counters struct {
 	l1Hits, l1Misses, l2Hits, l2Misses, l2Errors atomic.Int64
-	hotHits                                      atomic.Int64
+	hotHits                                      atomic.Int64 // decoded hits; l1Hits holds the others
 	promotions, fills, coalesced, uncacheable    atomic.Int64
 	corrupt, invalidations                       atomic.Int64
 	bypass                                       [bypassReasonsLen]atomic.Int64
