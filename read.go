@@ -166,6 +166,9 @@ type fill struct {
 	// res is the result as captured from the database, for the leader only:
 	// it needs no decoding, and no other caller ever sees it.
 	res *rowset.Result
+	// late: the previous leader for the key stored data in L1 just after this
+	// caller missed it, so no query ran for this flight.
+	late bool
 }
 
 // handoff gives the leader (the caller whose connection ran the shared query)
@@ -243,7 +246,9 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 		}
 		return nil, err
 	}
-	if !leader {
+	if !leader || f.late {
+		// Answered by another caller's query: by waiting for it, or by
+		// arriving just after it.
 		sh.ctr.coalesced.Add(1)
 	}
 	if leader && f.res != nil {
@@ -281,7 +286,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	// stored its result, and asked for a flight just after that flight ended,
 	// becomes a leader: look again, so that it does not query a second time.
 	if v, _, hit, _ := sh.l1.Get(ctx, key); hit {
-		return &fill{data: v}, nil
+		return &fill{data: v, late: true}, nil
 	}
 	// The query gets its own cancel: rows handed to the leader for streaming
 	// must stop when the leader's context ends, as they would unwrapped.
