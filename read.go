@@ -311,8 +311,8 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
-	data, err := rowset.Append(nil, res)
-	if err != nil || (c.cfg.maxBytes() > 0 && len(data) > c.cfg.maxBytes()) {
+	data, err := encode(res, c.cfg.maxBytes())
+	if err != nil {
 		sh.ctr.uncacheable.Add(1)
 		h.give(newCachedRows(res))
 		return &fill{}, nil
@@ -335,6 +335,38 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	return &fill{data: data, res: res}, nil
 }
 
+// encodeScratch holds buffers for encoding fills. Appending into a fresh
+// slice grows it by doubling (for a 100-row result, three times the final size
+// allocated and copied); encoding into reused scratch and copying out the
+// exact bytes allocates once.
+var encodeScratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// maxPooledScratch bounds what encodeScratch keeps, so that one huge result
+// does not stay pinned in the pool.
+const maxPooledScratch = 256 << 10
+
+// encode returns the encoding of res in a slice of its own, or an error when
+// res cannot be encoded or its encoding exceeds maxBytes (when positive).
+func encode(res *rowset.Result, maxBytes int) ([]byte, error) {
+	bp := encodeScratch.Get().(*[]byte)
+	buf, err := rowset.Append((*bp)[:0], res)
+	var data []byte
+	switch {
+	case err != nil:
+	case maxBytes > 0 && len(buf) > maxBytes:
+		err = errTooLarge
+	default:
+		data = append(make([]byte, 0, len(buf)), buf...)
+	}
+	if cap(buf) <= maxPooledScratch {
+		*bp = buf[:0]
+		encodeScratch.Put(bp)
+	}
+	return data, err
+}
+
+var errTooLarge = errors.New("cachedsql: encoded result exceeds max_bytes")
+
 // Small []byte values are copied into shared chunks of arenaChunk bytes
 // rather than allocated one by one.
 const (
@@ -350,7 +382,8 @@ func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overf
 	res = &rowset.Result{}
 	nrows, nbytes := 0, 0
 	var free []driver.Value // rows are cut from chunks, not allocated one by one
-	var arena []byte        // and small []byte copies likewise
+	var arena []byte        // and small []byte copies likewise,
+	var headers [][]byte    // and the slice headers their interfaces point at
 	for {
 		set := rowset.Set{Columns: rowset.Describe(rows)}
 		width := len(set.Columns)
@@ -376,8 +409,14 @@ func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overf
 						}
 						at := len(arena)
 						arena = append(arena, x...)
+						if len(headers) == cap(headers) {
+							headers = make([][]byte, 0, 64)
+						}
 						// Capped: appending to one value never writes into the next.
-						dest[i] = arena[at : at+n : at+n]
+						headers = append(headers, arena[at:at+n:at+n])
+						// Boxing the header would allocate it; the slab holds it,
+						// and nothing changes a header once it is in the slab.
+						dest[i] = rowset.BytesValue(&headers[len(headers)-1])
 					} else {
 						dest[i] = bytes.Clone(x) // keeps nil and empty apart
 					}
