@@ -90,7 +90,18 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	// that ends in ErrSkip is counted by the statement path that follows it.
 	var l2miss, l2err bool
 	if sh.l2 != nil {
-		v, left, hit, err := sh.l2.Get(ctx, key)
+		var (
+			v    []byte
+			left time.Duration
+			hit  bool
+			err  error
+		)
+		if vg, ok := sh.l2.(tier.ValueGetter); ok && !sh.l1.Enabled() {
+			// Nothing to promote into: the remaining life is of no use.
+			v, hit, err = vg.GetValue(ctx, key)
+		} else {
+			v, left, hit, err = sh.l2.Get(ctx, key)
+		}
 		switch {
 		case err != nil && !errors.Is(err, tier.ErrOpen):
 			l2err = true

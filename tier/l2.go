@@ -253,7 +253,23 @@ func (l *L2) Key(key keying.Key) string {
 // While the breaker (with a Cluster or Ring, the key's node's) is open,
 // Get returns a miss with ErrOpen at once.
 func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bool, error) {
-	start := time.Now()
+	return l.get(ctx, key, true)
+}
+
+// GetValue is Get for a reader that has no use for the remaining life (it
+// will not copy the entry into L1): one GET instead of GET and PTTL, which
+// at 64 concurrent readers is a third of Redis's work per hit. The ttl it
+// returns is 0, and an entry without a TTL is a hit.
+func (l *L2) GetValue(ctx context.Context, key keying.Key) ([]byte, bool, error) {
+	v, _, hit, err := l.get(ctx, key, false)
+	return v, hit, err
+}
+
+func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, time.Duration, bool, error) {
+	var start time.Time
+	if withTTL {
+		start = time.Now()
+	}
 	k := l.Key(key)
 	b, err := l.acquire(ctx, k)
 	if err == ErrOpen {
@@ -267,7 +283,11 @@ func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bo
 		found bool
 	)
 	if err == nil {
-		raw, pttl, found, err = l.fetch(ctx, k)
+		if withTTL {
+			raw, pttl, found, err = l.fetch(ctx, k)
+		} else {
+			raw, found, err = l.fetchValue(ctx, k)
+		}
 		b.done(ctx, err)
 	}
 	if err != nil {
@@ -282,15 +302,17 @@ func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bo
 		l.misses.Add(1)
 		return nil, 0, false, nil
 	}
-	if pttl < 0 {
+	var ttl time.Duration
+	if withTTL && pttl < 0 {
 		l.misses.Add(1)
 		l.errs.Add(1)
 		return nil, 0, false, fmt.Errorf("%w: %s (PTTL %d)", ErrNoTTL, k, pttl)
 	}
-	ttl := time.Duration(pttl)*time.Millisecond - time.Since(start)
-	if ttl <= 0 {
-		l.misses.Add(1)
-		return nil, 0, false, nil
+	if withTTL {
+		if ttl = time.Duration(pttl)*time.Millisecond - time.Since(start); ttl <= 0 {
+			l.misses.Add(1)
+			return nil, 0, false, nil
+		}
 	}
 	value, err := decodeValue(raw, l.maxValue)
 	if err != nil {
@@ -335,6 +357,19 @@ func (l *L2) fetchPipeline(ctx context.Context, k string) (raw []byte, pttl int6
 		return b, int64(d), true, nil
 	}
 	return b, d.Milliseconds(), true, nil
+}
+
+// fetchValue is a plain GET.
+func (l *L2) fetchValue(ctx context.Context, k string) (raw []byte, found bool, err error) {
+	// Bytes aliases the reply's own buffer, as in fetchPipeline.
+	raw, err = l.client.Get(ctx, k).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return raw, true, nil
 }
 
 // setBuffersL2 holds encode buffers up to maxPooledSetBuffer bytes.

@@ -648,3 +648,43 @@ func TestL2FetchAlternatives(t *testing.T) {
 		})
 	}
 }
+
+// TestL2GetValue: the one-GET read returns what Get returns, raw or S2,
+// misses an absent key, and treats garbage as Get does (except an entry with
+// no TTL, which it does not ask about).
+func TestL2GetValue(t *testing.T) {
+	s := redistest.Start(t)
+	l := newTestL2(t, testL2Config(s.URL()))
+	raw := s.Client()
+	ctx := context.Background()
+	values := [][]byte{{}, []byte("hello"), compressible(64 << 10), random(64 << 10)}
+	for i, want := range values {
+		k := testKey(uint64(100 + i))
+		if err := l.Set(ctx, k, want, time.Minute); err != nil {
+			t.Fatalf("Set: %v", err)
+		}
+		got, ok, err := l.GetValue(ctx, k)
+		if err != nil || !ok || !bytes.Equal(got, want) {
+			t.Fatalf("GetValue of %d stored bytes = %d bytes, ok %v, err %v", len(want), len(got), ok, err)
+		}
+	}
+	if v, ok, err := l.GetValue(ctx, testKey(1)); v != nil || ok || err != nil {
+		t.Fatalf("GetValue of an absent key = %v, %v, %v; want a plain miss", v, ok, err)
+	}
+	k := testKey(2)
+	if err := raw.Set(ctx, l.Key(k), "not ours", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := l.GetValue(ctx, k); v != nil || ok || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("GetValue of garbage = %q, %v, %v; want a miss wrapping ErrCorrupt", v, ok, err)
+	}
+	if err := raw.RPush(ctx, l.Key(testKey(3)), "a").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := l.GetValue(ctx, testKey(3)); v != nil || ok || err == nil {
+		t.Fatalf("GetValue of a list = %q, %v, %v; want a miss with an error", v, ok, err)
+	}
+	if st := l.Stats(); st.Hits != int64(len(values)) || st.Misses != 3 || st.Corrupt != 1 {
+		t.Fatalf("Stats = %+v; want %d hits, 3 misses, 1 corrupt", st, len(values))
+	}
+}

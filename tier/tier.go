@@ -38,3 +38,10 @@ type Tier interface {
 	// Close releases the tier's resources.
 	Close() error
 }
+
+// ValueGetter is a tier that answers more cheaply when the caller has no use
+// for the remaining life (it will not copy the value into another tier). On
+// a hit ok is true; ttl is not reported, and an entry with no expiry is a hit.
+type ValueGetter interface {
+	GetValue(ctx context.Context, key keying.Key) (value []byte, ok bool, err error)
+}
