@@ -31,6 +31,9 @@ type shared struct {
 	close []func() error
 
 	flights flight.Group[keying.Key, *fill]
+	// l2reads coalesces identical concurrent L2 lookups: one GET and one
+	// decode, read by every caller through hotRows.
+	l2reads flight.Group[keying.Key, *hotEntry]
 	ctr     counters
 	bg      sync.WaitGroup // cache writes off the callers' path
 	bgMu    sync.Mutex     // guards closed against bg.Add

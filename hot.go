@@ -90,12 +90,43 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 	if h == nil || ttl <= 0 {
 		return nil
 	}
-	// A decoded result takes about three times its encoding.
 	now := time.Since(h.base)
-	e := &hotEntry{res: res, deadline: now + ttl, size: int64(encodedLen)*3 + 256}
-	if e.size > h.budget {
+	if hotSize(encodedLen) > h.budget {
 		return nil
 	}
+	e := newHotEntry(res, encodedLen)
+	e.deadline = now + ttl
+	s := h.shard(k)
+	s.mu.Lock()
+	if old := s.m[*k]; old != nil {
+		delete(s.m, *k)
+		s.bytes -= old.size
+	}
+	// Evict expired entries first, then arbitrary ones (map order), until it fits.
+	for key, x := range s.m {
+		if s.bytes+e.size <= h.budget {
+			break
+		}
+		if x.deadline <= now || s.bytes+e.size > h.budget {
+			delete(s.m, key)
+			s.bytes -= x.size
+		}
+	}
+	s.m[*k] = e
+	s.bytes += e.size
+	s.mu.Unlock()
+	return e
+}
+
+// hotSize is what a result decoded from encodedLen bytes counts against the
+// budget: about three times its encoding.
+func hotSize(encodedLen int) int64 { return int64(encodedLen)*3 + 256 }
+
+// newHotEntry prepares res, decoded from encodedLen bytes, to be read by
+// several readers at once through hotRows. It has no deadline: one kept in
+// the set gets one from put.
+func newHotEntry(res *rowset.Result, encodedLen int) *hotEntry {
+	e := &hotEntry{res: res, size: hotSize(encodedLen)}
 	e.names = make([][]string, len(res.Sets))
 	for i, set := range res.Sets {
 		names := make([]string, len(set.Columns))
@@ -116,25 +147,6 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 			e.maxRowBytes = max(e.maxRowBytes, n)
 		}
 	}
-	s := h.shard(k)
-	s.mu.Lock()
-	if old := s.m[*k]; old != nil {
-		delete(s.m, *k)
-		s.bytes -= old.size
-	}
-	// Evict expired entries first, then arbitrary ones (map order), until it fits.
-	for key, x := range s.m {
-		if s.bytes+e.size <= h.budget {
-			break
-		}
-		if x.deadline <= now || s.bytes+e.size > h.budget {
-			delete(s.m, key)
-			s.bytes -= x.size
-		}
-	}
-	s.m[*k] = e
-	s.bytes += e.size
-	s.mu.Unlock()
 	return e
 }
 

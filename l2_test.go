@@ -648,3 +648,69 @@ func l2RowsByMaster(t testing.TB, cl *redistest.Cluster, e *l2Env, paused int) (
 	}
 	return onPaused, onLive
 }
+
+// redisCalls is how many times Redis has run cmd (INFO commandstats).
+func redisCalls(t testing.TB, rc *redis.Client, cmd string) int64 {
+	t.Helper()
+	info, err := rc.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
+			n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+			if err != nil {
+				t.Fatalf("commandstats line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// TestL2LookupsCoalesce: identical reads that arrive while an L2 lookup for
+// their key is under way wait for it instead of sending their own GET, and
+// each gets the right rows. Redis is paused so that the first GET stays
+// unanswered until every reader has arrived.
+func TestL2LookupsCoalesce(t *testing.T) {
+	s := redistest.Start(t)
+	e := newL2Env(t, Config{RedisURL: s.URL(), RedisTimeout: 10 * time.Second, StaleBound: time.Hour})
+	e.warm()
+	rc := s.Client()
+	gets := redisCalls(t, rc, "get")
+	inner := countingSQLite.Queries()
+
+	const readers = 16
+	s.Pause()
+	paused := true
+	defer func() {
+		if paused {
+			s.Resume()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var v string
+			if err := e.db.QueryRowContext(context.Background(), kvRead, 3).Scan(&v); err != nil || v != "v3" {
+				t.Errorf("read 3 = %q, %v; want v3", v, err)
+			}
+		}()
+	}
+	waitFor(t, "every reader waiting on one L2 lookup", func() bool { return e.c.sh.l2reads.Waiters() == readers })
+	before := e.c.Stats().L2Hits
+	s.Resume()
+	paused = false
+	wg.Wait()
+	if got := e.c.Stats().L2Hits - before; got != readers {
+		t.Fatalf("%d L2 hits; want %d", got, readers)
+	}
+	if n := redisCalls(t, rc, "get") - gets; n != 1 {
+		t.Fatalf("Redis ran GET %d times for %d identical concurrent reads; want 1", n, readers)
+	}
+	if n := countingSQLite.Queries() - inner; n != 0 {
+		t.Fatalf("%d queries reached the database", n)
+	}
+}

@@ -90,40 +90,23 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	// that ends in ErrSkip is counted by the statement path that follows it.
 	var l2miss, l2err bool
 	if sh.l2 != nil {
-		var (
-			v    []byte
-			left time.Duration
-			hit  bool
-			err  error
-		)
-		if vg, ok := sh.l2.(tier.ValueGetter); ok && !sh.l1.Enabled() {
-			// Nothing to promote into: the remaining life is of no use.
-			v, hit, err = vg.GetValue(ctx, key)
-		} else {
-			v, left, hit, err = sh.l2.Get(ctx, key)
+		e, err, _ := sh.l2reads.Share(ctx, key, func(ctx context.Context) (*hotEntry, error) {
+			return cn.lookL2(ctx, key)
+		})
+		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			// The lookup we waited for ended with its caller's context: ours has not.
+			e, err = cn.lookL2(ctx, key)
 		}
 		switch {
 		case err != nil && !errors.Is(err, tier.ErrOpen):
 			l2err = true
-		case !hit:
+		case e == nil:
 			// A miss, or the breaker refusing to call a failing Redis.
 			l2miss = true
 		default:
-			res, derr := rowset.Decode(v)
-			if derr != nil {
-				sh.ctr.corrupt.Add(1)
-				l2miss = true
-				break
-			}
 			sh.ctr.l1Misses.Add(1)
 			sh.ctr.l2Hits.Add(1)
-			// The L1 copy lives no longer than the L2 entry has left: a
-			// promotion never extends an entry's life.
-			if left > 0 && sh.l1.Enabled() && sh.l1.Set(ctx, key, v, left) == nil {
-				sh.ctr.promotions.Add(1)
-				return sh.hot.share(&key, res, len(v), min(left, sh.l1.MaxTTL())), nil
-			}
-			return newCachedRows(res), nil
+			return newHotRows(e), nil
 		}
 	}
 	rows, err := cn.fill(ctx, key, query, args, st, ttl, p)
@@ -138,6 +121,42 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		sh.ctr.l2Misses.Add(1)
 	}
 	return rows, err
+}
+
+// lookL2 reads key from L2 and decodes it once for every caller waiting on
+// the same lookup: nil on a miss (a corrupt entry included). An entry with
+// life left is promoted into L1 for no longer than that.
+func (cn *conn) lookL2(ctx context.Context, key keying.Key) (*hotEntry, error) {
+	sh := cn.c.sh
+	var (
+		v    []byte
+		left time.Duration
+		hit  bool
+		err  error
+	)
+	if vg, ok := sh.l2.(tier.ValueGetter); ok && !sh.l1.Enabled() {
+		// Nothing to promote into: the remaining life is of no use.
+		v, hit, err = vg.GetValue(ctx, key)
+	} else {
+		v, left, hit, err = sh.l2.Get(ctx, key)
+	}
+	if err != nil || !hit {
+		return nil, err
+	}
+	res, err := rowset.Decode(v)
+	if err != nil {
+		sh.ctr.corrupt.Add(1)
+		return nil, nil
+	}
+	// The L1 copy lives no longer than the L2 entry has left: a promotion
+	// never extends an entry's life.
+	if left > 0 && sh.l1.Enabled() && sh.l1.Set(ctx, key, v, left) == nil {
+		sh.ctr.promotions.Add(1)
+		if e := sh.hot.put(&key, res, len(v), min(left, sh.l1.MaxTTL())); e != nil {
+			return e, nil
+		}
+	}
+	return newHotEntry(res, len(v)), nil
 }
 
 // passQuery sends a read to the database untouched.

@@ -90,6 +90,41 @@ func (g *Group[K, V]) run(key K, c *call[V], ctx context.Context, fn func(contex
 	c.val, c.err = fn(ctx)
 }
 
+// Share is Do for work cheap enough to run on the leader's own goroutine
+// under the leader's own ctx (a cache lookup, not a database query): no
+// goroutine is started and nothing is detached. Callers that arrive while it
+// runs wait for its result, each returning ctx.Err() at once if its own ctx
+// ends first. They receive the leader's result, errors included, even an
+// error that came from the leader's ctx ending; a caller that needs more
+// than the leader got must do its own work after.
+//
+// Share and Do must not be used with the same key space on one Group.
+func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, leader bool) {
+	g.mu.Lock()
+	if g.calls == nil {
+		g.calls = make(map[K]*call[V])
+	}
+	if c, ok := g.calls[key]; ok {
+		c.waiters++
+		g.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.val, c.err, false
+		case <-ctx.Done():
+			g.mu.Lock()
+			c.waiters--
+			g.mu.Unlock()
+			var zero V
+			return zero, ctx.Err(), false
+		}
+	}
+	c := &call[V]{done: make(chan struct{}), waiters: 1}
+	g.calls[key] = c
+	g.mu.Unlock()
+	g.run(key, c, ctx, fn)
+	return c.val, c.err, true
+}
+
 // Waiting reports how many callers wait on key now (for tests and stats).
 func (g *Group[K, V]) Waiting(key K) int {
 	g.mu.Lock()

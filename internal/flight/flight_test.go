@@ -159,3 +159,118 @@ func TestDetachedContextKeepsValues(t *testing.T) {
 		t.Fatalf("shared context: value %v, deadline %v; want the caller's values without its deadline", got[0], got[1])
 	}
 }
+
+type ctxKey struct{}
+
+// TestShareRunsOnTheLeaderAndWaitersWait: Share runs fn once, on the first
+// caller's own context (its values and its goroutine), hands the result to
+// every caller that arrived meanwhile, lets a waiter leave at once, and
+// forgets the result afterwards.
+func TestShareRunsOnTheLeaderAndWaitersWait(t *testing.T) {
+	var g Group[string, int]
+	var runs atomic.Int32
+	release := make(chan struct{})
+	started := make(chan struct{})
+	fn := func(ctx context.Context) (int, error) {
+		if ctx.Value(ctxKey{}) != "leader" {
+			t.Errorf("fn ran on a context without the leader's value")
+		}
+		if runs.Add(1) == 1 {
+			close(started)
+		}
+		<-release
+		return 42, nil
+	}
+	leaderCtx := context.WithValue(context.Background(), ctxKey{}, "leader")
+	leaderDone := make(chan int)
+	go func() {
+		v, err, leader := g.Share(leaderCtx, "k", fn)
+		if err != nil || !leader {
+			t.Errorf("leader: %v, leader=%v", err, leader)
+		}
+		leaderDone <- v
+	}()
+	<-started
+	const n = 16
+	var wg sync.WaitGroup
+	results := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err, leader := g.Share(context.Background(), "k", fn)
+			if err != nil || leader {
+				t.Errorf("waiter %d: %v, leader=%v", i, err, leader)
+			}
+			results[i] = v
+		}()
+	}
+	// One more waiter, which leaves.
+	ctx, cancel := context.WithCancel(context.Background())
+	left := make(chan error)
+	go func() {
+		_, err, _ := g.Share(ctx, "k", fn)
+		left <- err
+	}()
+	for g.Waiting("k") != n+2 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-left; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leaving waiter got %v", err)
+	}
+	if w := g.Waiting("k"); w != n+1 {
+		t.Fatalf("after one waiter left, %d wait; want %d", w, n+1)
+	}
+	close(release)
+	if v := <-leaderDone; v != 42 {
+		t.Fatalf("leader got %d", v)
+	}
+	wg.Wait()
+	for i, v := range results {
+		if v != 42 {
+			t.Fatalf("waiter %d got %d", i, v)
+		}
+	}
+	if r := runs.Load(); r != 1 {
+		t.Fatalf("fn ran %d times; want 1", r)
+	}
+	// Forgotten: the next call runs again.
+	if _, _, leader := g.Share(leaderCtx, "k", func(context.Context) (int, error) { return 7, nil }); !leader {
+		t.Fatal("a call after the flight ended joined it")
+	}
+}
+
+// TestShareErrorReachesWaiters: the leader's error, its ctx's included,
+// is every waiter's result.
+func TestShareErrorReachesWaiters(t *testing.T) {
+	var g Group[string, int]
+	started := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	fn := func(ctx context.Context) (int, error) {
+		close(started)
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	leaderErr := make(chan error)
+	go func() {
+		_, err, _ := g.Share(ctx, "k", fn)
+		leaderErr <- err
+	}()
+	<-started
+	waiterErr := make(chan error)
+	go func() {
+		_, err, _ := g.Share(context.Background(), "k", fn)
+		waiterErr <- err
+	}()
+	for g.Waiting("k") != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader got %v", err)
+	}
+	if err := <-waiterErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiter got %v; want the leader's context.Canceled", err)
+	}
+}
