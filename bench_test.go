@@ -268,3 +268,37 @@ func BenchmarkL1HitSQLitePKParallel(b *testing.B) {
 		b.Fatalf("L1 misses %d, hits %d: want 1 miss (the warming read) and %d hits", s.L1Misses, s.L1Hits, b.N)
 	}
 }
+
+// BenchmarkMissNoop is the miss path's own cost with no database behind it:
+// 100 rows × 5 columns from the no-op driver, every query a miss (a fresh
+// argument each time) that captures, encodes and stores the result in L1.
+// Its baseline is BenchmarkFloor100, the same reads through the no-op
+// driver alone; the difference is what a miss adds to any database's time.
+func BenchmarkMissNoop(b *testing.B) {
+	cols, data := benchRows(100)
+	noop := fakedb.NewNoop(cols, data)
+	c, err := NewConnector(Config{Connector: noop, Namespace: "bench-" + b.Name()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := openBenchDB(b, sql.OpenDB(c))
+	ctx := context.Background()
+	var s scanned
+	arg := int64(0)
+	before := c.Stats().Fills
+	b.ReportAllocs()
+	start := processCPU()
+	for b.Loop() {
+		arg++
+		if n, err := readAll(ctx, db, &s, arg); err != nil || n != 100 {
+			b.Fatalf("%d rows, %v", n, err)
+		}
+	}
+	reportCPU(b, start)
+	if fills := c.Stats().Fills - before; fills != int64(b.N) {
+		b.Fatalf("%d fills for %d queries: not every query was a miss", fills, b.N)
+	}
+}
+
+// BenchmarkFloor100 is BenchmarkMissNoop's baseline.
+func BenchmarkFloor100(b *testing.B) { benchSerial(b, floorDB(b, 100), 100) }

@@ -196,6 +196,9 @@ type plan struct {
 	// driver.ErrSkip (go-sql-driver/mysql without interpolateParams): later
 	// connection-path misses go straight to the prepared-statement path.
 	connSkips atomic.Bool
+	// rowsHint is how many rows the last fill of this query captured (in its
+	// first result set), to size the next one's allocation.
+	rowsHint atomic.Int32
 }
 
 // sessionFunctions change session settings from inside a read.

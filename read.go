@@ -254,7 +254,7 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 	cn.setBusy(&busy)
 	f, err, leader := sh.flights.Do(ctx, key, func(fctx context.Context) (*fill, error) {
 		defer cn.clearBusy(&busy)
-		f, err := cn.runFill(fctx, h, key, query, shared, st, ttl)
+		f, err := cn.runFill(fctx, h, key, query, shared, st, ttl, p)
 		if err == driver.ErrSkip && st == nil {
 			p.connSkips.Store(true)
 		}
@@ -309,7 +309,7 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 // runFill runs on the shared context in its own goroutine: it queries the
 // database on the leader's connection, materialises every row, and stores the
 // encoded result when it is within the caps.
-func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration) (*fill, error) {
+func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration, p *plan) (*fill, error) {
 	c := cn.c
 	sh := c.sh
 	// A caller that missed L1 just before the previous leader for this key
@@ -326,7 +326,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		qcancel()
 		return nil, err
 	}
-	res, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes())
+	res, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes(), int(p.rowsHint.Load()))
 	if err != nil {
 		rows.Close()
 		qcancel()
@@ -338,6 +338,9 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		return &fill{}, nil
 	}
 	defer qcancel()
+	if len(res.Sets) > 0 {
+		p.rowsHint.Store(int32(min(len(res.Sets[0].Rows), 1<<20)))
+	}
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
@@ -386,7 +389,7 @@ func encode(res *rowset.Result, maxBytes int) ([]byte, error) {
 	case maxBytes > 0 && len(buf) > maxBytes:
 		err = errTooLarge
 	default:
-		data = append(make([]byte, 0, len(buf)), buf...)
+		data = bytes.Clone(buf) // not make and append: that zeroes the memory first
 	}
 	if cap(buf) <= maxPooledScratch {
 		*bp = buf[:0]
@@ -408,8 +411,15 @@ const (
 // reuse. It stops early (overflow) when the result exceeds a cap or holds a
 // value the codec cannot reproduce; res then holds what was read so far and
 // rows is positioned just after it.
-func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overflow bool, err error) {
+//
+// hint is how many rows the same query returned last time: a result of that
+// size is then read into one allocation rather than a doubling series.
+func capture(rows driver.Rows, maxRows, maxBytes, hint int) (res *rowset.Result, overflow bool, err error) {
 	res = &rowset.Result{}
+	hint = min(hint, 4096)
+	if maxRows > 0 {
+		hint = min(hint, maxRows+1)
+	}
 	nrows, nbytes := 0, 0
 	var free []driver.Value // rows are cut from chunks, not allocated one by one
 	var arena []byte        // and small []byte copies likewise,
@@ -417,9 +427,16 @@ func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overf
 	for {
 		set := rowset.Set{Columns: rowset.Describe(rows)}
 		width := len(set.Columns)
+		if nrows == 0 && hint > 0 {
+			set.Rows = make([][]driver.Value, 0, hint)
+		}
 		for {
 			if len(free) < width {
-				free = make([]driver.Value, width*min(max(nrows, 8), 256))
+				n := min(max(nrows, 8), 256)
+				if nrows == 0 && hint > 0 {
+					n = hint + 1 // the call that returns io.EOF takes a row too
+				}
+				free = make([]driver.Value, width*n)
 			}
 			dest := free[:width:width]
 			err := rows.Next(dest)
@@ -453,6 +470,13 @@ func capture(rows driver.Rows, maxRows, maxBytes int) (res *rowset.Result, overf
 					nbytes += len(x) + 5
 				case string:
 					nbytes += len(x) + 5
+				case int64, float64, bool, nil:
+					nbytes += 9
+				case time.Time:
+					// Not rowset.Supported: its zone lookup is what Append
+					// does again, and a time Append cannot encode (an offset
+					// beyond ±68 years) still makes the result uncacheable then.
+					nbytes += 9
 				default:
 					nbytes += 9
 					if !rowset.Supported(v) {

@@ -3,6 +3,8 @@ package flight
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -272,5 +274,59 @@ func TestShareErrorReachesWaiters(t *testing.T) {
 	}
 	if err := <-waiterErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("waiter got %v; want the leader's context.Canceled", err)
+	}
+}
+
+// goid is the current goroutine's id, read from its stack header
+// ("goroutine 42 [running]:").
+func goid() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	f := strings.Fields(string(buf))
+	if len(f) < 2 {
+		return ""
+	}
+	return f[1]
+}
+
+// TestDoInlineOnlyWhenCtxCannotEnd: with a context that can never end, fn
+// runs on the leader's goroutine (no hand-off); with one that can, it runs
+// on its own goroutine, so that the leader can leave early.
+func TestDoInlineOnlyWhenCtxCannotEnd(t *testing.T) {
+	var g Group[string, string]
+	fn := func(context.Context) (string, error) { return goid(), nil }
+	me := goid()
+	if me == "" {
+		t.Fatal("cannot read the goroutine id")
+	}
+	if got, err, leader := g.Do(context.Background(), "k", fn); err != nil || !leader || got != me {
+		t.Fatalf("Background: fn ran on goroutine %s (leader %v, %v); want the caller's, %s", got, leader, err, me)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if got, err, leader := g.Do(ctx, "k", fn); err != nil || !leader || got == me {
+		t.Fatalf("cancellable: fn ran on goroutine %s (leader %v, %v); want another than the caller's %s", got, leader, err, me)
+	}
+}
+
+// BenchmarkDo is one uncontended call: inline (a context that cannot end)
+// against handed to a goroutine (one that can).
+func BenchmarkDo(b *testing.B) {
+	fn := func(context.Context) (int, error) { return 1, nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{{"inline", context.Background()}, {"goroutine", ctx}} {
+		b.Run(c.name, func(b *testing.B) {
+			var g Group[int, int]
+			b.ReportAllocs()
+			for b.Loop() {
+				if v, err, _ := g.Do(c.ctx, 1, fn); v != 1 || err != nil {
+					b.Fatal(v, err)
+				}
+			}
+		})
 	}
 }
