@@ -160,38 +160,53 @@ func BenchmarkDB(b *testing.B) {
 // BenchmarkMiss is the miss path's overhead: every read misses (its argument
 // is new each time, its result the same 100 rows), so cachedsql queries the
 // database, materialises, encodes and stores the result, against the same
-// reads sent to the database directly.
+// reads sent to the database directly. Each runs twice: with
+// context.Background (a caller that cannot leave, so the shared query runs
+// on its own goroutine), and with a cancellable context as a server
+// handler's, where the shared query runs on a goroutine of its own (a caller
+// that leaves must not take it down for the others; database/sql and some
+// drivers also start a watcher goroutine for such a context, which is why
+// the direct reads get the same context).
 func BenchmarkMiss(b *testing.B) {
 	const n = 100
 	for _, d := range databases {
-		b.Run(d.name+"/rows=100", func(b *testing.B) {
-			dsn, table := d.setup(b)
-			query := "SELECT id, name, score, bin, at FROM " + table + " WHERE id < 100 AND id > " + d.param + " ORDER BY id"
-			// Each reader counts down from its own start so that no two reads
-			// in a run (even across goroutines) share an argument.
-			b.Run("direct", func(b *testing.B) {
-				db, err := sql.Open(d.driver, dsn)
-				if err != nil {
-					b.Fatal(err)
+		for _, cancellable := range []bool{false, true} {
+			name := d.name + "/rows=100/ctx=background"
+			if cancellable {
+				name = d.name + "/rows=100/ctx=cancellable"
+			}
+			b.Run(name, func(b *testing.B) {
+				dsn, table := d.setup(b)
+				query := "SELECT id, name, score, bin, at FROM " + table + " WHERE id < 100 AND id > " + d.param + " ORDER BY id"
+				read := func(db *sql.DB, arg *int64) reader {
+					return rowsRead(func(ctx context.Context) ([]Row, error) {
+						*arg-- // no two reads in a run share an argument
+						if cancellable {
+							var cancel context.CancelFunc
+							ctx, cancel = context.WithCancel(ctx)
+							defer cancel()
+						}
+						return queryRows(ctx, db, query, n, *arg)
+					})
 				}
-				db = poolFor(b, db, 1)
-				arg := int64(-1)
-				run(b, 1, n, rowsRead(func(ctx context.Context) ([]Row, error) {
-					arg--
-					return queryRows(ctx, db, query, n, arg)
-				}))
+				b.Run("direct", func(b *testing.B) {
+					db, err := sql.Open(d.driver, dsn)
+					if err != nil {
+						b.Fatal(err)
+					}
+					db = poolFor(b, db, 1)
+					arg := int64(-1)
+					run(b, 1, n, read(db, &arg))
+				})
+				b.Run("cachedsql-miss", func(b *testing.B) {
+					db, c := openCached(b, cachedsql.Config{DriverName: d.driver, DSN: dsn}, 1)
+					arg := int64(-1)
+					run(b, 1, n, read(db, &arg))
+					if s := c.Stats(); s.L1Hits != 0 || s.Fills == 0 {
+						b.Fatalf("%d hits and %d fills: want only misses that fill", s.L1Hits, s.Fills)
+					}
+				})
 			})
-			b.Run("cachedsql-miss", func(b *testing.B) {
-				db, c := openCached(b, cachedsql.Config{DriverName: d.driver, DSN: dsn}, 1)
-				arg := int64(-1)
-				run(b, 1, n, rowsRead(func(ctx context.Context) ([]Row, error) {
-					arg--
-					return queryRows(ctx, db, query, n, arg)
-				}))
-				if s := c.Stats(); s.L1Hits != 0 || s.Fills == 0 {
-					b.Fatalf("%d hits and %d fills: want only misses that fill", s.L1Hits, s.Fills)
-				}
-			})
-		})
+		}
 	}
 }
