@@ -175,3 +175,65 @@ func TestSharedQueryFinishingAfterCloseIsHarmless(t *testing.T) {
 	gate.Release()
 	waitFor(t, "the shared query to finish", func() bool { return d.OpenRows() == 0 && gate.Waiting() == 0 })
 }
+
+// The leader of a fill and the callers waiting on it read one decoded result:
+// each must still get private []byte values, so that one scribbling on its
+// sql.RawBytes changes nothing another reads.
+func TestFillReadersGetTheirOwnBytes(t *testing.T) {
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	var rows [][]driver.Value
+	for i := range 8 {
+		rows = append(rows, []driver.Value{int64(i), []byte("payload-" + string(rune('a'+i)))})
+	}
+	d.CreateTable("docs", fakedb.Cols("id", "body"), rows...)
+	db := openCached(t, name, "")
+	const q = "SELECT * FROM docs"
+	gate := d.Block(q)
+	sh := mustConnector(t, db).sh
+	const readers = 8
+	errs := make(chan string, readers)
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := db.Query(q)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			defer r.Close()
+			i := 0
+			for r.Next() {
+				var id int64
+				var body sql.RawBytes
+				if err := r.Scan(&id, &body); err != nil {
+					errs <- err.Error()
+					return
+				}
+				if want := "payload-" + string(rune('a'+i)); string(body) != want {
+					errs <- "got " + string(body) + ", want " + want
+					return
+				}
+				for j := range body {
+					body[j] = 'X'
+				}
+				i++
+			}
+			if i != 8 {
+				errs <- "short result"
+			}
+		}()
+	}
+	<-gate.Arrived()
+	waitFor(t, "every reader on the one fill", func() bool { return sh.flights.Waiters() == readers })
+	gate.Release()
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n := d.QueryCount(q); n != 1 {
+		t.Fatalf("%d database reads; want 1", n)
+	}
+}

@@ -192,12 +192,12 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 
 // fill is the outcome of one shared query.
 type fill struct {
-	data []byte // the encoded result; nil when the result was not cacheable
-	// res is the result as captured from the database, for the leader only:
-	// it needs no decoding, and no other caller ever sees it.
-	res *rowset.Result
-	// late: the previous leader for the key stored data in L1 just after this
-	// caller missed it, so no query ran for this flight.
+	// e is the result, decoded once and read by the leader and every waiter
+	// through hotRows (each reader gets private copies of []byte values); nil
+	// when the result was not cacheable.
+	e *hotEntry
+	// late: the previous leader for the key stored its result in L1 just
+	// after this caller missed it, so no query ran for this flight.
 	late bool
 }
 
@@ -281,17 +281,8 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 		// arriving just after it.
 		sh.ctr.coalesced.Add(1)
 	}
-	if leader && f.res != nil {
-		return newCachedRows(f.res), nil
-	}
-	if f.data != nil {
-		// Each caller decodes a private copy: decoded values may alias the
-		// buffer, and a caller scanning into sql.RawBytes may write to it.
-		res, err := rowset.Decode(bytes.Clone(f.data))
-		if err != nil {
-			return nil, err
-		}
-		return newCachedRows(res), nil
+	if f.e != nil {
+		return newHotRows(f.e), nil
 	}
 	if leader {
 		if r := h.take(); r != nil {
@@ -316,7 +307,9 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	// stored its result, and asked for a flight just after that flight ended,
 	// becomes a leader: look again, so that it does not query a second time.
 	if v, _, hit, _ := sh.l1.Get(ctx, key); hit {
-		return &fill{data: v, late: true}, nil
+		if res, err := rowset.Decode(v); err == nil {
+			return &fill{e: newHotEntry(res, len(v)), late: true}, nil
+		}
 	}
 	// The query gets its own cancel: rows handed to the leader for streaming
 	// must stop when the leader's context ends, as they would unwrapped.
@@ -344,8 +337,10 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
-	data, err := encode(res, c.cfg.maxBytes())
-	if err != nil {
+	bp := encodeScratch.Get().(*[]byte)
+	data, err := rowset.Append((*bp)[:0], res)
+	if err != nil || (c.cfg.maxBytes() > 0 && len(data) > c.cfg.maxBytes()) {
+		putScratch(bp, data)
 		sh.ctr.uncacheable.Add(1)
 		h.give(newCachedRows(res))
 		return &fill{}, nil
@@ -355,50 +350,41 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	if err := sh.l1.Set(ctx, key, data, ttl); err == nil || sh.l2 != nil {
 		sh.ctr.fills.Add(1)
 	}
+	e := newHotEntry(res, len(data))
 	if sh.l2 != nil {
 		l2 := sh.l2
+		// The write owns the scratch buffer until it is done: no copy.
 		sh.async(func() { // skipped once the namespace's last connector has closed
 			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if l2.Set(wctx, key, data, ttl) != nil {
 				sh.ctr.l2Errors.Add(1)
 			}
+			putScratch(bp, data)
 		})
+	} else {
+		putScratch(bp, data)
 	}
-	return &fill{data: data, res: res}, nil
+	return &fill{e: e}, nil
 }
 
 // encodeScratch holds buffers for encoding fills. Appending into a fresh
 // slice grows it by doubling (for a 100-row result, three times the final size
-// allocated and copied); encoding into reused scratch and copying out the
-// exact bytes allocates once.
+// allocated and copied); L1 copies what it stores, and the L2 write is the
+// only other reader, so a reused buffer serves.
 var encodeScratch = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // maxPooledScratch bounds what encodeScratch keeps, so that one huge result
 // does not stay pinned in the pool.
 const maxPooledScratch = 256 << 10
 
-// encode returns the encoding of res in a slice of its own, or an error when
-// res cannot be encoded or its encoding exceeds maxBytes (when positive).
-func encode(res *rowset.Result, maxBytes int) ([]byte, error) {
-	bp := encodeScratch.Get().(*[]byte)
-	buf, err := rowset.Append((*bp)[:0], res)
-	var data []byte
-	switch {
-	case err != nil:
-	case maxBytes > 0 && len(buf) > maxBytes:
-		err = errTooLarge
-	default:
-		data = bytes.Clone(buf) // not make and append: that zeroes the memory first
-	}
+// putScratch returns a buffer to encodeScratch once nothing reads it.
+func putScratch(bp *[]byte, buf []byte) {
 	if cap(buf) <= maxPooledScratch {
 		*bp = buf[:0]
 		encodeScratch.Put(bp)
 	}
-	return data, err
 }
-
-var errTooLarge = errors.New("cachedsql: encoded result exceeds max_bytes")
 
 // Small []byte values are copied into shared chunks of arenaChunk bytes
 // rather than allocated one by one.
