@@ -274,31 +274,71 @@ func BenchmarkL1HitSQLitePKParallel(b *testing.B) {
 // argument each time) that captures, encodes and stores the result in L1.
 // Its baseline is BenchmarkFloor100, the same reads through the no-op
 // driver alone; the difference is what a miss adds to any database's time.
+// ctx=cancellable reads under a context that can be cancelled, as a server
+// handler's, for which the shared query runs on a goroutine of its own.
 func BenchmarkMissNoop(b *testing.B) {
-	cols, data := benchRows(100)
-	noop := fakedb.NewNoop(cols, data)
-	c, err := NewConnector(Config{Connector: noop, Namespace: "bench-" + b.Name()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	db := openBenchDB(b, sql.OpenDB(c))
-	ctx := context.Background()
-	var s scanned
-	arg := int64(0)
-	before := c.Stats().Fills
-	b.ReportAllocs()
-	start := processCPU()
-	for b.Loop() {
-		arg++
-		if n, err := readAll(ctx, db, &s, arg); err != nil || n != 100 {
-			b.Fatalf("%d rows, %v", n, err)
-		}
-	}
-	reportCPU(b, start)
-	if fills := c.Stats().Fills - before; fills != int64(b.N) {
-		b.Fatalf("%d fills for %d queries: not every query was a miss", fills, b.N)
+	for _, cancellable := range []bool{false, true} {
+		b.Run(ctxName(cancellable), func(b *testing.B) {
+			cols, data := benchRows(100)
+			noop := fakedb.NewNoop(cols, data)
+			c, err := NewConnector(Config{Connector: noop, Namespace: "bench-" + b.Name()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			db := openBenchDB(b, sql.OpenDB(c))
+			var s scanned
+			arg := int64(0)
+			before := c.Stats().Fills
+			b.ReportAllocs()
+			start := processCPU()
+			for b.Loop() {
+				arg++
+				ctx, cancel := benchCtx(cancellable)
+				n, err := readAll(ctx, db, &s, arg)
+				cancel()
+				if err != nil || n != 100 {
+					b.Fatalf("%d rows, %v", n, err)
+				}
+			}
+			reportCPU(b, start)
+			if fills := c.Stats().Fills - before; fills != int64(b.N) {
+				b.Fatalf("%d fills for %d queries: not every query was a miss", fills, b.N)
+			}
+		})
 	}
 }
 
 // BenchmarkFloor100 is BenchmarkMissNoop's baseline.
-func BenchmarkFloor100(b *testing.B) { benchSerial(b, floorDB(b, 100), 100) }
+func BenchmarkFloor100(b *testing.B) {
+	for _, cancellable := range []bool{false, true} {
+		b.Run(ctxName(cancellable), func(b *testing.B) {
+			db := floorDB(b, 100)
+			var s scanned
+			b.ReportAllocs()
+			start := processCPU()
+			for b.Loop() {
+				ctx, cancel := benchCtx(cancellable)
+				n, err := readAll(ctx, db, &s, 1)
+				cancel()
+				if err != nil || n != 100 {
+					b.Fatalf("%d rows, %v", n, err)
+				}
+			}
+			reportCPU(b, start)
+		})
+	}
+}
+
+func ctxName(cancellable bool) string {
+	if cancellable {
+		return "ctx=cancellable"
+	}
+	return "ctx=background"
+}
+
+func benchCtx(cancellable bool) (context.Context, context.CancelFunc) {
+	if cancellable {
+		return context.WithCancel(context.Background())
+	}
+	return context.Background(), func() {}
+}

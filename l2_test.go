@@ -7,6 +7,7 @@ package cachedsql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -709,6 +710,55 @@ func TestL2LookupsCoalesce(t *testing.T) {
 	}
 	if n := redisCalls(t, rc, "get") - gets; n != 1 {
 		t.Fatalf("Redis ran GET %d times for %d identical concurrent reads; want 1", n, readers)
+	}
+	if n := countingSQLite.Queries() - inner; n != 0 {
+		t.Fatalf("%d queries reached the database", n)
+	}
+}
+
+// TestL2WaiterThatLeavesStartsNothing: a caller whose context ends while it
+// waits on another caller's L2 lookup returns its context's error, and
+// neither counts an L2 error nor sends a query to the database.
+func TestL2WaiterThatLeavesStartsNothing(t *testing.T) {
+	s := redistest.Start(t)
+	e := newL2Env(t, Config{RedisURL: s.URL(), RedisTimeout: 10 * time.Second, StaleBound: time.Hour})
+	e.warm()
+	inner := countingSQLite.Queries()
+	before := e.c.Stats()
+
+	s.Pause()
+	paused := true
+	defer func() {
+		if paused {
+			s.Resume()
+		}
+	}()
+	leaderDone := make(chan error)
+	go func() {
+		var v string
+		leaderDone <- e.db.QueryRowContext(context.Background(), kvRead, 4).Scan(&v)
+	}()
+	waitFor(t, "the leader's lookup under way", func() bool { return e.c.sh.l2reads.Waiters() == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	waiterDone := make(chan error)
+	go func() {
+		var v string
+		waiterDone <- e.db.QueryRowContext(ctx, kvRead, 4).Scan(&v)
+	}()
+	waitFor(t, "the waiter on the leader's lookup", func() bool { return e.c.sh.l2reads.Waiters() == 2 })
+	cancel()
+	if err := <-waiterDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the waiter that left got %v; want context.Canceled", err)
+	}
+	s.Resume()
+	paused = false
+	if err := <-leaderDone; err != nil {
+		t.Fatalf("leader: %v", err)
+	}
+	after := e.c.Stats()
+	if after.L2Errors != before.L2Errors || after.L2Hits != before.L2Hits+1 {
+		t.Fatalf("L2 errors %d -> %d, hits %d -> %d; want no error and the leader's one hit",
+			before.L2Errors, after.L2Errors, before.L2Hits, after.L2Hits)
 	}
 	if n := countingSQLite.Queries() - inner; n != 0 {
 		t.Fatalf("%d queries reached the database", n)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -90,11 +91,20 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	// that ends in ErrSkip is counted by the statement path that follows it.
 	var l2miss, l2err bool
 	if sh.l2 != nil {
-		e, err, _ := sh.l2reads.Share(ctx, key, func(ctx context.Context) (*hotEntry, error) {
-			return cn.lookL2(ctx, key)
+		e, err, _ := sh.l2reads.Share(ctx, key, func(lctx context.Context) (*hotEntry, error) {
+			e, err := cn.lookL2(lctx, key)
+			if err != nil && lctx.Err() != nil {
+				// Whatever the client made of it, the lookup failed because its
+				// caller left; those waiting on it have not.
+				err = fmt.Errorf("%w: %w", errLookupLeft, err)
+			}
+			return e, err
 		})
-		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-			// The lookup we waited for ended with its caller's context: ours has not.
+		if ctx.Err() != nil {
+			// This caller has gone: no miss to count, no query to start.
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, errLookupLeft) {
 			e, err = cn.lookL2(ctx, key)
 		}
 		switch {
@@ -122,6 +132,10 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	}
 	return rows, err
 }
+
+// errLookupLeft marks a shared L2 lookup that failed because the caller
+// running it left.
+var errLookupLeft = errors.New("cachedsql: the caller running the L2 lookup left")
 
 // lookL2 reads key from L2 and decodes it once for every caller waiting on
 // the same lookup: nil on a miss (a corrupt entry included). An entry with
@@ -242,6 +256,9 @@ var errNoHandoff = errors.New("cachedsql: internal error: the shared query left 
 func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration, p *plan) (driver.Rows, error) {
 	if err := cn.wait(ctx); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // gone already: start nothing on its behalf
 	}
 	// The shared query may outlive this caller, whose argument buffers
 	// database/sql passes through and the program may then reuse.

@@ -330,3 +330,66 @@ func BenchmarkDo(b *testing.B) {
 		})
 	}
 }
+
+// TestPanicReachesWaitersAsError: when fn panics, the panic goes on in the
+// goroutine that ran it, and the callers waiting get ErrPanicked, not a zero
+// value taken for a result.
+func TestPanicReachesWaitersAsError(t *testing.T) {
+	var g Group[string, *int]
+	started := make(chan struct{})
+	release := make(chan struct{})
+	fn := func(context.Context) (*int, error) {
+		close(started)
+		<-release
+		panic("boom")
+	}
+	leader := make(chan any)
+	go func() {
+		defer func() { leader <- recover() }()
+		g.Do(context.Background(), "k", fn) // inline: the panic is this caller's
+	}()
+	<-started
+	waiter := make(chan error)
+	go func() {
+		v, err, _ := g.Do(context.Background(), "k", fn)
+		if v != nil {
+			t.Errorf("waiter got a value %v", v)
+		}
+		waiter <- err
+	}()
+	for g.Waiting("k") != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if p := <-leader; p != "boom" {
+		t.Fatalf("leader recovered %v; want the panic", p)
+	}
+	if err := <-waiter; !errors.Is(err, ErrPanicked) {
+		t.Fatalf("waiter got %v; want ErrPanicked", err)
+	}
+}
+
+// TestWorkersAreReused: calls handed off one after another run on parked
+// workers rather than on a new goroutine each.
+func TestWorkersAreReused(t *testing.T) {
+	var g Group[int, string]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := map[string]bool{}
+	const calls = 50
+	for i := range calls {
+		v, err, _ := g.Do(ctx, i, func(context.Context) (string, error) { return goid(), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[v] = true
+		// Let the worker park before the next call (not a synchronisation
+		// the test depends on: a call finding none parked starts a worker).
+		for workers.idle.Load() == 0 {
+			runtime.Gosched()
+		}
+	}
+	if len(seen) > calls/2 {
+		t.Fatalf("%d calls ran on %d goroutines; want parked workers reused", calls, len(seen))
+	}
+}
