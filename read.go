@@ -330,7 +330,12 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	}
 	// The query gets its own cancel: rows handed to the leader for streaming
 	// must stop when the leader's context ends, as they would unwrapped.
-	qctx, qcancel := context.WithCancel(ctx)
+	// (A context that can never end needs none, and keeps the inner driver
+	// from starting a watcher for it.)
+	qctx, qcancel := ctx, context.CancelFunc(func() {})
+	if ctx.Done() != nil {
+		qctx, qcancel = context.WithCancel(ctx)
+	}
 	rows, err := cn.innerQuery(qctx, query, args, st)
 	if err != nil {
 		qcancel()

@@ -52,17 +52,22 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 		g.mu.Unlock()
 	} else {
 		leader = true
+		if ctx.Done() == nil {
+			// This caller can never leave early, so nothing needs fn to run
+			// apart from it, nor ever to be cancelled (the last caller to go
+			// is this one, when fn has returned): run it here, on ctx itself,
+			// and spare a hand-off (BenchmarkDo) and, in the database driver
+			// below, the watcher a cancellable context costs.
+			c = &call[V]{done: make(chan struct{}), waiters: 1, cancel: func() {}}
+			g.calls[key] = c
+			g.mu.Unlock()
+			g.run(key, c, ctx, fn)
+			return c.val, c.err, true
+		}
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		c = &call[V]{done: make(chan struct{}), waiters: 1, cancel: cancel}
 		g.calls[key] = c
 		g.mu.Unlock()
-		if ctx.Done() == nil {
-			// This caller can never leave early, so nothing needs fn to run
-			// apart from it: run it here and spare a goroutine and the two
-			// thread wake-ups of handing work over and back (BenchmarkDo).
-			g.run(key, c, fctx, fn)
-			return c.val, c.err, true
-		}
 		spawn(func() { g.run(key, c, fctx, fn) })
 	}
 	select {
