@@ -34,11 +34,14 @@ type hotShard struct {
 }
 
 type hotEntry struct {
-	res          *rowset.Result
-	names        [][]string    // column names per set
-	deadline     time.Duration // since hotSet.base
-	size         int64
-	nbytes       int // number of non-empty []byte values
+	res      *rowset.Result
+	names    [][]string    // column names per set
+	deadline time.Duration // since hotSet.base
+	size     int64
+	nbytes   int // number of non-empty []byte values
+	// byteCols lists, per set, the columns holding a non-empty []byte in
+	// some row: the only ones hotRows.Next must look at.
+	byteCols     [][]int
 	maxRowValues int // the most non-empty []byte values in one row
 	maxRowBytes  int // the most bytes of them in one row
 }
@@ -134,17 +137,32 @@ func newHotEntry(res *rowset.Result, encodedLen int) *hotEntry {
 			names[j] = set.Columns[j].Name
 		}
 		e.names[i] = names
+		var has []bool
 		for _, row := range set.Rows {
 			vals, n := 0, 0
-			for _, v := range row {
+			for j, v := range row {
 				if b, ok := v.([]byte); ok && len(b) > 0 {
 					vals++
 					n += len(b)
+					if has == nil {
+						has = make([]bool, len(row))
+					}
+					has[j] = true
 				}
 			}
 			e.nbytes += vals
 			e.maxRowValues = max(e.maxRowValues, vals)
 			e.maxRowBytes = max(e.maxRowBytes, n)
+		}
+		if has != nil {
+			if e.byteCols == nil {
+				e.byteCols = make([][]int, len(res.Sets))
+			}
+			for j, h := range has {
+				if h {
+					e.byteCols[i] = append(e.byteCols[i], j)
+				}
+			}
 		}
 	}
 	return e
@@ -214,8 +232,8 @@ func (r *hotRows) Next(dest []driver.Value) error {
 		return err
 	}
 	off, h := 0, 0
-	for i, v := range dest {
-		b, ok := v.([]byte)
+	for _, i := range r.e.byteCols[r.set] {
+		b, ok := dest[i].([]byte)
 		if !ok || len(b) == 0 {
 			continue
 		}
