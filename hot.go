@@ -2,7 +2,9 @@ package cachedsql
 
 import (
 	"database/sql/driver"
+	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachedsql/cachedsql/keying"
@@ -21,9 +23,17 @@ import (
 // hotRows) and the shared ones are never handed out.
 type hotSet struct {
 	shards [hotShards]hotShard
+	// front is a direct-mapped index over entries also in shards, read with
+	// one atomic load and no write: many goroutines hitting one key would
+	// otherwise pass its shard's RWMutex (two atomic adds on one cache
+	// line) back and forth between cores. A slot holds the last entry put
+	// for a key that maps to it; an entry leaves its slot with its shard.
+	front  [hotFrontSlots]atomic.Pointer[hotEntry]
 	budget int64     // bytes per shard
 	base   time.Time // deadlines are monotonic offsets from it: time.Since reads one clock, time.Now two
 }
+
+const hotFrontSlots = 4096
 
 const hotShards = 32
 
@@ -34,6 +44,7 @@ type hotShard struct {
 }
 
 type hotEntry struct {
+	key      keying.Key // the key it is stored under; zero when not in a set
 	res      *rowset.Result
 	names    [][]string    // column names per set
 	deadline time.Duration // since hotSet.base
@@ -64,9 +75,20 @@ func newHotSet(l1MiB int) *hotSet {
 
 func (h *hotSet) shard(k *keying.Key) *hotShard { return &h.shards[k[0]%hotShards] }
 
+// slot is k's place in front. Keys are xxh3 output: any 8 bytes are uniform.
+func (h *hotSet) slot(k *keying.Key) *atomic.Pointer[hotEntry] {
+	return &h.front[binary.LittleEndian.Uint64(k[8:])%hotFrontSlots]
+}
+
 func (h *hotSet) get(k *keying.Key) *hotEntry {
 	if h == nil {
 		return nil
+	}
+	if e := h.slot(k).Load(); e != nil && e.key == *k {
+		if time.Since(h.base) >= e.deadline {
+			return nil
+		}
+		return e
 	}
 	s := h.shard(k)
 	s.mu.RLock()
@@ -98,6 +120,7 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 		return nil
 	}
 	e := newHotEntry(res, encodedLen)
+	e.key = *k
 	e.deadline = now + ttl
 	s := h.shard(k)
 	s.mu.Lock()
@@ -113,10 +136,14 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 		if x.deadline <= now || s.bytes+e.size > h.budget {
 			delete(s.m, key)
 			s.bytes -= x.size
+			// Only the very entry evicted: the slot may hold another
+			// shard's entry by now.
+			h.slot(&key).CompareAndSwap(x, nil)
 		}
 	}
 	s.m[*k] = e
 	s.bytes += e.size
+	h.slot(k).Store(e)
 	s.mu.Unlock()
 	return e
 }
@@ -180,6 +207,9 @@ type hotRows struct {
 	scratch       []byte     // one row's bytes
 	inlineHdrs    [4][]byte
 	inlineScratch [64]byte
+	// names outlives each use: pooled with the rows, it carves every
+	// reader's copy from the same slab until the slab is used up.
+	names nameSlab
 }
 
 // hotRows are recycled: database/sql closes a driver's rows exactly once and
@@ -217,13 +247,42 @@ func (r *hotRows) Close() error {
 }
 
 func (r *hotRows) Columns() []string {
-	// database/sql hands this slice to the program, which may change it.
 	if r.set >= len(r.e.names) {
 		return nil
 	}
-	names := r.e.names[r.set]
-	out := make([]string, len(names))
-	copy(out, names)
+	return r.names.copyOf(r.e.names[r.set])
+}
+
+// nameSlab hands out copies of column names carved from one larger
+// allocation, one per call to Columns: database/sql gives the driver's slice
+// to the program, which may change it, so no two callers may share one. A
+// copy is handed out once and its memory never reused, so a program that
+// keeps or changes its slice affects nothing else; the slab only spares an
+// allocation per query.
+type nameSlab struct {
+	mu  sync.Mutex // a program may call Rows.Columns from two goroutines at once
+	buf []string
+}
+
+// slabNames is how many names a slab holds; results wider than a quarter of
+// it get a copy of their own.
+const slabNames = 512
+
+func (s *nameSlab) copyOf(names []string) []string {
+	n := len(names)
+	if n > slabNames/4 {
+		out := make([]string, n)
+		copy(out, names)
+		return out
+	}
+	s.mu.Lock()
+	if cap(s.buf)-len(s.buf) < n {
+		s.buf = make([]string, 0, slabNames)
+	}
+	at := len(s.buf)
+	s.buf = append(s.buf, names...)
+	out := s.buf[at : at+n : at+n] // capped: appending to it cannot reach the next copy
+	s.mu.Unlock()
 	return out
 }
 

@@ -237,3 +237,82 @@ func TestFillReadersGetTheirOwnBytes(t *testing.T) {
 		t.Fatalf("%d database reads; want 1", n)
 	}
 }
+
+// The lock-free front of the hot set only ever points at entries its shards
+// still hold, so it keeps nothing alive beyond the budget, and finds what it
+// holds.
+func TestHotFrontHoldsOnlyKeptEntries(t *testing.T) {
+	h := newHotSet(1) // 128 KiB for decoded results: most puts evict
+	res := decodedSample(t)
+	keys := make([]keying.Key, 20000)
+	for i := range keys {
+		var k [16]byte
+		k[0], k[1], k[2] = byte(i), byte(i>>8), byte(i>>16)
+		k[8], k[9] = byte(i*7), byte(i>>3) // spread over the front's slots
+		keys[i] = keying.Key(k)
+		h.put(&keys[i], res, 100, time.Minute)
+	}
+	held := 0
+	for i := range h.front {
+		e := h.front[i].Load()
+		if e == nil {
+			continue
+		}
+		held++
+		s := h.shard(&e.key)
+		s.mu.RLock()
+		kept := s.m[e.key] == e
+		s.mu.RUnlock()
+		if !kept {
+			t.Fatalf("front slot %d holds an entry its shard has dropped", i)
+		}
+		if got := h.get(&e.key); got != e {
+			t.Fatalf("get of a key in the front returned %p, want %p", got, e)
+		}
+	}
+	if held == 0 {
+		t.Fatal("the front holds nothing")
+	}
+	// Every kept entry is found, through the front or its shard.
+	for i := range h.shards {
+		for k, e := range h.shards[i].m {
+			if got := h.get(&k); got != e {
+				t.Fatalf("kept entry not found")
+			}
+		}
+	}
+}
+
+// Each reader of a shared decoded result gets its own copy of the column
+// names: changing it, or keeping it after Close, affects no other reader.
+func TestHotColumnsArePrivate(t *testing.T) {
+	_, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	db := openCached(t, name, "")
+	const q = "SELECT id, name FROM users WHERE id = ?"
+	var kept [][]string
+	for round := range 200 { // enough to use up more than one slab
+		r, err := db.Query(q, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, err := r.Columns()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cols) != 2 || cols[0] != "id" || cols[1] != "name" {
+			t.Fatalf("round %d: columns %q", round, cols)
+		}
+		cols[0], cols[1] = "X", "Y" // the program's to change
+		cols = append(cols, "Z")    // and to grow, without reaching the next copy
+		r.Close()
+		kept = append(kept, cols)
+	}
+	for i, cols := range kept {
+		if len(cols) != 3 || cols[0] != "X" || cols[1] != "Y" || cols[2] != "Z" {
+			t.Fatalf("a kept slice changed after later queries: %d %q", i, cols)
+		}
+	}
+	if s := stats(t, db); s.L1DecodedHits < 100 {
+		t.Fatalf("decoded hits = %d: the test did not read shared results", s.L1DecodedHits)
+	}
+}

@@ -8,6 +8,10 @@
 // moment that ends, without disturbing the others; and the shared context is
 // cancelled only when every caller has gone. A result is handed to every caller
 // that was waiting and then forgotten: nothing is cached here.
+//
+// Do runs the shared work on a parked worker goroutine (or on the caller's own
+// when the caller's context can never end); Share, for work as cheap as a
+// cache lookup, runs it on the first caller's goroutine and context.
 package flight
 
 import (
