@@ -16,6 +16,7 @@ import (
 type conn struct {
 	c     *Connector
 	inner driver.Conn
+	lane  uint32 // its lane of striped counters
 
 	qc   driver.QueryerContext
 	q    driver.Queryer
@@ -35,6 +36,7 @@ type conn struct {
 
 	kb   keying.Builder
 	gens []uint64
+	memo keyMemo
 	// last remembers the plan of the connection's last query: a connection
 	// repeating a query skips the plan cache's lookup.
 	lastQuery string
@@ -106,7 +108,7 @@ func newConn(c *Connector, ic driver.Conn) driver.Conn {
 }
 
 func wrapConn(c *Connector, ic driver.Conn) *conn {
-	cn := &conn{c: c, inner: ic}
+	cn := &conn{c: c, inner: ic, lane: laneSeq.Add(1)}
 	cn.qc, _ = ic.(driver.QueryerContext)
 	cn.q, _ = ic.(driver.Queryer)
 	cn.ec, _ = ic.(driver.ExecerContext)

@@ -56,22 +56,26 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		sh.ctr.bypass[byOutOfSync].Add(1)
 		return cn.passQuery(ctx, query, args, st)
 	}
-	kb := &cn.kb
-	kb.Reset(c.cfg.Namespace)
-	kb.Query(query)
-	for i := range args {
-		if err := kb.Arg(args[i]); err != nil {
-			sh.ctr.bypass[byArgs].Add(1)
-			return cn.passQuery(ctx, query, args, st)
+	key, memo := cn.memo.lookup(query, args, gens)
+	if !memo {
+		kb := &cn.kb
+		kb.Reset(c.cfg.Namespace)
+		kb.Query(query)
+		for i := range args {
+			if err := kb.Arg(args[i]); err != nil {
+				sh.ctr.bypass[byArgs].Add(1)
+				return cn.passQuery(ctx, query, args, st)
+			}
 		}
+		for _, g := range gens {
+			kb.Generation(g)
+		}
+		key = kb.Sum()
+		cn.memo.store(query, args, gens, key)
 	}
-	for _, g := range gens {
-		kb.Generation(g)
-	}
-	key := kb.Sum()
 
 	if e := sh.hot.get(&key); e != nil {
-		sh.ctr.hotHits.Add(1) // counted in L1Hits by Stats
+		sh.ctr.hotHits.add(cn.lane, 1) // counted in L1Hits by Stats
 		return newHotRows(e), nil
 	}
 	if v, left, hit, _ := sh.l1.Get(ctx, key); hit {

@@ -65,11 +65,38 @@ type Stats struct {
 
 type counters struct {
 	l1Hits, l1Misses, l2Hits, l2Misses, l2Errors atomic.Int64
-	hotHits                                      atomic.Int64 // decoded hits; l1Hits holds the others
+	hotHits                                      stripedCounter // decoded hits; l1Hits holds the others
 	promotions, fills, coalesced, uncacheable    atomic.Int64
 	corrupt, invalidations                       atomic.Int64
 	bypass                                       [bypassReasonsLen]atomic.Int64
 }
+
+// stripedCounter is a counter bumped by many goroutines at once on the
+// hottest path (a decoded hit): each connection adds to one of several
+// cache lines, so 64 readers of one key do not pass a single line between
+// cores on every read.
+type stripedCounter struct {
+	lanes [counterLanes]struct {
+		n atomic.Int64
+		_ [56]byte // a lane per 64-byte cache line
+	}
+}
+
+const counterLanes = 8
+
+func (c *stripedCounter) add(lane uint32, n int64) { c.lanes[lane%counterLanes].n.Add(n) }
+
+// Load is the sum of the lanes.
+func (c *stripedCounter) Load() int64 {
+	var sum int64
+	for i := range c.lanes {
+		sum += c.lanes[i].n.Load()
+	}
+	return sum
+}
+
+// laneSeq numbers connections, which each use the lane of their number.
+var laneSeq atomic.Uint32
 
 // StatsOf returns the cache statistics of a *sql.DB opened with the cachedsql
 // driver or on a Connector.
