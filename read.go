@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachedsql/cachedsql/internal/readhook"
 	"github.com/cachedsql/cachedsql/keying"
 	"github.com/cachedsql/cachedsql/rowset"
 	"github.com/cachedsql/cachedsql/sqlscan"
@@ -95,7 +96,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	// that ends in ErrSkip is counted by the statement path that follows it.
 	var l2miss, l2err bool
 	if sh.l2 != nil {
-		e, err, _ := sh.l2reads.Share(ctx, key, func(lctx context.Context) (*hotEntry, error) {
+		e, err, leader := sh.l2reads.Share(ctx, key, func(lctx context.Context) (*hotEntry, error) {
 			e, err := cn.lookL2(lctx, key)
 			if err != nil && lctx.Err() != nil {
 				// Whatever the client made of it, the lookup failed because its
@@ -110,6 +111,10 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		}
 		if errors.Is(err, errLookupLeft) {
 			e, err = cn.lookL2(ctx, key)
+		} else if !leader {
+			if h := readhook.From(ctx); h != nil {
+				h.SharedL2(err == nil && e != nil)
+			}
 		}
 		switch {
 		case err != nil && !errors.Is(err, tier.ErrOpen):

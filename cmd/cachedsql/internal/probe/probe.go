@@ -1,5 +1,5 @@
 // Package probe tells, for one read made through cachedsql, where its answer
-// came from, without any hook in cachedsql itself.
+// came from.
 //
 // Two facts are observable from outside: whether the inner database driver ran
 // a query (Driver wraps it and counts), and whether a Redis call answered with
@@ -8,7 +8,10 @@
 // Redis, and runs a shared query on a context detached from the caller's
 // cancellation but carrying its values. A Probe put in the context with With
 // therefore learns what happened on behalf of that read, even when other reads
-// run concurrently. Path turns what a Probe saw into a path name.
+// run concurrently. One fact is not observable from outside: identical reads
+// arriving together share one L2 lookup, made under the first one's context;
+// cachedsql tells the others through internal/readhook, which a Probe
+// implements. Path turns what a Probe saw into a path name.
 package probe
 
 import (
@@ -18,6 +21,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cachedsql/cachedsql/internal/countdriver"
+	"github.com/cachedsql/cachedsql/internal/readhook"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,9 +35,21 @@ type Probe struct {
 
 type probeKey struct{}
 
-// With returns ctx carrying p.
+// With returns ctx carrying p, as a Probe and as cachedsql's read hook.
 func With(ctx context.Context, p *Probe) context.Context {
-	return context.WithValue(ctx, probeKey{}, p)
+	return readhook.With(context.WithValue(ctx, probeKey{}, p), p)
+}
+
+var _ readhook.Hook = (*Probe)(nil)
+
+// SharedL2 counts the outcome of another read's L2 lookup that this read
+// took as if this read had made the call.
+func (p *Probe) SharedL2(hit bool) {
+	if hit {
+		p.RedisOK.Add(1)
+	} else {
+		p.RedisMiss.Add(1)
+	}
 }
 
 func from(ctx context.Context) *Probe {
