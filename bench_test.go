@@ -18,14 +18,16 @@ import (
 	"github.com/cachedsql/cachedsql/internal/fakedb"
 )
 
-// The benchmarks of the hit path, each beside its baseline so one run gives
-// the ratios of issues 2 and 7:
+// The benchmarks of the hit and miss paths, each beside its baseline so one
+// run gives the ratios of issues 2 and 7:
 //
-//	go test -run '^$' -bench 'L1Hit|Floor|SQLitePK' -benchmem .
+//	go test -run '^$' -bench 'L1Hit|Floor|SQLitePK|MissNoop' -benchmem .
 //
 // BenchmarkL1Hit against BenchmarkFloor (the database/sql floor: the same
-// query through a no-op driver), and BenchmarkL1HitSQLitePK against
-// BenchmarkSQLitePK (a primary-key read from SQLite directly).
+// query through a no-op driver), BenchmarkL1HitSQLitePK against
+// BenchmarkSQLitePK (a primary-key read from SQLite directly), and
+// BenchmarkMissNoop against BenchmarkFloor100 (what a miss adds, with no
+// database time to hide it).
 
 // benchQuery is the query every hit benchmark runs; its one argument keeps
 // the keying of arguments on the measured path.
