@@ -96,18 +96,24 @@ func floorDB(b *testing.B, nrows int) *sql.DB {
 // l1HitDB is cachedsql (L1 only) over the no-op driver, warmed so every
 // benchmarked query is an L1 hit; the inner driver's query count proves it.
 func l1HitDB(b *testing.B, nrows int) (*sql.DB, *fakedb.Noop) {
+	db, _, noop := cachedNoopDB(b, nrows)
+	var s scanned
+	if n, err := readAll(context.Background(), db, &s, 1); err != nil || n != nrows {
+		b.Fatalf("warming: %d rows, %v", n, err)
+	}
+	return db, noop
+}
+
+// cachedNoopDB is cachedsql (L1 only, a namespace of its own) over a no-op
+// driver returning nrows rows.
+func cachedNoopDB(b *testing.B, nrows int) (*sql.DB, *Connector, *fakedb.Noop) {
 	cols, data := benchRows(nrows)
 	noop := fakedb.NewNoop(cols, data)
 	c, err := NewConnector(Config{Connector: noop, Namespace: "bench-" + b.Name()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	db := openBenchDB(b, sql.OpenDB(c))
-	var s scanned
-	if n, err := readAll(context.Background(), db, &s, 1); err != nil || n != nrows {
-		b.Fatalf("warming: %d rows, %v", n, err)
-	}
-	return db, noop
+	return openBenchDB(b, sql.OpenDB(c)), c, noop
 }
 
 // checkHits fails b when a benchmarked query reached the inner driver.
@@ -281,13 +287,7 @@ func BenchmarkL1HitSQLitePKParallel(b *testing.B) {
 func BenchmarkMissNoop(b *testing.B) {
 	for _, cancellable := range []bool{false, true} {
 		b.Run(ctxName(cancellable), func(b *testing.B) {
-			cols, data := benchRows(100)
-			noop := fakedb.NewNoop(cols, data)
-			c, err := NewConnector(Config{Connector: noop, Namespace: "bench-" + b.Name()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			db := openBenchDB(b, sql.OpenDB(c))
+			db, c, _ := cachedNoopDB(b, 100)
 			var s scanned
 			arg := int64(0)
 			before := c.Stats().Fills
