@@ -26,6 +26,9 @@ type keyMemo struct {
 	valid bool
 }
 
+// maxMemoArgBytes bounds the string arguments a memo keeps.
+const maxMemoArgBytes = 4096
+
 // lookup returns the remembered key if query, args and gens are those it
 // was computed from.
 func (m *keyMemo) lookup(query string, args []driver.NamedValue, gens []uint64) (keying.Key, bool) {
@@ -44,10 +47,17 @@ func (m *keyMemo) lookup(query string, args []driver.NamedValue, gens []uint64) 
 // argument is of a type lookup does not compare.
 func (m *keyMemo) store(query string, args []driver.NamedValue, gens []uint64, key keying.Key) {
 	m.valid = false
+	size := 0
 	for i := range args {
 		if !sameArg(&args[i], &args[i]) {
 			return
 		}
+		if s, ok := args[i].Value.(string); ok {
+			size += len(s)
+		}
+	}
+	if size > maxMemoArgBytes {
+		return // an idle pooled connection would keep them alive
 	}
 	m.query, m.key = query, key
 	m.args = append(m.args[:0], args...)

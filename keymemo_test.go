@@ -134,6 +134,12 @@ func TestKeyMemoRemembers(t *testing.T) {
 	if _, hit := m.lookup("q", again, []uint64{1, 3}); hit {
 		t.Fatal("answered after a generation moved")
 	}
+	big := []driver.NamedValue{{Ordinal: 1, Value: string(make([]byte, maxMemoArgBytes+1))}}
+	kbig, _ := freshKey("ns", "q", big, gens)
+	m.store("q", big, gens, kbig)
+	if _, hit := m.lookup("q", big, gens); hit {
+		t.Fatal("remembered a string argument too large to keep")
+	}
 	b := []driver.NamedValue{{Ordinal: 1, Value: []byte("x")}}
 	kb, _ := freshKey("ns", "q", b, gens)
 	m.store("q", b, gens, kb)
