@@ -26,7 +26,7 @@ import (
 // BenchmarkL1Hit against BenchmarkFloor (the database/sql floor: the same
 // query through a no-op driver), BenchmarkL1HitSQLitePK against
 // BenchmarkSQLitePK (a primary-key read from SQLite directly), and
-// BenchmarkMissNoop against BenchmarkFloor100 (what a miss adds, with no
+// BenchmarkMissNoop against BenchmarkFloorMiss (what a miss adds, with no
 // database time to hide it).
 
 // benchQuery is the query every hit benchmark runs; its one argument keeps
@@ -278,56 +278,60 @@ func BenchmarkL1HitSQLitePKParallel(b *testing.B) {
 }
 
 // BenchmarkMissNoop is the miss path's own cost with no database behind it:
-// 100 rows × 5 columns from the no-op driver, every query a miss (a fresh
-// argument each time) that captures, encodes and stores the result in L1.
-// Its baseline is BenchmarkFloor100, the same reads through the no-op
+// 1 and 100 rows × 5 columns from the no-op driver, every query a miss (a
+// fresh argument each time) that captures, encodes and stores the result in
+// L1. Its baseline is BenchmarkFloorMiss, the same reads through the no-op
 // driver alone; the difference is what a miss adds to any database's time.
 // ctx=cancellable reads under a context that can be cancelled, as a server
 // handler's, for which the shared query runs on a goroutine of its own.
 func BenchmarkMissNoop(b *testing.B) {
-	for _, cancellable := range []bool{false, true} {
-		b.Run(ctxName(cancellable), func(b *testing.B) {
-			db, c, _ := cachedNoopDB(b, 100)
-			var s scanned
-			arg := int64(0)
-			before := c.Stats().Fills
-			b.ReportAllocs()
-			start := processCPU()
-			for b.Loop() {
-				arg++
-				ctx, cancel := benchCtx(cancellable)
-				n, err := readAll(ctx, db, &s, arg)
-				cancel()
-				if err != nil || n != 100 {
-					b.Fatalf("%d rows, %v", n, err)
+	for _, nrows := range []int{1, 100} {
+		for _, cancellable := range []bool{false, true} {
+			b.Run(fmt.Sprintf("rows=%d/%s", nrows, ctxName(cancellable)), func(b *testing.B) {
+				db, c, _ := cachedNoopDB(b, nrows)
+				var s scanned
+				arg := int64(0)
+				before := c.Stats().Fills
+				b.ReportAllocs()
+				start := processCPU()
+				for b.Loop() {
+					arg++
+					ctx, cancel := benchCtx(cancellable)
+					n, err := readAll(ctx, db, &s, arg)
+					cancel()
+					if err != nil || n != nrows {
+						b.Fatalf("%d rows, %v", n, err)
+					}
 				}
-			}
-			reportCPU(b, start)
-			if fills := c.Stats().Fills - before; fills != int64(b.N) {
-				b.Fatalf("%d fills for %d queries: not every query was a miss", fills, b.N)
-			}
-		})
+				reportCPU(b, start)
+				if fills := c.Stats().Fills - before; fills != int64(b.N) {
+					b.Fatalf("%d fills for %d queries: not every query was a miss", fills, b.N)
+				}
+			})
+		}
 	}
 }
 
-// BenchmarkFloor100 is BenchmarkMissNoop's baseline.
-func BenchmarkFloor100(b *testing.B) {
-	for _, cancellable := range []bool{false, true} {
-		b.Run(ctxName(cancellable), func(b *testing.B) {
-			db := floorDB(b, 100)
-			var s scanned
-			b.ReportAllocs()
-			start := processCPU()
-			for b.Loop() {
-				ctx, cancel := benchCtx(cancellable)
-				n, err := readAll(ctx, db, &s, 1)
-				cancel()
-				if err != nil || n != 100 {
-					b.Fatalf("%d rows, %v", n, err)
+// BenchmarkFloorMiss is BenchmarkMissNoop's baseline.
+func BenchmarkFloorMiss(b *testing.B) {
+	for _, nrows := range []int{1, 100} {
+		for _, cancellable := range []bool{false, true} {
+			b.Run(fmt.Sprintf("rows=%d/%s", nrows, ctxName(cancellable)), func(b *testing.B) {
+				db := floorDB(b, nrows)
+				var s scanned
+				b.ReportAllocs()
+				start := processCPU()
+				for b.Loop() {
+					ctx, cancel := benchCtx(cancellable)
+					n, err := readAll(ctx, db, &s, 1)
+					cancel()
+					if err != nil || n != nrows {
+						b.Fatalf("%d rows, %v", n, err)
+					}
 				}
-			}
-			reportCPU(b, start)
-		})
+				reportCPU(b, start)
+			})
+		}
 	}
 }
 

@@ -469,12 +469,14 @@ func capture(rows driver.Rows, maxRows, maxBytes, hint int) (res *rowset.Result,
 				case []byte:
 					if n := len(x); n > 0 && n <= maxArenaCopy {
 						if cap(arena)-len(arena) < n {
-							arena = make([]byte, 0, arenaChunk)
+							// Chunks grow from small, so that a one-row result
+							// does not take a whole chunk.
+							arena = make([]byte, 0, min(max(2*cap(arena), 256), arenaChunk))
 						}
 						at := len(arena)
 						arena = append(arena, x...)
 						if len(headers) == cap(headers) {
-							headers = make([][]byte, 0, 64)
+							headers = make([][]byte, 0, min(max(2*cap(headers), 8), 64))
 						}
 						// Capped: appending to one value never writes into the next.
 						headers = append(headers, arena[at:at+n:at+n])
