@@ -72,19 +72,7 @@ func BenchmarkL2(b *testing.B) {
 					floor, noop := noopDB(b, n, g)
 					gc := cache.New(&cache.Options{Redis: rc})
 					k := fmt.Sprintf("%s|%s|%v", namespace(b), noopQuery, n) // fresh each run: Redis outlives it
-					run(b, g, n, rowsRead(func(ctx context.Context) ([]Row, error) {
-						var rows []Row
-						err := gc.Once(&cache.Item{
-							Ctx:   ctx,
-							Key:   k,
-							Value: &rows,
-							TTL:   5 * time.Minute,
-							Do: func(it *cache.Item) (any, error) {
-								return queryRows(it.Context(), floor, noopQuery, n, n)
-							},
-						})
-						return rows, err
-					}))
+					run(b, g, n, rowsRead(goRedisCacheRead(gc, k, floor, n)))
 					wantInner(b, noop.Queries, 1)
 				})
 				b.Run("cachedsql-l2", func(b *testing.B) {
