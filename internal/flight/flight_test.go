@@ -310,7 +310,7 @@ func TestDoInlineOnlyWhenCtxCannotEnd(t *testing.T) {
 }
 
 // BenchmarkDo is one uncontended call: inline (a context that cannot end)
-// against handed to a goroutine (one that can).
+// against handed to a parked worker (one that can).
 func BenchmarkDo(b *testing.B) {
 	fn := func(context.Context) (int, error) { return 1, nil }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -318,7 +318,7 @@ func BenchmarkDo(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		ctx  context.Context
-	}{{"inline", context.Background()}, {"goroutine", ctx}} {
+	}{{"inline", context.Background()}, {"handoff", ctx}} {
 		b.Run(c.name, func(b *testing.B) {
 			var g Group[int, int]
 			b.ReportAllocs()
