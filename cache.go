@@ -170,7 +170,7 @@ func (sh *shared) stats() Stats {
 		s.Bypass[n] = c.bypass[i].Load()
 	}
 	l1 := sh.l1.Stats()
-	s.L1Entries, s.L1Bytes = l1.Entries, l1.Bytes
+	s.L1Entries, s.L1Bytes, s.L1Capacity = l1.Entries, l1.Bytes, l1.Capacity
 	addL2Stats(sh.l2, &s)
 	g := sh.clock.Stats()
 	s.StreamSent, s.StreamReceived, s.Resyncs = g.Sent, g.Received, g.Resyncs

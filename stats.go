@@ -53,7 +53,11 @@ type Stats struct {
 	Invalidations    int64 // generation moves made by writes in this process
 	Bypass           map[string]int64
 
-	L1Entries, L1Bytes int64
+	L1Entries int64
+	// L1Bytes is the memory L1 has allocated for entries; it grows as entries
+	// arrive, up to L1Capacity, and once there each new entry evicts the
+	// oldest.
+	L1Bytes, L1Capacity int64
 
 	L2BytesWritten int64
 	L2Breaker      string // closed, open or half-open; "" without Redis

@@ -206,7 +206,47 @@ func BenchmarkMiss(b *testing.B) {
 						b.Fatalf("%d hits and %d fills: want only misses that fill", s.L1Hits, s.Fills)
 					}
 				})
+				// The same misses in a process whose L1 is full, as it is
+				// after its first CapacityMiB of fills: the ring no longer
+				// grows (cachedsql-miss above pays that growth, doubling and
+				// copying each shard's ring), and each fill evicts the oldest.
+				// Warmed once per workload, not per b.N.
+				var full *sql.DB
+				var fullC *cachedsql.Connector
+				fullArg := int64(-1)
+				wb := b
+				b.Run("cachedsql-miss-l1full", func(b *testing.B) {
+					if full == nil {
+						full, fullC = openCached(wb, cachedsql.Config{DriverName: d.driver, DSN: dsn}, 1)
+						fillL1(b, fullC, read(full, &fullArg))
+					}
+					fills := fullC.Stats().Fills
+					run(b, 1, n, read(full, &fullArg))
+					if s := fullC.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(b.N)+1 {
+						b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, b.N+1)
+					}
+				})
 			})
+		}
+	}
+}
+
+// fillL1 misses through read until c's L1 has grown to its capacity.
+func fillL1(b *testing.B, c *cachedsql.Connector, read reader) {
+	b.Helper()
+	for i := 0; ; i++ {
+		s := c.Stats()
+		if s.L1Capacity == 0 {
+			b.Fatal("L1 is off")
+		}
+		if s.L1Bytes >= s.L1Capacity {
+			return
+		}
+		if i == 1_000_000 {
+			b.Fatalf("L1 has %d bytes after %d fills; its capacity is %d", s.L1Bytes, i, s.L1Capacity)
+		}
+		if _, err := read(context.Background()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

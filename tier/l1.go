@@ -55,9 +55,11 @@ type L1Stats struct {
 	// Bytes is the memory bigcache has allocated for entries (its ring buffers),
 	// at most CapacityMiB MiB. Counting the exact bytes of live entries would
 	// need an eviction callback that copies every evicted entry.
-	Bytes  int64
-	Hits   int64 // Get calls that returned a live entry
-	Misses int64 // Get calls that found nothing or an expired entry
+	Bytes int64
+	// Capacity is what Bytes grows to at most: CapacityMiB MiB.
+	Capacity int64
+	Hits     int64 // Get calls that returned a live entry
+	Misses   int64 // Get calls that found nothing or an expired entry
 }
 
 // L1 is the in-process tier: bigcache with a deadline stored in each entry.
@@ -74,6 +76,7 @@ type L1 struct {
 	cache    atomic.Pointer[bigcache.BigCache] // nil when disabled or closed
 	maxTTL   time.Duration
 	maxValue int
+	capacity int64 // bytes, the rings' limit
 	base     time.Time
 	now      func() time.Time // tests replace it to move time without sleeping
 	expired  atomic.Int64     // bigcache hits that were past their deadline
@@ -116,6 +119,7 @@ func NewL1(cfg L1Config) (*L1, error) {
 		shards *= 2
 	}
 	shardBytes := cfg.CapacityMiB << 20 / shards
+	l.capacity = int64(shardBytes) * int64(shards)
 	// A quarter of a shard: a bigger entry would evict most of its shard,
 	// and bigcache's ring only grows to its limit while an entry needs less
 	// than half of it.
@@ -261,10 +265,11 @@ func (l *L1) Stats() L1Stats {
 	s := c.Stats()
 	expired := l.expired.Load()
 	return L1Stats{
-		Entries: int64(c.Len()),
-		Bytes:   int64(c.Capacity()),
-		Hits:    s.Hits - expired,
-		Misses:  s.Misses + s.Collisions + expired,
+		Entries:  int64(c.Len()),
+		Bytes:    int64(c.Capacity()),
+		Capacity: l.capacity,
+		Hits:     s.Hits - expired,
+		Misses:   s.Misses + s.Collisions + expired,
 	}
 }
 

@@ -472,7 +472,7 @@ func printStats(out io.Writer, s cachedsql.Stats, withL2 bool) {
 		reasons = []string{"none"}
 	}
 	fmt.Fprintf(tw, "  bypassed the cache\t%s\n", joinComma(reasons))
-	fmt.Fprintf(tw, "  L1 entries, bytes\t%d, %d\n", s.L1Entries, s.L1Bytes)
+	fmt.Fprintf(tw, "  L1 entries, bytes, capacity\t%d, %d, %d\n", s.L1Entries, s.L1Bytes, s.L1Capacity)
 	if withL2 {
 		fmt.Fprintf(tw, "  stream sent / received\t%d / %d\tconnected=%v resyncs=%d\n", s.StreamSent, s.StreamReceived, s.StreamConnected, s.Resyncs)
 	}
