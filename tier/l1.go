@@ -214,18 +214,7 @@ const maxPooledSetBuffer = 64 << 10
 // than MaxValueBytes (the entry is then not cached). On a disabled or closed
 // L1 it does nothing and returns nil.
 func (l *L1) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Duration) error {
-	if ttl <= 0 {
-		return fmt.Errorf("%w: L1 Set with ttl %v", ErrBadTTL, ttl)
-	}
-	c := l.cache.Load()
-	if c == nil {
-		return nil
-	}
-	if len(value) > l.maxValue {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), l.maxValue)
-	}
-	ttl = min(ttl, l.maxTTL)
-	n := deadlineBytes + len(value)
+	n := L1Room + len(value)
 	var bp *[]byte
 	if n <= maxPooledSetBuffer {
 		if p, ok := setBuffers.Get().(*[]byte); ok {
@@ -239,17 +228,43 @@ func (l *L1) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 	if bp != nil {
 		buf = (*bp)[:0]
 	}
-	buf = binary.LittleEndian.AppendUint64(buf, uint64(l.clock()+int64(ttl)))
-	buf = append(buf, value...)
-
-	kb := keyBuffers.Get().(*keying.Key)
-	*kb = key
-	err := c.Set(unsafe.String(&kb[0], len(kb)), buf)
-	keyBuffers.Put(kb)
+	buf = append(append(buf, make([]byte, L1Room)...), value...)
+	err := l.SetWithRoom(ctx, key, buf, ttl)
 	if bp != nil {
 		*bp = buf[:0]
 		setBuffers.Put(bp)
 	}
+	return err
+}
+
+// L1Room is how many bytes SetWithRoom needs in front of the value.
+const L1Room = deadlineBytes
+
+// SetWithRoom is Set for a value that its caller has placed after L1Room
+// bytes of room in buf (buf[L1Room:] is the value): L1 writes the entry's
+// header there instead of copying the value to put one in front of it. It
+// overwrites buf[:L1Room] and leaves the value alone.
+func (l *L1) SetWithRoom(ctx context.Context, key keying.Key, buf []byte, ttl time.Duration) error {
+	if len(buf) < L1Room {
+		return fmt.Errorf("tier: L1 SetWithRoom: %d bytes, fewer than the room of %d", len(buf), L1Room)
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("%w: L1 Set with ttl %v", ErrBadTTL, ttl)
+	}
+	c := l.cache.Load()
+	if c == nil {
+		return nil
+	}
+	value := buf[L1Room:]
+	if len(value) > l.maxValue {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), l.maxValue)
+	}
+	ttl = min(ttl, l.maxTTL)
+	binary.LittleEndian.PutUint64(buf, uint64(l.clock()+int64(ttl)))
+	kb := keyBuffers.Get().(*keying.Key)
+	*kb = key
+	err := c.Set(unsafe.String(&kb[0], len(kb)), buf)
+	keyBuffers.Put(kb)
 	if err != nil {
 		return fmt.Errorf("tier: L1 Set of %d bytes: %w", len(value), err)
 	}

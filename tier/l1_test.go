@@ -421,3 +421,29 @@ func TestL1GetAllocs(t *testing.T) {
 		t.Fatalf("L1.Get allocates %v per call, plain bigcache.Get %v", ours, raw)
 	}
 }
+
+// TestL1SetWithRoom: a value stored after the caller's room reads back as
+// Set's would, the value bytes untouched; a buf shorter than the room is an
+// error, not a panic.
+func TestL1SetWithRoom(t *testing.T) {
+	l, _ := newTestL1(t, L1Config{CapacityMiB: 4})
+	ctx := context.Background()
+	value := []byte("the encoded rows")
+	buf := append(make([]byte, L1Room), value...)
+	if err := l.SetWithRoom(ctx, testKey(1), buf, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if string(buf[L1Room:]) != string(value) {
+		t.Fatalf("SetWithRoom changed the value to %q", buf[L1Room:])
+	}
+	got, left, ok, err := l.Get(ctx, testKey(1))
+	if err != nil || !ok || string(got) != string(value) || left <= 0 || left > time.Minute {
+		t.Fatalf("Get = %q, %v, %v, %v; want %q with up to a minute left", got, left, ok, err, value)
+	}
+	if err := l.SetWithRoom(ctx, testKey(2), make([]byte, L1Room-1), time.Minute); err == nil {
+		t.Fatal("a buf shorter than the room was accepted")
+	}
+	if err := l.SetWithRoom(ctx, testKey(3), make([]byte, L1Room+l.MaxValueBytes()+1), time.Minute); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a value over MaxValueBytes after the room: %v, want ErrTooLarge", err)
+	}
+}
