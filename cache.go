@@ -196,9 +196,19 @@ type plan struct {
 	// driver.ErrSkip (go-sql-driver/mysql without interpolateParams): later
 	// connection-path misses go straight to the prepared-statement path.
 	connSkips atomic.Bool
-	// rowsHint is how many rows the last fill of this query captured (in its
-	// first result set), to size the next one's allocation.
-	rowsHint atomic.Int32
+	// sizes is the sizeHint of the last fill of this query: rows in its low
+	// 24 bits, small []byte values in the next 20, their bytes in the top 20
+	// (each capped at its field's maximum).
+	sizes atomic.Uint64
+}
+
+func (p *plan) sizeHint() sizeHint {
+	h := p.sizes.Load()
+	return sizeHint{rows: int(h & (1<<24 - 1)), small: int(h >> 24 & (1<<20 - 1)), arena: int(h >> 44)}
+}
+
+func (p *plan) setSizeHint(h sizeHint) {
+	p.sizes.Store(uint64(min(h.rows, 1<<24-1)) | uint64(min(h.small, 1<<20-1))<<24 | uint64(min(h.arena, 1<<20-1))<<44)
 }
 
 // sessionFunctions change session settings from inside a read.

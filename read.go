@@ -350,7 +350,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		qcancel()
 		return nil, err
 	}
-	res, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes(), int(p.rowsHint.Load()))
+	res, got, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes(), p.sizeHint())
 	if err != nil {
 		rows.Close()
 		qcancel()
@@ -362,23 +362,24 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		return &fill{}, nil
 	}
 	defer qcancel()
-	if len(res.Sets) > 0 {
-		p.rowsHint.Store(int32(min(len(res.Sets[0].Rows), 1<<20)))
-	}
+	p.setSizeHint(got)
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
 	bp := encodeScratch.Get().(*[]byte)
-	data, err := rowset.Append((*bp)[:0], res)
+	// Encoded after room for L1's entry header, so that L1 stores it without
+	// copying it to put one in front.
+	buf, err := rowset.Append(append((*bp)[:0], make([]byte, tier.L1Room)...), res)
+	data := buf[tier.L1Room:]
 	if err != nil || (c.cfg.maxBytes() > 0 && len(data) > c.cfg.maxBytes()) {
-		putScratch(bp, data)
+		putScratch(bp, buf)
 		sh.ctr.uncacheable.Add(1)
 		h.give(newCachedRows(res))
 		return &fill{}, nil
 	}
 	// A fill that began before an invalidation is stored under the generations
 	// it read at the start, which no later reader asks for.
-	if err := sh.l1.Set(ctx, key, data, ttl); err == nil || sh.l2 != nil {
+	if err := sh.l1.SetWithRoom(ctx, key, buf, ttl); err == nil || sh.l2 != nil {
 		sh.ctr.fills.Add(1)
 	}
 	e := newHotEntry(res, len(data))
@@ -391,10 +392,10 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 			if l2.Set(wctx, key, data, ttl) != nil {
 				sh.ctr.l2Errors.Add(1)
 			}
-			putScratch(bp, data)
+			putScratch(bp, buf)
 		})
 	} else {
-		putScratch(bp, data)
+		putScratch(bp, buf)
 	}
 	return &fill{e: e}, nil
 }
@@ -424,34 +425,49 @@ const (
 	maxArenaCopy = 256
 )
 
+// sizeHint is what the last capture of a query held, to size the next one's
+// allocations: a result of the same size is then read into one allocation of
+// each kind rather than a doubling series.
+type sizeHint struct {
+	rows  int // rows in the first result set
+	small int // []byte values copied into the arena
+	arena int // their bytes
+}
+
 // capture reads every row of every result set, deep-copying what drivers may
 // reuse. It stops early (overflow) when the result exceeds a cap or holds a
 // value the codec cannot reproduce; res then holds what was read so far and
-// rows is positioned just after it.
-//
-// hint is how many rows the same query returned last time: a result of that
-// size is then read into one allocation rather than a doubling series.
-func capture(rows driver.Rows, maxRows, maxBytes, hint int) (res *rowset.Result, overflow bool, err error) {
+// rows is positioned just after it. got is the hint this result gives.
+func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint) (res *rowset.Result, got sizeHint, overflow bool, err error) {
 	res = &rowset.Result{}
-	hint = min(hint, 4096)
+	rowsHint := min(hint.rows, 4096)
 	if maxRows > 0 {
-		hint = min(hint, maxRows+1)
+		rowsHint = min(rowsHint, maxRows+1)
 	}
 	nrows, nbytes := 0, 0
 	var free []driver.Value // rows are cut from chunks, not allocated one by one
 	var arena []byte        // and small []byte copies likewise,
 	var headers [][]byte    // and the slice headers their interfaces point at
+	if hint.small > 0 {
+		headers = make([][]byte, 0, min(hint.small, 4096))
+		arena = make([]byte, 0, min(hint.arena, 64<<10))
+	}
+	defer func() {
+		if len(res.Sets) > 0 {
+			got.rows = len(res.Sets[0].Rows)
+		}
+	}()
 	for {
 		set := rowset.Set{Columns: rowset.Describe(rows)}
 		width := len(set.Columns)
-		if nrows == 0 && hint > 0 {
-			set.Rows = make([][]driver.Value, 0, hint)
+		if nrows == 0 && rowsHint > 0 {
+			set.Rows = make([][]driver.Value, 0, rowsHint)
 		}
 		for {
 			if len(free) < width {
 				n := min(max(nrows, 8), 256)
-				if nrows == 0 && hint > 0 {
-					n = hint + 1 // the call that returns io.EOF takes a row too
+				if nrows == 0 && rowsHint > 0 {
+					n = rowsHint + 1 // the call that returns io.EOF takes a row too
 				}
 				free = make([]driver.Value, width*n)
 			}
@@ -461,7 +477,7 @@ func capture(rows driver.Rows, maxRows, maxBytes, hint int) (res *rowset.Result,
 				break
 			}
 			if err != nil {
-				return nil, false, err
+				return nil, got, false, err
 			}
 			supported := true
 			for i, v := range dest {
@@ -475,6 +491,8 @@ func capture(rows driver.Rows, maxRows, maxBytes, hint int) (res *rowset.Result,
 						}
 						at := len(arena)
 						arena = append(arena, x...)
+						got.small++
+						got.arena += n
 						if len(headers) == cap(headers) {
 							headers = make([][]byte, 0, min(max(2*cap(headers), 8), 64))
 						}
@@ -508,19 +526,19 @@ func capture(rows driver.Rows, maxRows, maxBytes, hint int) (res *rowset.Result,
 			nrows++
 			if !supported || (maxRows > 0 && nrows > maxRows) || (maxBytes > 0 && nbytes > maxBytes) {
 				res.Sets = append(res.Sets, set)
-				return res, true, nil
+				return res, got, true, nil
 			}
 		}
 		res.Sets = append(res.Sets, set)
 		nrs, ok := rows.(driver.RowsNextResultSet)
 		if !ok || !nrs.HasNextResultSet() {
-			return res, false, nil
+			return res, got, false, nil
 		}
 		if err := nrs.NextResultSet(); err != nil {
 			if err == io.EOF {
-				return res, false, nil
+				return res, got, false, nil
 			}
-			return nil, false, err
+			return nil, got, false, err
 		}
 	}
 }
