@@ -1,7 +1,10 @@
 package cachedsql
 
 import (
+	"context"
+	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -46,6 +49,13 @@ func TestCaptureWhateverTheHint(t *testing.T) {
 					if len(rows) != len(want) || (len(want) > 0 && !reflect.DeepEqual(rows, want)) {
 						t.Fatalf("captured %d rows %v, want %d", len(rows), rows, len(want))
 					}
+					if len(rows) > 1 {
+						// Appending to one captured value must not write into the next.
+						_ = append(rows[0][2].([]byte), 0xee)
+						if rows[1][2].([]byte)[0] != 1 {
+							t.Fatalf("appending to row 0's []byte changed row 1's to %v", rows[1][2])
+						}
+					}
 					for i := range rows {
 						data[i][2].([]byte)[0] = 0xff // the driver reuses its buffer
 						if rows[i][2].([]byte)[0] != byte(i) {
@@ -72,5 +82,114 @@ func TestPlanSizeHintRoundTrips(t *testing.T) {
 		if got := p.sizeHint(); got != tt.want {
 			t.Errorf("%+v stored, %+v read; want %+v", tt.in, got, tt.want)
 		}
+	}
+}
+
+// brokenRows yields rows until failAt, then fails: a connection dropped or a
+// query cancelled partway through a result. With sets > 1 it has further
+// result sets, whose NextResultSet fails.
+type brokenRows struct {
+	sliceRows
+	failAt, read int
+	err          error
+}
+
+func (r *brokenRows) Next(dest []driver.Value) error {
+	if r.failAt >= 0 && r.read == r.failAt {
+		return r.err
+	}
+	r.read++
+	return r.sliceRows.Next(dest)
+}
+
+type brokenSets struct {
+	brokenRows
+}
+
+func (r *brokenSets) HasNextResultSet() bool { return true }
+func (r *brokenSets) NextResultSet() error   { return r.err }
+
+// TestCaptureReturnsTheDriversError: an error from Next, on the first row or
+// later, or from NextResultSet, comes back from capture as is, with no
+// result and no overflow, whatever the hint (not a panic).
+func TestCaptureReturnsTheDriversError(t *testing.T) {
+	boom := errors.New("connection reset")
+	mk := func() sliceRows {
+		var data [][]driver.Value
+		for i := range 10 {
+			data = append(data, []driver.Value{int64(i), []byte{byte(i)}})
+		}
+		return sliceRows{cols: []string{"a", "b"}, data: data}
+	}
+	for _, tt := range []struct {
+		name string
+		rows driver.Rows
+	}{
+		{"first Next", &brokenRows{sliceRows: mk(), failAt: 0, err: boom}},
+		{"fifth Next", &brokenRows{sliceRows: mk(), failAt: 4, err: boom}},
+		{"NextResultSet", &brokenSets{brokenRows{sliceRows: mk(), failAt: -1, err: boom}}},
+	} {
+		for _, hint := range []sizeHint{{}, {rows: 10, small: 10, arena: 10}} {
+			t.Run(fmt.Sprintf("%s/hint=%d", tt.name, hint.rows), func(t *testing.T) {
+				if r, ok := tt.rows.(*brokenRows); ok {
+					r.sliceRows, r.read = mk(), 0
+				}
+				if r, ok := tt.rows.(*brokenSets); ok {
+					r.sliceRows, r.read = mk(), 0
+				}
+				res, _, overflow, err := capture(tt.rows, 0, 0, hint)
+				if !errors.Is(err, boom) || res != nil || overflow {
+					t.Fatalf("capture = %v, overflow %v, %v; want nil, false, %v", res, overflow, err, boom)
+				}
+			})
+		}
+	}
+}
+
+// brokenConnector's queries return two rows, then fail.
+type brokenConnector struct{ err error }
+
+func (c brokenConnector) Connect(context.Context) (driver.Conn, error) { return brokenConn(c), nil }
+func (c brokenConnector) Driver() driver.Driver                        { return nil }
+
+type brokenConn brokenConnector
+
+func (c brokenConn) QueryContext(context.Context, string, []driver.NamedValue) (driver.Rows, error) {
+	return &brokenRows{sliceRows: sliceRows{cols: []string{"n"}, data: [][]driver.Value{{int64(1)}, {int64(2)}, {int64(3)}}}, failAt: 2, err: c.err}, nil
+}
+func (brokenConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("no statements") }
+func (brokenConn) Close() error                        { return nil }
+func (brokenConn) Begin() (driver.Tx, error)           { return nil, errors.New("no transactions") }
+
+// TestReadFailingMidRowsReturnsTheError: a miss whose rows fail partway
+// (a dropped connection) hands the driver's error to its caller, on the
+// caller's goroutine and on a worker's alike, and caches nothing.
+func TestReadFailingMidRowsReturnsTheError(t *testing.T) {
+	boom := errors.New("connection reset by peer")
+	c, err := NewConnector(Config{Connector: brokenConnector{err: boom}, Namespace: "broken-" + t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	for _, cancellable := range []bool{false, true} {
+		ctx, cancel := context.Background(), context.CancelFunc(func() {})
+		if cancellable {
+			ctx, cancel = context.WithCancel(ctx)
+		}
+		rows, err := db.QueryContext(ctx, "SELECT n FROM t")
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		cancel()
+		if !errors.Is(err, boom) {
+			t.Fatalf("cancellable=%v: %v; want the driver's %v", cancellable, err, boom)
+		}
+	}
+	if s := c.Stats(); s.Fills != 0 || s.L1Entries != 0 {
+		t.Fatalf("fills %d, L1 entries %d after failed reads; want 0", s.Fills, s.L1Entries)
 	}
 }

@@ -449,11 +449,13 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint) (res *rowse
 	var arena []byte        // and small []byte copies likewise,
 	var headers [][]byte    // and the slice headers their interfaces point at
 	if hint.small > 0 {
-		headers = make([][]byte, 0, min(hint.small, 4096))
-		arena = make([]byte, 0, min(hint.arena, 64<<10))
+		// Capped: the hint is the last result's, and this one, for other
+		// arguments, may be far smaller.
+		headers = make([][]byte, 0, min(hint.small, 1024))
+		arena = make([]byte, 0, min(hint.arena, 16<<10))
 	}
 	defer func() {
-		if len(res.Sets) > 0 {
+		if res != nil && len(res.Sets) > 0 { // nil on an error
 			got.rows = len(res.Sets[0].Rows)
 		}
 	}()
