@@ -55,8 +55,9 @@ type Stats struct {
 
 	L1Entries int64
 	// L1Bytes is the memory L1 has allocated for entries; it grows as entries
-	// arrive, up to L1Capacity, and once there each new entry evicts the
-	// oldest.
+	// arrive, up to L1Capacity, and once there a new entry evicts the oldest
+	// ones until it has room. L1Capacity is below l1_mib: the results kept
+	// decoded take their share of it.
 	L1Bytes, L1Capacity int64
 
 	L2BytesWritten int64

@@ -214,6 +214,17 @@ const maxPooledSetBuffer = 64 << 10
 // than MaxValueBytes (the entry is then not cached). On a disabled or closed
 // L1 it does nothing and returns nil.
 func (l *L1) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Duration) error {
+	// Checked before the copy below as well as by SetWithRoom: a promotion
+	// offers values L1 refuses, and must not pay for copying them.
+	if ttl <= 0 {
+		return fmt.Errorf("%w: L1 Set with ttl %v", ErrBadTTL, ttl)
+	}
+	if l.cache.Load() == nil {
+		return nil
+	}
+	if len(value) > l.maxValue {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), l.maxValue)
+	}
 	n := L1Room + len(value)
 	var bp *[]byte
 	if n <= maxPooledSetBuffer {
