@@ -217,7 +217,15 @@ func BenchmarkMiss(b *testing.B) {
 				wb := b
 				b.Run("cachedsql-miss-l1full", func(b *testing.B) {
 					if full == nil {
-						full, fullC = openCached(wb, cachedsql.Config{DriverName: d.driver, DSN: dsn}, 1)
+						c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: d.driver, DSN: dsn, Namespace: namespace(b)})
+						if err != nil {
+							b.Fatal(err)
+						}
+						// Closed with the workload, not with this b: the
+						// function runs again for each b.N.
+						db := sql.OpenDB(c)
+						wb.Cleanup(func() { db.Close() })
+						full, fullC = db, c
 						fillL1(b, fullC, read(full, &fullArg))
 					}
 					fills := fullC.Stats().Fills
