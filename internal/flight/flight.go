@@ -33,19 +33,22 @@ type call[V any] struct {
 	val     V
 	err     error
 	waiters int // callers still waiting; guarded by Group.mu
+	joined  int // callers that ever joined, the first included; guarded by Group.mu
+	shared  bool
 	cancel  context.CancelFunc
 }
 
 // Do returns the result of fn for key, running fn if no call for key is in
 // flight and waiting for the running one otherwise; leader reports whether
-// this caller's fn was the one run. fn runs on a goroutine of its own (a
+// this caller's fn was the one run, and shared whether any other caller
+// joined the call (and so may hold its result too). fn runs on a goroutine of its own (a
 // parked worker), so that its caller can leave early; when ctx can never end
 // (ctx.Done() is nil) it runs on the caller's goroutine instead, since that
 // caller cannot leave anyway. If ctx ends first, Do returns ctx.Err() at
 // once; fn's context is cancelled when the last waiting caller has returned
 // this way. If fn panics, the panic goes on where fn ran and the waiters get
 // ErrPanicked.
-func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, leader bool) {
+func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, leader, shared bool) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = make(map[K]*call[V])
@@ -53,6 +56,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	c, ok := g.calls[key]
 	if ok {
 		c.waiters++
+		c.joined++
 		g.mu.Unlock()
 	} else {
 		leader = true
@@ -62,21 +66,21 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 			// is this one, when fn has returned): run it here, on ctx itself,
 			// and spare a hand-off (BenchmarkDo) and, in the database driver
 			// below, the watcher a cancellable context costs.
-			c = &call[V]{done: make(chan struct{}), waiters: 1, cancel: func() {}}
+			c = &call[V]{done: make(chan struct{}), waiters: 1, joined: 1, cancel: func() {}}
 			g.calls[key] = c
 			g.mu.Unlock()
 			g.run(key, c, ctx, fn)
-			return c.val, c.err, true
+			return c.val, c.err, true, c.shared
 		}
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		c = &call[V]{done: make(chan struct{}), waiters: 1, cancel: cancel}
+		c = &call[V]{done: make(chan struct{}), waiters: 1, joined: 1, cancel: cancel}
 		g.calls[key] = c
 		g.mu.Unlock()
 		spawn(func() { g.run(key, c, fctx, fn) })
 	}
 	select {
 	case <-c.done:
-		return c.val, c.err, leader
+		return c.val, c.err, leader, c.shared
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
@@ -91,14 +95,14 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	select {
 	case <-c.done:
 		// The result arrived while we were leaving: take it rather than waste it.
-		return c.val, c.err, leader
+		return c.val, c.err, leader, c.shared
 	default:
 	}
 	if last {
 		c.cancel()
 	}
 	var zero V
-	return zero, ctx.Err(), leader
+	return zero, ctx.Err(), leader, false
 }
 
 // ErrPanicked is the error waiters receive when fn panicked; the panic
@@ -118,6 +122,8 @@ func (g *Group[K, V]) run(key K, c *call[V], ctx context.Context, fn func(contex
 		if g.calls[key] == c {
 			delete(g.calls, key)
 		}
+		// Unlinked, the call takes no more callers: joined is final.
+		c.shared = c.joined > 1
 		g.mu.Unlock()
 		close(c.done)
 	}()
@@ -194,6 +200,7 @@ func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context)
 	}
 	if c, ok := g.calls[key]; ok {
 		c.waiters++
+		c.joined++
 		g.mu.Unlock()
 		select {
 		case <-c.done:
@@ -206,7 +213,7 @@ func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context)
 			return zero, ctx.Err(), false
 		}
 	}
-	c := &call[V]{done: make(chan struct{}), waiters: 1}
+	c := &call[V]{done: make(chan struct{}), waiters: 1, joined: 1}
 	g.calls[key] = c
 	g.mu.Unlock()
 	g.run(key, c, ctx, fn)

@@ -33,7 +33,7 @@ func TestOneRunForManyCallers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err, leader := g.Do(context.Background(), "k", fn)
+			v, err, leader, _ := g.Do(context.Background(), "k", fn)
 			if err != nil {
 				t.Errorf("caller %d: %v", i, err)
 			}
@@ -69,10 +69,10 @@ func TestCallerLeavesOthersStay(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	leaderDone := make(chan error)
-	go func() { _, err, _ := g.Do(ctx, "k", fn); leaderDone <- err }()
+	go func() { _, err, _, _ := g.Do(ctx, "k", fn); leaderDone <- err }()
 	<-started
 	otherDone := make(chan int)
-	go func() { v, _, _ := g.Do(context.Background(), "k", fn); otherDone <- v }()
+	go func() { v, _, _, _ := g.Do(context.Background(), "k", fn); otherDone <- v }()
 	for g.Waiting("k") != 2 {
 		time.Sleep(time.Millisecond)
 	}
@@ -116,7 +116,7 @@ func TestLastCallerLeavingCancelsWork(t *testing.T) {
 		t.Fatal("shared work was not cancelled after every caller left")
 	}
 	// A new caller starts fresh work rather than inheriting the cancelled one.
-	v, err, leader := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 9, nil })
+	v, err, leader, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 9, nil })
 	if v != 9 || err != nil || !leader {
 		t.Fatalf("fresh call = %d, %v, leader=%v", v, err, leader)
 	}
@@ -129,9 +129,9 @@ func TestErrorReachesEveryWaiterAndIsForgotten(t *testing.T) {
 	started := make(chan struct{})
 	fn := func(context.Context) (int, error) { close(started); <-release; return 0, boom }
 	errs := make(chan error, 2)
-	go func() { _, err, _ := g.Do(context.Background(), "k", fn); errs <- err }()
+	go func() { _, err, _, _ := g.Do(context.Background(), "k", fn); errs <- err }()
 	<-started
-	go func() { _, err, _ := g.Do(context.Background(), "k", fn); errs <- err }()
+	go func() { _, err, _, _ := g.Do(context.Background(), "k", fn); errs <- err }()
 	for g.Waiting("k") != 2 {
 		time.Sleep(time.Millisecond)
 	}
@@ -141,7 +141,7 @@ func TestErrorReachesEveryWaiterAndIsForgotten(t *testing.T) {
 			t.Fatalf("waiter got %v; want boom", err)
 		}
 	}
-	v, err, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 1, nil })
+	v, err, _, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 1, nil })
 	if v != 1 || err != nil {
 		t.Fatalf("error was remembered: %d %v", v, err)
 	}
@@ -152,7 +152,7 @@ func TestDetachedContextKeepsValues(t *testing.T) {
 	type k struct{}
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), k{}, "v"), time.Hour)
 	defer cancel()
-	v, _, _ := g.Do(ctx, "x", func(c context.Context) (any, error) {
+	v, _, _, _ := g.Do(ctx, "x", func(c context.Context) (any, error) {
 		_, hasDeadline := c.Deadline()
 		return []any{c.Value(k{}), hasDeadline}, nil
 	})
@@ -299,12 +299,12 @@ func TestDoInlineOnlyWhenCtxCannotEnd(t *testing.T) {
 	if me == "" {
 		t.Fatal("cannot read the goroutine id")
 	}
-	if got, err, leader := g.Do(context.Background(), "k", fn); err != nil || !leader || got != me {
+	if got, err, leader, _ := g.Do(context.Background(), "k", fn); err != nil || !leader || got != me {
 		t.Fatalf("Background: fn ran on goroutine %s (leader %v, %v); want the caller's, %s", got, leader, err, me)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if got, err, leader := g.Do(ctx, "k", fn); err != nil || !leader || got == me {
+	if got, err, leader, _ := g.Do(ctx, "k", fn); err != nil || !leader || got == me {
 		t.Fatalf("cancellable: fn ran on goroutine %s (leader %v, %v); want another than the caller's %s", got, leader, err, me)
 	}
 }
@@ -323,7 +323,7 @@ func BenchmarkDo(b *testing.B) {
 			var g Group[int, int]
 			b.ReportAllocs()
 			for b.Loop() {
-				if v, err, _ := g.Do(c.ctx, 1, fn); v != 1 || err != nil {
+				if v, err, _, _ := g.Do(c.ctx, 1, fn); v != 1 || err != nil {
 					b.Fatal(v, err)
 				}
 			}
@@ -351,7 +351,7 @@ func TestPanicReachesWaitersAsError(t *testing.T) {
 	<-started
 	waiter := make(chan error)
 	go func() {
-		v, err, _ := g.Do(context.Background(), "k", fn)
+		v, err, _, _ := g.Do(context.Background(), "k", fn)
 		if v != nil {
 			t.Errorf("waiter got a value %v", v)
 		}
@@ -378,7 +378,7 @@ func TestWorkersAreReused(t *testing.T) {
 	seen := map[string]bool{}
 	const calls = 50
 	for i := range calls {
-		v, err, _ := g.Do(ctx, i, func(context.Context) (string, error) { return goid(), nil })
+		v, err, _, _ := g.Do(ctx, i, func(context.Context) (string, error) { return goid(), nil })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,5 +391,58 @@ func TestWorkersAreReused(t *testing.T) {
 	}
 	if len(seen) > calls/2 {
 		t.Fatalf("%d calls ran on %d goroutines; want parked workers reused", calls, len(seen))
+	}
+}
+
+// TestDoReportsShared: a call no other caller joined is not shared, for its
+// leader on either path; one that others joined is, for everyone who got
+// its result.
+func TestDoReportsShared(t *testing.T) {
+	var g Group[string, int]
+	one := func(context.Context) (int, error) { return 1, nil }
+	if _, _, leader, shared := g.Do(context.Background(), "a", one); !leader || shared {
+		t.Fatalf("inline call alone: leader=%v shared=%v; want true, false", leader, shared)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, _, leader, shared := g.Do(ctx, "a", one); !leader || shared {
+		t.Fatalf("worker call alone: leader=%v shared=%v; want true, false", leader, shared)
+	}
+
+	release := make(chan struct{})
+	started := make(chan struct{})
+	type out struct{ leader, shared bool }
+	results := make(chan out, 3)
+	go func() {
+		_, _, l, s := g.Do(ctx, "b", func(context.Context) (int, error) {
+			close(started)
+			<-release
+			return 2, nil
+		})
+		results <- out{l, s}
+	}()
+	<-started
+	for range 2 {
+		go func() {
+			_, _, l, s := g.Do(ctx, "b", one)
+			results <- out{l, s}
+		}()
+	}
+	for g.Waiting("b") != 3 {
+		runtime.Gosched()
+	}
+	close(release)
+	leaders := 0
+	for range 3 {
+		r := <-results
+		if !r.shared {
+			t.Fatalf("a caller of a call three joined got shared=false")
+		}
+		if r.leader {
+			leaders++
+		}
+	}
+	if leaders != 1 {
+		t.Fatalf("%d leaders; want 1", leaders)
 	}
 }
