@@ -316,3 +316,48 @@ func TestHotColumnsArePrivate(t *testing.T) {
 		t.Fatalf("decoded hits = %d: the test did not read shared results", s.L1DecodedHits)
 	}
 }
+
+// TestLoneFillLeaderReadsCapturedRows: a miss nobody else joined hands its
+// caller the captured rows themselves (no hot entry, no private copies), and
+// what that caller does to them does not reach the cache.
+func TestLoneFillLeaderReadsCapturedRows(t *testing.T) {
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	if err := d.CreateTable("docs", fakedb.Cols("id", "body"), []driver.Value{int64(1), []byte("payload")}); err != nil {
+		t.Fatal(err)
+	}
+	db := openCached(t, name, "")
+	ctx := context.Background()
+	dc, err := mustConnector(t, db).Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	qc, ok := dc.(driver.QueryerContext)
+	if !ok {
+		t.Fatalf("%T is not a QueryerContext", dc)
+	}
+	const q = "SELECT * FROM docs"
+	r, err := qc.QueryContext(ctx, q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.(*cachedRows); !ok {
+		t.Fatalf("a lone miss read through %T; want the captured rows (*cachedRows)", r)
+	}
+	dest := make([]driver.Value, 2)
+	if err := r.Next(dest); err != nil {
+		t.Fatal(err)
+	}
+	body := dest[1].([]byte)
+	for i := range body {
+		body[i] = 'X' // the caller's to change, as a driver's buffer is
+	}
+	r.Close()
+	var got []byte
+	if err := db.QueryRow(q).Scan(new(int64), &got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "payload" || d.QueryCount(q) != 1 {
+		t.Fatalf("hit after the lone miss: %q, %d database reads; want payload from the cache", got, d.QueryCount(q))
+	}
+}

@@ -215,13 +215,23 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 
 // fill is the outcome of one shared query.
 type fill struct {
-	// e is the result, decoded once and read by the leader and every waiter
-	// through hotRows (each reader gets private copies of []byte values); nil
-	// when the result was not cacheable.
-	e *hotEntry
+	// res is the result; nil when it was not cacheable.
+	res  *rowset.Result
+	size int // its encoded length
 	// late: the previous leader for the key stored its result in L1 just
 	// after this caller missed it, so no query ran for this flight.
 	late bool
+	// e prepares res to be read by several callers at once through hotRows
+	// (each reader gets private copies of []byte values); made by the first
+	// caller that shares the fill.
+	once sync.Once
+	e    *hotEntry
+}
+
+// entry is f's result for a caller that shares it.
+func (f *fill) entry() *hotEntry {
+	f.once.Do(func() { f.e = newHotEntry(f.res, f.size) })
+	return f.e
 }
 
 // handoff gives the leader (the caller whose connection ran the shared query)
@@ -278,7 +288,7 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 	// this caller leaves early, the next user of the connection waits for it.
 	busy := make(chan struct{})
 	cn.setBusy(&busy)
-	f, err, leader := sh.flights.Do(ctx, key, func(fctx context.Context) (*fill, error) {
+	f, err, leader, joined := sh.flights.Do(ctx, key, func(fctx context.Context) (*fill, error) {
 		defer cn.clearBusy(&busy)
 		f, err := cn.runFill(fctx, h, key, query, shared, st, ttl, p)
 		if err == driver.ErrSkip && st == nil {
@@ -307,8 +317,15 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 		// arriving just after it.
 		sh.ctr.coalesced.Add(1)
 	}
-	if f.e != nil {
-		return newHotRows(f.e), nil
+	if f.res != nil {
+		if leader && !joined && !f.late {
+			// Nobody else has this result, and nobody ever will: what the
+			// query captured is this caller's to read as it is, with no hot
+			// entry and no private copies (BenchmarkMissNoop rows=100:
+			// 25.7 -> 23.8 us).
+			return newCachedRows(f.res), nil
+		}
+		return newHotRows(f.entry()), nil
 	}
 	if leader {
 		if r := h.take(); r != nil {
@@ -334,7 +351,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	// becomes a leader: look again, so that it does not query a second time.
 	if v, _, hit, _ := sh.l1.Get(ctx, key); hit {
 		if res, err := rowset.Decode(v); err == nil {
-			return &fill{e: newHotEntry(res, len(v)), late: true}, nil
+			return &fill{res: res, size: len(v), late: true}, nil
 		}
 	}
 	// The query gets its own cancel: rows handed to the leader for streaming
@@ -382,7 +399,6 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	if err := sh.l1.SetWithRoom(ctx, key, buf, ttl); err == nil || sh.l2 != nil {
 		sh.ctr.fills.Add(1)
 	}
-	e := newHotEntry(res, len(data))
 	if sh.l2 != nil {
 		l2 := sh.l2
 		// The write owns the scratch buffer until it is done: no copy.
@@ -397,7 +413,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	} else {
 		putScratch(bp, buf)
 	}
-	return &fill{e: e}, nil
+	return &fill{res: res, size: len(data)}, nil
 }
 
 // encodeScratch holds buffers for encoding fills. Appending into a fresh
