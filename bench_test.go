@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/cachedsql/cachedsql/internal/cputime"
 	"github.com/cachedsql/cachedsql/internal/fakedb"
 )
 
@@ -124,44 +124,25 @@ func checkHits(b *testing.B, noop *fakedb.Noop) {
 	}
 }
 
-// processCPU is the CPU time this process has used, the garbage collector's
-// included. The machines these benchmarks run on are shared, so wall-clock
-// ns/op swings with the load; cpu-ns/op is the steadier figure to compare
-// within one run.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time per op since start.
-func reportCPU(b *testing.B, start time.Duration) {
-	if b.N > 0 {
-		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
 func benchSerial(b *testing.B, db *sql.DB, nrows int) {
 	ctx := context.Background()
 	var s scanned
 	b.ReportAllocs()
-	start := processCPU()
+	start := cputime.Process()
 	for b.Loop() {
 		if n, err := readAll(ctx, db, &s, 1); err != nil || n != nrows {
 			b.Fatalf("%d rows, %v", n, err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 func benchParallel(b *testing.B, db *sql.DB, nrows int) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.SetParallelism(benchParallelism())
-	start := processCPU()
-	defer reportCPU(b, start)
+	start := cputime.Process()
+	defer cputime.Report(b, start)
 	b.RunParallel(func(pb *testing.PB) {
 		var s scanned
 		for pb.Next() {
@@ -293,7 +274,7 @@ func BenchmarkMissNoop(b *testing.B) {
 				arg := int64(0)
 				before := c.Stats().Fills
 				b.ReportAllocs()
-				start := processCPU()
+				start := cputime.Process()
 				for b.Loop() {
 					arg++
 					ctx, cancel := benchCtx(cancellable)
@@ -303,7 +284,7 @@ func BenchmarkMissNoop(b *testing.B) {
 						b.Fatalf("%d rows, %v", n, err)
 					}
 				}
-				reportCPU(b, start)
+				cputime.Report(b, start)
 				if fills := c.Stats().Fills - before; fills != int64(b.N) {
 					b.Fatalf("%d fills for %d queries: not every query was a miss", fills, b.N)
 				}
@@ -320,7 +301,7 @@ func BenchmarkFloorMiss(b *testing.B) {
 				db := floorDB(b, nrows)
 				var s scanned
 				b.ReportAllocs()
-				start := processCPU()
+				start := cputime.Process()
 				for b.Loop() {
 					ctx, cancel := benchCtx(cancellable)
 					n, err := readAll(ctx, db, &s, 1)
@@ -329,7 +310,7 @@ func BenchmarkFloorMiss(b *testing.B) {
 						b.Fatalf("%d rows, %v", n, err)
 					}
 				}
-				reportCPU(b, start)
+				cputime.Report(b, start)
 			})
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cachedsql/cachedsql"
+	"github.com/cachedsql/cachedsql/internal/cputime"
 	"github.com/cachedsql/cachedsql/internal/fakedb"
 )
 
@@ -106,12 +107,7 @@ func run(b *testing.B, g, n int, read reader) {
 		b.Fatalf("warming: %d rows, %v; want %d rows", got, err, n)
 	}
 	b.ReportAllocs()
-	start := processCPU()
-	defer func() {
-		if cpu := processCPU() - start; cpu > 0 && b.N > 0 {
-			b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
-		}
-	}()
+	defer cputime.Report(b, cputime.Process())
 	b.ResetTimer()
 	if g <= 1 {
 		for i := 0; i < b.N; i++ {

@@ -7,14 +7,9 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
-)
 
-// reportCPU adds cpu-ns/op: the process's CPU time (GC included) per operation.
-func reportCPU(b *testing.B, start time.Duration) {
-	if cpu := processCPU() - start; cpu > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
-}
+	"github.com/cachedsql/cachedsql/internal/cputime"
+)
 
 // benchResult is n rows of (int64, string, string, float64, time.Time), the
 // shape of the 10 x 5 benchmark.
@@ -51,7 +46,7 @@ func BenchmarkDecode10x5(b *testing.B) {
 	}
 	b.SetBytes(int64(len(enc)))
 	b.ReportAllocs()
-	defer reportCPU(b, processCPU())
+	defer cputime.Report(b, cputime.Process())
 	for b.Loop() {
 		if _, err := Decode(enc); err != nil {
 			b.Fatal(err)
@@ -67,7 +62,7 @@ func BenchmarkAppend10x5(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
-	defer reportCPU(b, processCPU())
+	defer cputime.Report(b, cputime.Process())
 	for b.Loop() {
 		if buf, err = Append(buf[:0], r); err != nil {
 			b.Fatal(err)
@@ -83,7 +78,7 @@ func BenchmarkMsgpackUnmarshal10x5(b *testing.B) {
 	}
 	b.SetBytes(int64(len(enc)))
 	b.ReportAllocs()
-	defer reportCPU(b, processCPU())
+	defer cputime.Report(b, cputime.Process())
 	for b.Loop() {
 		var rows [][]any
 		if err := msgpack.Unmarshal(enc, &rows); err != nil {
@@ -95,7 +90,7 @@ func BenchmarkMsgpackUnmarshal10x5(b *testing.B) {
 func BenchmarkMsgpackMarshal10x5(b *testing.B) {
 	rows := benchRows(10)
 	b.ReportAllocs()
-	defer reportCPU(b, processCPU())
+	defer cputime.Report(b, cputime.Process())
 	for b.Loop() {
 		if _, err := msgpack.Marshal(rows); err != nil {
 			b.Fatal(err)
