@@ -216,8 +216,7 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 // fill is the outcome of one shared query.
 type fill struct {
 	// res is the result; nil when it was not cacheable.
-	res  *rowset.Result
-	size int // its encoded length
+	res *rowset.Result
 	// late: the previous leader for the key stored its result in L1 just
 	// after this caller missed it, so no query ran for this flight.
 	late bool
@@ -230,7 +229,8 @@ type fill struct {
 
 // entry is f's result for a caller that shares it.
 func (f *fill) entry() *hotEntry {
-	f.once.Do(func() { f.e = newHotEntry(f.res, f.size) })
+	// Never kept in the hot set, so its size counts against no budget.
+	f.once.Do(func() { f.e = newHotEntry(f.res, 0) })
 	return f.e
 }
 
@@ -351,7 +351,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	// becomes a leader: look again, so that it does not query a second time.
 	if v, _, hit, _ := sh.l1.Get(ctx, key); hit {
 		if res, err := rowset.Decode(v); err == nil {
-			return &fill{res: res, size: len(v), late: true}, nil
+			return &fill{res: res, late: true}, nil
 		}
 	}
 	// The query gets its own cancel: rows handed to the leader for streaming
@@ -413,7 +413,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	} else {
 		putScratch(bp, buf)
 	}
-	return &fill{res: res, size: len(data)}, nil
+	return &fill{res: res}, nil
 }
 
 // encodeScratch holds buffers for encoding fills. Appending into a fresh
