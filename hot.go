@@ -128,18 +128,16 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 		delete(s.m, *k)
 		s.bytes -= old.size
 	}
-	// Evict expired entries first, then arbitrary ones (map order), until it fits.
+	// Evict entries in map order (random, so expired or not) until it fits.
 	for key, x := range s.m {
 		if s.bytes+e.size <= h.budget {
 			break
 		}
-		if x.deadline <= now || s.bytes+e.size > h.budget {
-			delete(s.m, key)
-			s.bytes -= x.size
-			// Only the very entry evicted: the slot may hold another
-			// shard's entry by now.
-			h.slot(&key).CompareAndSwap(x, nil)
-		}
+		delete(s.m, key)
+		s.bytes -= x.size
+		// Only the very entry evicted: the slot may hold another shard's
+		// entry by now.
+		h.slot(&key).CompareAndSwap(x, nil)
 	}
 	s.m[*k] = e
 	s.bytes += e.size
