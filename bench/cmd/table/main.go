@@ -205,6 +205,7 @@ func printTop(w io.Writer, top string, gs []*group) {
 		}
 	}
 	if base == "" {
+		printPaired(w, top, gs, contenders)
 		return
 	}
 	sort.Slice(units, func(i, j int) bool {
@@ -249,6 +250,55 @@ func printTop(w io.Writer, top string, gs []*group) {
 			}
 			fmt.Fprintln(w)
 		}
+	}
+}
+
+// pairedRatio and pairedBase are the units of a benchmark that measures its
+// baseline itself, in pairs with its contender (BenchmarkMissPaired): the
+// ratio of the two, and the baseline's own ns/op.
+const (
+	pairedRatio = "x-direct"
+	pairedBase  = "direct-ns/op"
+)
+
+// printPaired prints a table of paired ratios: the median of each run's
+// ratio, which is not the ratio of the medians printed elsewhere.
+func printPaired(w io.Writer, top string, gs []*group, contenders []string) {
+	var cs []string
+	for _, c := range contenders {
+		for _, g := range gs {
+			if r := g.res[c]; r != nil && len(r.metrics[pairedRatio]) > 0 && !slices.Contains(cs, c) {
+				cs = append(cs, c)
+			}
+		}
+	}
+	if len(cs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n### %s: ns/op (direct absolute, each contender as the median of its runs' paired ratios)\n\n", top)
+	fmt.Fprintf(w, "| workload | direct |")
+	for _, c := range cs {
+		fmt.Fprintf(w, " %s |", c)
+	}
+	fmt.Fprintf(w, "\n|---|---:|%s\n", strings.Repeat("---:|", len(cs)))
+	for _, g := range gs {
+		var direct []float64
+		for _, c := range cs {
+			direct = append(direct, g.res[c].metricsOr(pairedBase)...)
+		}
+		bv, ok := median(direct)
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s |", orDash(g.workload), format(bv, "ns/op"))
+		for _, c := range cs {
+			if v, ok := median(g.res[c].metricsOr(pairedRatio)); ok {
+				fmt.Fprintf(w, " %.2f× |", v)
+			} else {
+				fmt.Fprint(w, " – |")
+			}
+		}
+		fmt.Fprintln(w)
 	}
 }
 
