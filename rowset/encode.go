@@ -113,88 +113,236 @@ func Append(dst []byte, r *Result) ([]byte, error) {
 	if r == nil {
 		return dst, fmt.Errorf("%w: nil Result", ErrUnsupported)
 	}
-	start := len(dst)
-	dst = append(dst, cFixArrLow|3, formatV1, cFixArrLow|headerFields)
-	header := len(dst)
-	for range headerFields {
-		dst = append(dst, cUint32, 0, 0, 0, 0)
-	}
-	var n totals
-	var err error
-	dst = appendArrayLen(dst, len(r.Sets))
+	var e Encoder
+	e.Begin(dst)
 	for si := range r.Sets {
 		s := &r.Sets[si]
-		dst = append(dst, cFixArrLow|2)
-		dst = appendArrayLen(dst, len(s.Columns))
-		for ci := range s.Columns {
-			if dst, err = appendColumn(dst, &s.Columns[ci]); err != nil {
-				return dst[:start], fmt.Errorf("set %d column %d: %w", si, ci, err)
+		if err := e.Set(s.Columns); err != nil {
+			return e.Abandon(), err
+		}
+		for _, row := range s.Rows {
+			if err := e.Row(row); err != nil {
+				return e.Abandon(), err
 			}
 		}
-		dst = appendArrayLen(dst, len(s.Rows))
-		for ri, row := range s.Rows {
-			if len(row) != len(s.Columns) {
-				return dst[:start], fmt.Errorf("%w: set %d row %d has %d values for %d columns",
-					ErrUnsupported, si, ri, len(row), len(s.Columns))
-			}
-			dst = appendArrayLen(dst, len(row))
-			for vi, v := range row {
-				if dst, err = n.appendValue(dst, v); err != nil {
-					return dst[:start], fmt.Errorf("set %d row %d column %d: %w", si, ri, vi, err)
-				}
-			}
-		}
-		n.cols += len(s.Columns)
-		n.rows += len(s.Rows)
-		n.values += len(s.Rows) * len(s.Columns)
 	}
-	n.sets = len(r.Sets)
-	for i, c := range [headerFields]int{n.sets, n.cols, n.rows, n.values, n.times, n.pointers, n.words} {
-		if uint64(c) > math.MaxUint32 {
-			return dst[:start], fmt.Errorf("%w: result too large (%d in header field %d)", ErrUnsupported, c, i)
-		}
-		binary.BigEndian.PutUint32(dst[header+5*i+1:], uint32(c))
-	}
-	return dst, nil
+	return e.Finish()
 }
 
+// Encoder writes an encoding as its rows arrive: Begin, then for each result
+// set Set and its Rows, then Finish. A capture encodes each row just after the
+// driver produced it, while its values are still in the CPU's cache, rather
+// than walking the whole result a second time; Append is the same encoder
+// over a Result already in memory, so the two write the same bytes.
+//
+// After an error the encoding is unusable: Finish returns the error, and
+// Abandon returns the buffer at its length before Begin.
+type Encoder struct {
+	buf     []byte
+	err     error // the first error; the encoding is unusable after one
+	start   int   // len(buf) at Begin
+	header  int   // offset of the first totals field
+	setsAt  int   // offset of the sets count, written by Finish
+	rowsAt  int   // offset of the current set's row count; 0 before the first set
+	width   int   // the current set's columns
+	setRows int   // rows in the current set so far
+	n       totals
+}
+
+// Begin starts an encoding at the end of dst.
+func (e *Encoder) Begin(dst []byte) {
+	*e = Encoder{buf: dst, start: len(dst)}
+	e.buf = append(e.buf, cFixArrLow|3, formatV1, cFixArrLow|headerFields)
+	e.header = len(e.buf)
+	for range headerFields {
+		e.buf = append(e.buf, cUint32, 0, 0, 0, 0)
+	}
+	// Counts not known until Finish take their widest form, so that Finish
+	// only overwrites them.
+	e.setsAt = len(e.buf)
+	e.buf = append(e.buf, cArray32, 0, 0, 0, 0)
+}
+
+// Set ends the current result set, if any, and starts one with these columns.
+func (e *Encoder) Set(cols []Column) error {
+	if e.err != nil {
+		return e.err
+	}
+	e.endSet()
+	e.buf = append(e.buf, cFixArrLow|2)
+	e.buf = appendArrayLen(e.buf, len(cols))
+	var err error
+	for ci := range cols {
+		if e.buf, err = appendColumn(e.buf, &cols[ci]); err != nil {
+			e.err = fmt.Errorf("set %d column %d: %w", e.n.sets, ci, err)
+			return e.err
+		}
+	}
+	e.rowsAt = len(e.buf)
+	e.buf = append(e.buf, cArray32, 0, 0, 0, 0)
+	e.width = len(cols)
+	e.n.sets++
+	e.n.cols += len(cols)
+	return nil
+}
+
+// endSet writes the current set's row count.
+func (e *Encoder) endSet() {
+	if e.rowsAt == 0 {
+		return
+	}
+	binary.BigEndian.PutUint32(e.buf[e.rowsAt+1:], uint32(e.setRows))
+	e.n.rows += e.setRows
+	e.n.values += e.setRows * e.width
+	e.rowsAt, e.setRows = 0, 0
+}
+
+// Row appends one row of the current set.
+func (e *Encoder) Row(row []driver.Value) error {
+	e.BeginRow(len(row))
+	for vi, v := range row {
+		if e.Value(v); e.err != nil {
+			return fmt.Errorf("set %d row %d column %d: %w", e.n.sets-1, e.setRows-1, vi, e.err)
+		}
+	}
+	return e.err
+}
+
+// BeginRow starts a row of the current set, of width values: exactly that
+// many calls of Value (or of the typed methods beside it) must follow.
+//
+// BeginRow and the value methods report no error: the first one sticks, and
+// Err (or Finish) returns it, so that a caller checks once a row.
+func (e *Encoder) BeginRow(width int) {
+	switch {
+	case e.err != nil:
+	case e.rowsAt == 0:
+		e.err = fmt.Errorf("%w: a row before any result set", ErrUnsupported)
+	case width != e.width:
+		e.err = fmt.Errorf("%w: set %d row %d has %d values for %d columns",
+			ErrUnsupported, e.n.sets-1, e.setRows, width, e.width)
+	case e.setRows == math.MaxUint32:
+		e.err = fmt.Errorf("%w: result too large (%d rows in set %d)", ErrUnsupported, e.setRows, e.n.sets-1)
+	}
+	e.buf = appendArrayLen(e.buf, width)
+	e.setRows++
+}
+
+// Err is the first error of Set, BeginRow or a value method, if any.
+func (e *Encoder) Err() error { return e.err }
+
+// Value appends one value of the current row. The typed methods below do the
+// same for a value whose type the caller has already switched on.
+func (e *Encoder) Value(v driver.Value) {
+	switch x := v.(type) {
+	case int64:
+		e.Int64(x)
+	case string:
+		e.String(x)
+	case float64:
+		e.Float64(x)
+	case []byte:
+		e.Bytes(x)
+	case time.Time:
+		e.Time(x)
+	default:
+		var err error
+		if e.buf, err = e.n.appendValue(e.buf, v); err != nil && e.err == nil {
+			e.err = err
+		}
+	}
+}
+
+// Int64 is Value for an int64.
+func (e *Encoder) Int64(v int64) {
+	e.n.words++
+	e.buf = appendInt(e.buf, v)
+}
+
+// Float64 is Value for a float64.
+func (e *Encoder) Float64(v float64) {
+	e.n.words++
+	e.buf = binary.BigEndian.AppendUint64(append(e.buf, cDouble), math.Float64bits(v))
+}
+
+// String is Value for a string.
+func (e *Encoder) String(v string) {
+	if uint64(len(v)) > math.MaxUint32 {
+		e.fail(fmt.Errorf("%w: string of %d bytes", ErrUnsupported, len(v)))
+		return
+	}
+	if len(v) > 0 {
+		e.n.pointers++
+	}
+	e.buf = appendStr(e.buf, v)
+}
+
+// Time is Value for a time.Time.
+func (e *Encoder) Time(v time.Time) {
+	var err error
+	e.n.times++
+	if e.buf, err = appendTime(e.buf, v); err != nil {
+		e.fail(err)
+	}
+}
+
+// Bytes is Value for a []byte.
+func (e *Encoder) Bytes(v []byte) {
+	if v == nil {
+		e.buf = append(e.buf, cExt8, 0, extNilBytes)
+		return
+	}
+	if uint64(len(v)) > math.MaxUint32 {
+		e.fail(fmt.Errorf("%w: []byte of %d bytes", ErrUnsupported, len(v)))
+		return
+	}
+	if len(v) > 0 {
+		e.n.pointers++
+	}
+	e.buf = append(appendLen(e.buf, len(v), cBin8, cBin16, cBin32), v...)
+}
+
+// fail keeps err unless an earlier error is kept.
+func (e *Encoder) fail(err error) {
+	if e.err == nil {
+		e.err = err
+	}
+}
+
+// Len is the length of the encoding so far.
+func (e *Encoder) Len() int { return len(e.buf) - e.start }
+
+// Finish ends the encoding and returns the buffer Begin was given, with the
+// encoding appended.
+func (e *Encoder) Finish() ([]byte, error) {
+	if e.err != nil {
+		return e.Abandon(), e.err
+	}
+	e.endSet()
+	for i, c := range [headerFields]int{e.n.sets, e.n.cols, e.n.rows, e.n.values, e.n.times, e.n.pointers, e.n.words} {
+		if uint64(c) > math.MaxUint32 {
+			return e.Abandon(), fmt.Errorf("%w: result too large (%d in header field %d)", ErrUnsupported, c, i)
+		}
+		binary.BigEndian.PutUint32(e.buf[e.header+5*i+1:], uint32(c))
+	}
+	binary.BigEndian.PutUint32(e.buf[e.setsAt+1:], uint32(e.n.sets))
+	return e.buf, nil
+}
+
+// Abandon returns the buffer Begin was given, at its length then.
+func (e *Encoder) Abandon() []byte { return e.buf[:e.start] }
+
+// appendValue appends a value of a type the Encoder's typed methods do not
+// take.
 func (n *totals) appendValue(dst []byte, v driver.Value) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, cNil), nil
-	case int64:
-		n.words++
-		return appendInt(dst, v), nil
-	case string:
-		if uint64(len(v)) > math.MaxUint32 {
-			return dst, fmt.Errorf("%w: string of %d bytes", ErrUnsupported, len(v))
-		}
-		if len(v) > 0 {
-			n.pointers++
-		}
-		return appendStr(dst, v), nil
-	case float64:
-		n.words++
-		return binary.BigEndian.AppendUint64(append(dst, cDouble), math.Float64bits(v)), nil
-	case time.Time:
-		n.times++
-		return appendTime(dst, v)
 	case bool:
 		if v {
 			return append(dst, cTrue), nil
 		}
 		return append(dst, cFalse), nil
-	case []byte:
-		if v == nil {
-			return append(dst, cExt8, 0, extNilBytes), nil
-		}
-		if uint64(len(v)) > math.MaxUint32 {
-			return dst, fmt.Errorf("%w: []byte of %d bytes", ErrUnsupported, len(v))
-		}
-		if len(v) > 0 {
-			n.pointers++
-		}
-		return append(appendLen(dst, len(v), cBin8, cBin16, cBin32), v...), nil
 	case float32:
 		n.words++
 		return binary.BigEndian.AppendUint32(append(dst, cFloat), math.Float32bits(v)), nil
@@ -244,7 +392,10 @@ func appendTime(dst []byte, t time.Time) ([]byte, error) {
 			kind = zoneFixed
 		}
 	}
-	_, off := t.Zone()
+	off := 0
+	if kind != zoneUTC { // UTC's offset is 0: no zone lookup
+		_, off = t.Zone()
+	}
 	if off != int(int32(off)) {
 		return dst, fmt.Errorf("%w: time.Time with zone offset %d s", ErrUnsupported, off)
 	}
