@@ -1,13 +1,17 @@
 package cachedsql
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/cachedsql/cachedsql/rowset"
 )
 
 // TestCaptureWhateverTheHint: the size hint only sizes allocations; the
@@ -31,7 +35,7 @@ func TestCaptureWhateverTheHint(t *testing.T) {
 					if hint == n+1 {
 						h.small, h.arena = 1, 1 // rows right, the arena far too small
 					}
-					res, got, overflow, err := capture(&sliceRows{cols: []string{"a", "b", "c", "d"}, data: data}, maxRows, 0, h)
+					res, got, overflow, err := captureEncoded(t, &sliceRows{cols: []string{"a", "b", "c", "d"}, data: data}, maxRows, 0, h)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -65,6 +69,47 @@ func TestCaptureWhateverTheHint(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestCaptureCopiesTheRowItStopsAt: the row holding a value the codec cannot
+// encode ends the capture (overflow), and is replayed to the caller from what
+// capture kept; so every []byte in it, before and after that value, must be
+// a copy and not the driver's buffer, and the rows before it likewise.
+func TestCaptureCopiesTheRowItStopsAt(t *testing.T) {
+	type odd struct{ n int } // a type rowset cannot reproduce
+	data := [][]driver.Value{
+		{[]byte{1}, int64(1), []byte{2}},
+		{[]byte{3}, odd{1}, []byte{4}},
+		{[]byte{5}, int64(3), []byte{6}},
+	}
+	for _, at := range []int{0, 1} {
+		t.Run(fmt.Sprintf("odd at row %d", at), func(t *testing.T) {
+			rows := [][]driver.Value{slices.Clone(data[0]), slices.Clone(data[1]), slices.Clone(data[2])}
+			if at == 0 {
+				rows[0], rows[1] = rows[1], rows[0]
+			}
+			res, _, overflow, err := captureEncoded(t, &sliceRows{cols: []string{"a", "b", "c"}, data: rows}, 0, 0, sizeHint{})
+			if err != nil || !overflow {
+				t.Fatalf("capture: overflow %v, %v; want an overflow", overflow, err)
+			}
+			got := res.Sets[0].Rows
+			if len(got) != at+1 {
+				t.Fatalf("captured %d rows, want %d (up to the odd value's)", len(got), at+1)
+			}
+			want := make([][]byte, 0, 2*len(got))
+			for _, r := range got {
+				want = append(want, bytes.Clone(r[0].([]byte)), bytes.Clone(r[2].([]byte)))
+			}
+			for _, r := range rows { // the driver reuses its buffers
+				r[0].([]byte)[0], r[2].([]byte)[0] = 0xff, 0xff
+			}
+			for i, r := range got {
+				if !bytes.Equal(r[0].([]byte), want[2*i]) || !bytes.Equal(r[2].([]byte), want[2*i+1]) {
+					t.Fatalf("row %d shares a []byte with the driver: %v", i, r)
+				}
+			}
+		})
 	}
 }
 
@@ -137,7 +182,7 @@ func TestCaptureReturnsTheDriversError(t *testing.T) {
 				if r, ok := tt.rows.(*brokenSets); ok {
 					r.sliceRows, r.read = mk(), 0
 				}
-				res, _, overflow, err := capture(tt.rows, 0, 0, hint)
+				res, _, overflow, err := captureEncoded(t, tt.rows, 0, 0, hint)
 				if !errors.Is(err, boom) || res != nil || overflow {
 					t.Fatalf("capture = %v, overflow %v, %v; want nil, false, %v", res, overflow, err, boom)
 				}
@@ -192,4 +237,29 @@ func TestReadFailingMidRowsReturnsTheError(t *testing.T) {
 	if s := c.Stats(); s.Fills != 0 || s.L1Entries != 0 {
 		t.Fatalf("fills %d, L1 entries %d after failed reads; want 0", s.Fills, s.L1Entries)
 	}
+}
+
+// captureEncoded is capture with an encoder of its own. When the whole result
+// was captured, it fails t unless what capture encoded row by row is what
+// rowset.Append writes for the result it returned, and decodes.
+func captureEncoded(t *testing.T, rows driver.Rows, maxRows, maxBytes int, hint sizeHint) (*rowset.Result, sizeHint, bool, error) {
+	t.Helper()
+	var enc rowset.Encoder
+	enc.Begin(nil)
+	res, got, _, overflow, err := capture(rows, maxRows, maxBytes, hint, &enc)
+	if err != nil || overflow {
+		return res, got, overflow, err
+	}
+	b, ferr := enc.Finish()
+	if ferr != nil {
+		t.Fatalf("Finish: %v", ferr)
+	}
+	want, aerr := rowset.Append(nil, res)
+	if aerr != nil || !bytes.Equal(b, want) {
+		t.Fatalf("capture encoded %x; Append of what it captured: %x, %v", b, want, aerr)
+	}
+	if _, derr := rowset.Decode(b); derr != nil {
+		t.Fatalf("decoding what capture encoded: %v", derr)
+	}
+	return res, got, overflow, err
 }

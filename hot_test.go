@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
+	"io"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -359,5 +362,75 @@ func TestLoneFillLeaderReadsCapturedRows(t *testing.T) {
 	}
 	if string(got) != "payload" || d.QueryCount(q) != 1 {
 		t.Fatalf("hit after the lone miss: %q, %d database reads; want payload from the cache", got, d.QueryCount(q))
+	}
+}
+
+// TestLoneLeaderValuesOutliveItsSlab: a lone leader's reader gives the chunk
+// its rows were captured into back for later captures when it closes
+// (cachedRows.Close). What the program scanned from those rows must stay as
+// the database returned it while later misses reuse the chunk, and the closed
+// reader must read nothing more.
+func TestLoneLeaderValuesOutliveItsSlab(t *testing.T) {
+	const groups, perGroup = 12, 30
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	var rows [][]driver.Value
+	for g := range groups {
+		for i := range perGroup {
+			rows = append(rows, []driver.Value{int64(g), int64(g*1000 + i), fmt.Sprintf("name-%d-%d", g, i), []byte(fmt.Sprintf("body-%d-%d", g, i))})
+		}
+	}
+	if err := d.CreateTable("docs", fakedb.Cols("grp", "id", "name", "body"), rows...); err != nil {
+		t.Fatal(err)
+	}
+	db := openCached(t, name, "")
+	const q = "SELECT * FROM docs WHERE grp = ?"
+	kept := make([][][]any, groups) // every group's values, scanned into any
+	for g := range groups {
+		r, err := db.Query(q, int64(g))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+			vals := make([]any, 4)
+			if err := r.Scan(&vals[0], &vals[1], &vals[2], &vals[3]); err != nil {
+				t.Fatal(err)
+			}
+			kept[g] = append(kept[g], vals)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for g := range groups {
+		if len(kept[g]) != perGroup {
+			t.Fatalf("group %d: %d rows, want %d", g, len(kept[g]), perGroup)
+		}
+		for i, vals := range kept[g] {
+			want := []any{int64(g), int64(g*1000 + i), fmt.Sprintf("name-%d-%d", g, i), []byte(fmt.Sprintf("body-%d-%d", g, i))}
+			if !reflect.DeepEqual(vals, want) {
+				t.Fatalf("group %d row %d reads %v after later misses; the database returned %v", g, i, vals, want)
+			}
+		}
+	}
+	if n := d.QueryCount(q); n != groups {
+		t.Fatalf("%d database reads for %d lone misses", n, groups)
+	}
+
+	// The driver-level reader: nothing after Close.
+	dc, err := mustConnector(t, db).Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	r, err := dc.(driver.QueryerContext).QueryContext(context.Background(), q, []driver.NamedValue{{Ordinal: 1, Value: int64(groups + 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.(*cachedRows); !ok {
+		t.Fatalf("a lone miss read through %T; want *cachedRows", r)
+	}
+	r.Close()
+	if err := r.Next(make([]driver.Value, 4)); err != io.EOF {
+		t.Fatalf("Next after Close: %v, want io.EOF", err)
 	}
 }

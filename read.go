@@ -217,6 +217,9 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 type fill struct {
 	// res is the result; nil when it was not cacheable.
 	res *rowset.Result
+	// slab holds res's first rows; a reader that alone had res may give it
+	// back for another capture once done (cachedRows.Close).
+	slab *[]driver.Value
 	// late: the previous leader for the key stored its result in L1 just
 	// after this caller missed it, so no query ran for this flight.
 	late bool
@@ -323,7 +326,7 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 			// query captured is this caller's to read as it is, with no hot
 			// entry and no private copies (BenchmarkMissNoop rows=100:
 			// 25.0 -> 23.3 us).
-			return newCachedRows(f.res), nil
+			return &cachedRows{res: f.res, slab: f.slab}, nil
 		}
 		return newHotRows(f.entry()), nil
 	}
@@ -367,7 +370,15 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		qcancel()
 		return nil, err
 	}
-	res, got, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes(), p.sizeHint())
+	bp := encodeScratch.Get().(*[]byte)
+	var enc rowset.Encoder
+	// Encoded after room for L1's entry header, so that L1 stores it without
+	// copying it to put one in front.
+	enc.Begin(append((*bp)[:0], make([]byte, tier.L1Room)...))
+	res, got, slab, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes(), p.sizeHint(), &enc)
+	if err != nil || overflow {
+		putScratch(bp, enc.Abandon())
+	}
 	if err != nil {
 		rows.Close()
 		qcancel()
@@ -381,19 +392,17 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	defer qcancel()
 	p.setSizeHint(got)
 	if err := rows.Close(); err != nil {
+		putScratch(bp, enc.Abandon())
 		return nil, err
 	}
-	bp := encodeScratch.Get().(*[]byte)
-	// Encoded after room for L1's entry header, so that L1 stores it without
-	// copying it to put one in front.
-	buf, err := rowset.Append(append((*bp)[:0], make([]byte, tier.L1Room)...), res)
-	data := buf[tier.L1Room:]
-	if err != nil || (c.cfg.maxBytes() > 0 && len(data) > c.cfg.maxBytes()) {
+	buf, err := enc.Finish()
+	if err != nil {
 		putScratch(bp, buf)
 		sh.ctr.uncacheable.Add(1)
 		h.give(newCachedRows(res))
 		return &fill{}, nil
 	}
+	data := buf[tier.L1Room:]
 	// A fill that began before an invalidation is stored under the generations
 	// it read at the start, which no later reader asks for.
 	if err := sh.l1.SetWithRoom(ctx, key, buf, ttl); err == nil || sh.l2 != nil {
@@ -413,7 +422,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	} else {
 		putScratch(bp, buf)
 	}
-	return &fill{res: res}, nil
+	return &fill{res: res, slab: slab}, nil
 }
 
 // encodeScratch holds buffers for encoding fills. Appending into a fresh
@@ -451,26 +460,28 @@ type sizeHint struct {
 }
 
 // capture reads every row of every result set, deep-copying what drivers may
-// reuse. It stops early (overflow) when the result exceeds a cap or holds a
-// value the codec cannot reproduce; res then holds what was read so far and
-// rows is positioned just after it. got is the hint this result gives.
-func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint) (res *rowset.Result, got sizeHint, overflow bool, err error) {
+// reuse, and encodes each row into enc (begun by the caller) as it reads it.
+// It stops early (overflow) when the result exceeds a cap (maxBytes counts
+// encoded bytes) or holds a value or column type the codec cannot reproduce;
+// res then holds what was read so far, rows is positioned just after it, and
+// enc is unusable. got is the hint this result gives.
+func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset.Encoder) (res *rowset.Result, got sizeHint, slab *[]driver.Value, overflow bool, err error) {
 	res = &rowset.Result{}
 	rowsHint := min(hint.rows, 4096)
 	if maxRows > 0 {
 		rowsHint = min(rowsHint, maxRows+1)
 	}
-	nrows, nbytes := 0, 0
+	nrows := 0
 	var free []driver.Value // rows are cut from chunks, not allocated one by one
-	var arena []byte        // and small []byte copies likewise,
-	var headers [][]byte    // and the slice headers their interfaces point at
+	var cp copier           // and []byte copies likewise
 	if hint.small > 0 {
 		// Capped: the hint is the last result's, and this one, for other
 		// arguments, may be far smaller.
-		headers = make([][]byte, 0, min(hint.small, 1024))
-		arena = make([]byte, 0, min(hint.arena, 16<<10))
+		cp.headers = make([][]byte, 0, min(hint.small, 1024))
+		cp.arena = make([]byte, 0, min(hint.arena, 16<<10))
 	}
 	defer func() {
+		got.small, got.arena = cp.small, cp.bytes
 		if res != nil && len(res.Sets) > 0 { // nil on an error
 			got.rows = len(res.Sets[0].Rows)
 		}
@@ -478,6 +489,12 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint) (res *rowse
 	for {
 		set := rowset.Set{Columns: rowset.Describe(rows)}
 		width := len(set.Columns)
+		if enc.Set(set.Columns) != nil {
+			// A column type the codec cannot reproduce: the caller reads
+			// this set from the driver.
+			res.Sets = append(res.Sets, set)
+			return res, got, slab, true, nil
+		}
 		if nrows == 0 && rowsHint > 0 {
 			set.Rows = make([][]driver.Value, 0, rowsHint)
 		}
@@ -487,7 +504,14 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint) (res *rowse
 				if nrows == 0 && rowsHint > 0 {
 					n = rowsHint + 1 // the call that returns io.EOF takes a row too
 				}
-				free = make([]driver.Value, width*n)
+				if slab == nil {
+					// The first chunk may be one a reader gave back
+					// (cachedRows.Close); the caller may give it back again.
+					slab = getValueSlab(width * n)
+					free = *slab
+				} else {
+					free = make([]driver.Value, width*n)
+				}
 			}
 			dest := free[:width:width]
 			err := rows.Next(dest)
@@ -495,70 +519,111 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint) (res *rowse
 				break
 			}
 			if err != nil {
-				return nil, got, false, err
+				return nil, got, slab, false, err
 			}
-			supported := true
+			// Each value is encoded as it is copied, in one switch on its
+			// type, while the row is in the CPU's cache. An error sticks in
+			// enc and is checked once the row is copied.
+			enc.BeginRow(width)
 			for i, v := range dest {
 				switch x := v.(type) {
-				case []byte:
-					if n := len(x); n > 0 && n <= maxArenaCopy {
-						if cap(arena)-len(arena) < n {
-							// Chunks grow from small, so that a one-row result
-							// does not take a whole chunk.
-							arena = make([]byte, 0, min(max(2*cap(arena), 256), arenaChunk))
-						}
-						at := len(arena)
-						arena = append(arena, x...)
-						got.small++
-						got.arena += n
-						if len(headers) == cap(headers) {
-							headers = make([][]byte, 0, min(max(2*cap(headers), 8), 64))
-						}
-						// Capped: appending to one value never writes into the next.
-						headers = append(headers, arena[at:at+n:at+n])
-						// Boxing the header would allocate it; the slab holds it,
-						// and nothing changes a header once it is in the slab.
-						dest[i] = rowset.BytesValue(&headers[len(headers)-1])
-					} else {
-						dest[i] = bytes.Clone(x) // keeps nil and empty apart
-					}
-					nbytes += len(x) + 5
+				case int64:
+					enc.Int64(x)
 				case string:
-					nbytes += len(x) + 5
-				case int64, float64, bool, nil:
-					nbytes += 9
+					enc.String(x)
+				case float64:
+					enc.Float64(x)
 				case time.Time:
-					// Not rowset.Supported: its zone lookup is what Append
-					// does again, and a time Append cannot encode (an offset
-					// beyond ±68 years) still makes the result uncacheable then.
-					nbytes += 9
+					enc.Time(x)
+				case []byte:
+					dest[i] = cp.copy(x)
+					enc.Bytes(x)
 				default:
-					nbytes += 9
-					if !rowset.Supported(v) {
-						supported = false
-					}
+					enc.Value(v)
 				}
 			}
 			free = free[width:]
 			set.Rows = append(set.Rows, dest)
 			nrows++
-			if !supported || (maxRows > 0 && nrows > maxRows) || (maxBytes > 0 && nbytes > maxBytes) {
+			if enc.Err() != nil || (maxRows > 0 && nrows > maxRows) || (maxBytes > 0 && enc.Len() > maxBytes) {
 				res.Sets = append(res.Sets, set)
-				return res, got, true, nil
+				return res, got, slab, true, nil
 			}
 		}
 		res.Sets = append(res.Sets, set)
 		nrs, ok := rows.(driver.RowsNextResultSet)
 		if !ok || !nrs.HasNextResultSet() {
-			return res, got, false, nil
+			return res, got, slab, false, nil
 		}
 		if err := nrs.NextResultSet(); err != nil {
 			if err == io.EOF {
-				return res, got, false, nil
+				return res, got, slab, false, nil
 			}
-			return nil, got, false, err
+			return nil, got, slab, false, err
 		}
 	}
+}
+
+// valueSlabs are chunks of driver values that captures read rows into.
+// Allocating one per miss (8 KB, with pointers, for 100 rows of 5 columns)
+// cost more than the rest of capturing; a lone leader's reader hands its
+// chunk back when it closes (cachedRows.Close), for the next capture.
+var valueSlabs sync.Pool
+
+// maxPooledSlab bounds the chunks valueSlabs keeps, in values.
+const maxPooledSlab = 16 << 10
+
+// getValueSlab returns a chunk of n values, all nil.
+func getValueSlab(n int) *[]driver.Value {
+	if p, _ := valueSlabs.Get().(*[]driver.Value); p != nil && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]driver.Value, n)
+	return &s
+}
+
+// putValueSlab gives back a chunk nothing reads any more.
+func putValueSlab(p *[]driver.Value) {
+	if cap(*p) > maxPooledSlab {
+		return
+	}
+	clear(*p) // so that the pool pins none of the values
+	valueSlabs.Put(p)
+}
+
+// copier copies the []byte values a capture keeps: drivers may reuse their
+// buffers once Next is called again.
+type copier struct {
+	arena   []byte   // small copies, cut from shared chunks
+	headers [][]byte // the slice headers their interfaces point at
+	small   int      // copies made in the arena
+	bytes   int      // their bytes
+}
+
+// copy returns a copy of x, boxed.
+func (c *copier) copy(x []byte) driver.Value {
+	n := len(x)
+	if n == 0 || n > maxArenaCopy {
+		return bytes.Clone(x) // keeps nil and empty apart
+	}
+	if cap(c.arena)-len(c.arena) < n {
+		// Chunks grow from small, so that a one-row result does not take a
+		// whole chunk.
+		c.arena = make([]byte, 0, min(max(2*cap(c.arena), 256), arenaChunk))
+	}
+	at := len(c.arena)
+	c.arena = append(c.arena, x...)
+	c.small++
+	c.bytes += n
+	if len(c.headers) == cap(c.headers) {
+		c.headers = make([][]byte, 0, min(max(2*cap(c.headers), 8), 64))
+	}
+	// Capped: appending to one value never writes into the next.
+	c.headers = append(c.headers, c.arena[at:at+n:at+n])
+	// Boxing the header would allocate it; the slab holds it, and nothing
+	// changes a header once it is in the slab.
+	return rowset.BytesValue(&c.headers[len(c.headers)-1])
 }
 
 // cloneArgs copies args, and every []byte in them.

@@ -18,6 +18,11 @@ type cachedRows struct {
 	res *rowset.Result
 	set int
 	row int
+	// slab is res's first chunk of values when this reader alone has res
+	// (the leader of a fill nobody joined): Close gives it back for another
+	// capture. Values already handed to database/sql are copies of the
+	// interfaces, so they do not point into it.
+	slab *[]driver.Value
 }
 
 var (
@@ -48,7 +53,14 @@ func (r *cachedRows) Columns() []string {
 	return names
 }
 
-func (r *cachedRows) Close() error { return nil }
+func (r *cachedRows) Close() error {
+	if r.slab != nil {
+		putValueSlab(r.slab)
+		// A read after Close finds nothing rather than recycled values.
+		r.slab, r.res = nil, &rowset.Result{}
+	}
+	return nil
+}
 
 func (r *cachedRows) Next(dest []driver.Value) error {
 	if r.set >= len(r.res.Sets) {
