@@ -524,24 +524,25 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 			// Each value is encoded as it is copied, in one switch on its
 			// type, while the row is in the CPU's cache. An error sticks in
 			// enc and is checked once the row is copied.
-			enc.BeginRow(width)
+			buf := enc.BeginRow(width)
 			for i, v := range dest {
 				switch x := v.(type) {
 				case int64:
-					enc.Int64(x)
+					buf = enc.AppendInt64(buf, x)
 				case string:
-					enc.String(x)
+					buf = enc.AppendString(buf, x)
 				case float64:
-					enc.Float64(x)
+					buf = enc.AppendFloat64(buf, x)
 				case time.Time:
-					enc.Time(x)
+					buf = enc.AppendTime(buf, x)
 				case []byte:
 					dest[i] = cp.copy(x)
-					enc.Bytes(x)
+					buf = enc.AppendBytes(buf, x)
 				default:
-					enc.Value(v)
+					buf = enc.AppendValue(buf, v)
 				}
 			}
+			enc.EndRow(buf)
 			free = free[width:]
 			set.Rows = append(set.Rows, dest)
 			nrows++

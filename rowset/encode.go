@@ -199,21 +199,27 @@ func (e *Encoder) endSet() {
 
 // Row appends one row of the current set.
 func (e *Encoder) Row(row []driver.Value) error {
-	e.BeginRow(len(row))
+	buf := e.BeginRow(len(row))
 	for vi, v := range row {
-		if e.Value(v); e.err != nil {
+		if buf = e.AppendValue(buf, v); e.err != nil {
 			return fmt.Errorf("set %d row %d column %d: %w", e.n.sets-1, e.setRows-1, vi, e.err)
 		}
 	}
+	e.EndRow(buf)
 	return e.err
 }
 
-// BeginRow starts a row of the current set, of width values: exactly that
-// many calls of Value (or of the typed methods beside it) must follow.
+// BeginRow starts a row of the current set, of width values, and returns the
+// buffer to append them to: exactly width calls of AppendValue (or of the
+// typed Append methods beside it) must follow, each given what the last one
+// returned, and then EndRow with what the last one returned. The buffer
+// travels through the caller's variables rather than the Encoder's, so that
+// appending a value stores no pointer into memory the garbage collector
+// watches.
 //
-// BeginRow and the value methods report no error: the first one sticks, and
-// Err (or Finish) returns it, so that a caller checks once a row.
-func (e *Encoder) BeginRow(width int) {
+// These methods report no error: the first one sticks, and Err (or Finish)
+// returns it, so that a caller checks once a row.
+func (e *Encoder) BeginRow(width int) []byte {
 	switch {
 	case e.err != nil:
 	case e.rowsAt == 0:
@@ -224,82 +230,85 @@ func (e *Encoder) BeginRow(width int) {
 	case e.setRows == math.MaxUint32:
 		e.err = fmt.Errorf("%w: result too large (%d rows in set %d)", ErrUnsupported, e.setRows, e.n.sets-1)
 	}
-	e.buf = appendArrayLen(e.buf, width)
 	e.setRows++
+	return appendArrayLen(e.buf, width)
 }
 
-// Err is the first error of Set, BeginRow or a value method, if any.
+// EndRow ends the row BeginRow started; buf is what the last Append returned.
+func (e *Encoder) EndRow(buf []byte) { e.buf = buf }
+
+// Err is the first error of Set, a row or Finish, if any.
 func (e *Encoder) Err() error { return e.err }
 
-// Value appends one value of the current row. The typed methods below do the
-// same for a value whose type the caller has already switched on.
-func (e *Encoder) Value(v driver.Value) {
+// AppendValue appends one value of the current row to buf. The typed methods
+// below do the same for a value whose type the caller has switched on.
+func (e *Encoder) AppendValue(buf []byte, v driver.Value) []byte {
 	switch x := v.(type) {
 	case int64:
-		e.Int64(x)
+		return e.AppendInt64(buf, x)
 	case string:
-		e.String(x)
+		return e.AppendString(buf, x)
 	case float64:
-		e.Float64(x)
+		return e.AppendFloat64(buf, x)
 	case []byte:
-		e.Bytes(x)
+		return e.AppendBytes(buf, x)
 	case time.Time:
-		e.Time(x)
-	default:
-		var err error
-		if e.buf, err = e.n.appendValue(e.buf, v); err != nil && e.err == nil {
-			e.err = err
-		}
+		return e.AppendTime(buf, x)
 	}
+	buf, err := e.n.appendValue(buf, v)
+	if err != nil {
+		e.fail(err)
+	}
+	return buf
 }
 
-// Int64 is Value for an int64.
-func (e *Encoder) Int64(v int64) {
+// AppendInt64 is AppendValue for an int64.
+func (e *Encoder) AppendInt64(buf []byte, v int64) []byte {
 	e.n.words++
-	e.buf = appendInt(e.buf, v)
+	return appendInt(buf, v)
 }
 
-// Float64 is Value for a float64.
-func (e *Encoder) Float64(v float64) {
+// AppendFloat64 is AppendValue for a float64.
+func (e *Encoder) AppendFloat64(buf []byte, v float64) []byte {
 	e.n.words++
-	e.buf = binary.BigEndian.AppendUint64(append(e.buf, cDouble), math.Float64bits(v))
+	return binary.BigEndian.AppendUint64(append(buf, cDouble), math.Float64bits(v))
 }
 
-// String is Value for a string.
-func (e *Encoder) String(v string) {
+// AppendString is AppendValue for a string.
+func (e *Encoder) AppendString(buf []byte, v string) []byte {
 	if uint64(len(v)) > math.MaxUint32 {
 		e.fail(fmt.Errorf("%w: string of %d bytes", ErrUnsupported, len(v)))
-		return
+		return buf
 	}
 	if len(v) > 0 {
 		e.n.pointers++
 	}
-	e.buf = appendStr(e.buf, v)
+	return appendStr(buf, v)
 }
 
-// Time is Value for a time.Time.
-func (e *Encoder) Time(v time.Time) {
-	var err error
+// AppendTime is AppendValue for a time.Time.
+func (e *Encoder) AppendTime(buf []byte, v time.Time) []byte {
 	e.n.times++
-	if e.buf, err = appendTime(e.buf, v); err != nil {
+	buf, err := appendTime(buf, v)
+	if err != nil {
 		e.fail(err)
 	}
+	return buf
 }
 
-// Bytes is Value for a []byte.
-func (e *Encoder) Bytes(v []byte) {
+// AppendBytes is AppendValue for a []byte.
+func (e *Encoder) AppendBytes(buf []byte, v []byte) []byte {
 	if v == nil {
-		e.buf = append(e.buf, cExt8, 0, extNilBytes)
-		return
+		return append(buf, cExt8, 0, extNilBytes)
 	}
 	if uint64(len(v)) > math.MaxUint32 {
 		e.fail(fmt.Errorf("%w: []byte of %d bytes", ErrUnsupported, len(v)))
-		return
+		return buf
 	}
 	if len(v) > 0 {
 		e.n.pointers++
 	}
-	e.buf = append(appendLen(e.buf, len(v), cBin8, cBin16, cBin32), v...)
+	return append(appendLen(buf, len(v), cBin8, cBin16, cBin32), v...)
 }
 
 // fail keeps err unless an earlier error is kept.
@@ -383,7 +392,12 @@ func appendTime(dst []byte, t time.Time) ([]byte, error) {
 	name := ""
 	switch {
 	case loc == time.UTC:
-		kind = zoneUTC
+		// The common cases are written from one array in one append.
+		var b [3 + 13]byte
+		b[0], b[1], b[2], b[3] = cExt8, 13, extTime, zoneUTC
+		binary.BigEndian.PutUint64(b[4:], uint64(t.Unix()))
+		binary.BigEndian.PutUint32(b[12:], uint32(t.Nanosecond()))
+		return append(dst, b[:]...), nil
 	case loc == time.Local:
 		kind = zoneLocal
 	default:
@@ -392,26 +406,24 @@ func appendTime(dst []byte, t time.Time) ([]byte, error) {
 			kind = zoneFixed
 		}
 	}
-	off := 0
-	if kind != zoneUTC { // UTC's offset is 0: no zone lookup
-		_, off = t.Zone()
-	}
+	_, off := t.Zone()
 	if off != int(int32(off)) {
 		return dst, fmt.Errorf("%w: time.Time with zone offset %d s", ErrUnsupported, off)
 	}
-	size := 13
-	if kind != zoneUTC {
-		size += 4 + len(name)
+	if name == "" {
+		var b [3 + 17]byte
+		b[0], b[1], b[2], b[3] = cExt8, 17, extTime, kind
+		binary.BigEndian.PutUint64(b[4:], uint64(t.Unix()))
+		binary.BigEndian.PutUint32(b[12:], uint32(t.Nanosecond()))
+		binary.BigEndian.PutUint32(b[16:], uint32(int32(off)))
+		return append(dst, b[:]...), nil
 	}
-	dst = appendExtHeader(dst, size, extTime)
+	dst = appendExtHeader(dst, 17+len(name), extTime)
 	dst = append(dst, kind)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Unix()))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(t.Nanosecond()))
-	if kind != zoneUTC {
-		dst = binary.BigEndian.AppendUint32(dst, uint32(int32(off)))
-		dst = append(dst, name...)
-	}
-	return dst, nil
+	dst = binary.BigEndian.AppendUint32(dst, uint32(int32(off)))
+	return append(dst, name...), nil
 }
 
 func appendColumn(dst []byte, c *Column) ([]byte, error) {
