@@ -7,10 +7,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"testing"
 
+	"github.com/cachedsql/cachedsql/internal/fakedb"
 	"github.com/cachedsql/cachedsql/rowset"
 )
 
@@ -262,4 +264,123 @@ func captureEncoded(t *testing.T, rows driver.Rows, maxRows, maxBytes int, hint 
 		t.Fatalf("decoding what capture encoded: %v", derr)
 	}
 	return res, got, overflow, err
+}
+
+// TestCaptureByteCapIsTheEncodedSize: max_bytes counts the encoded result.
+// A result whose encoding is exactly the cap is captured whole; one byte less
+// and the capture stops at the row that crosses it.
+func TestCaptureByteCapIsTheEncodedSize(t *testing.T) {
+	mk := func() *sliceRows {
+		var data [][]driver.Value
+		for i := range 20 {
+			data = append(data, []driver.Value{int64(i * 1000), fmt.Sprintf("row %d", i), []byte{byte(i)}})
+		}
+		return &sliceRows{cols: []string{"id", "name", "b"}, data: data}
+	}
+	res, _, overflow, err := captureEncoded(t, mk(), 0, 0, sizeHint{})
+	if err != nil || overflow {
+		t.Fatalf("capture without a cap: overflow %v, %v", overflow, err)
+	}
+	enc, err := rowset.Append(nil, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(enc)
+	if _, _, overflow, err := captureEncoded(t, mk(), 0, size, sizeHint{}); err != nil || overflow {
+		t.Fatalf("cap = the encoded size (%d bytes): overflow %v, %v; want the whole result", size, overflow, err)
+	}
+	res, _, overflow, err = captureEncoded(t, mk(), 0, size-1, sizeHint{})
+	if err != nil || !overflow {
+		t.Fatalf("cap one byte below the encoded size: overflow %v, %v; want an overflow", overflow, err)
+	}
+	if n := len(res.Sets[0].Rows); n != 20 {
+		t.Fatalf("stopped after %d rows; the last row crosses the cap (the totals are patched in place, so only rows add bytes)", n)
+	}
+}
+
+// TestByteCapCountsColumnsOfEmptyResults: max_bytes counts the whole
+// encoding, so a result with no rows whose column descriptions alone exceed
+// it is not cached (the cap is checked after each row, and once more at the
+// end), while a cap it fits is.
+func TestByteCapCountsColumnsOfEmptyResults(t *testing.T) {
+	const q = "SELECT * FROM users WHERE id = 999" // no such row; three columns
+	for _, tt := range []struct {
+		maxBytes int
+		reads    int64 // database reads for two queries
+	}{{40, 2}, {1000, 1}} {
+		t.Run(fmt.Sprintf("max_bytes=%d", tt.maxBytes), func(t *testing.T) {
+			d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+			db := openCached(t, name, fmt.Sprintf("max_bytes=%d", tt.maxBytes))
+			for range 2 {
+				rows, err := db.Query(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cols, _ := rows.Columns(); len(cols) != 3 || rows.Next() {
+					t.Fatalf("columns %v; want three and no rows", cols)
+				}
+				rows.Close()
+			}
+			if n := d.QueryCount(q); n != tt.reads {
+				t.Fatalf("%d database reads, want %d", n, tt.reads)
+			}
+		})
+	}
+}
+
+// clashScanType's name is also the name of the scan type the test below
+// registers first, so the codec cannot tell them apart.
+func clashScanType() reflect.Type {
+	type clash string
+	return reflect.TypeFor[clash]()
+}
+
+// clashRows is sliceRows whose second column reports clashScanType.
+type clashRows struct{ sliceRows }
+
+func (*clashRows) ColumnTypeScanType(i int) reflect.Type {
+	if i == 1 {
+		return clashScanType()
+	}
+	return reflect.TypeFor[any]()
+}
+
+// TestCaptureStopsAtAColumnTypeItCannotEncode: a scan type the codec cannot
+// reproduce (its name clashes with another's) stops the capture before the
+// set's first row, and the caller reads every row from the driver through
+// overflowRows.
+func TestCaptureStopsAtAColumnTypeItCannotEncode(t *testing.T) {
+	type clash int
+	if err := rowset.RegisterScanType(reflect.TypeFor[clash]()); err != nil {
+		t.Fatal(err)
+	}
+	if err := rowset.RegisterScanType(clashScanType()); err == nil {
+		t.Fatal("the test needs two scan types with one name")
+	}
+	data := [][]driver.Value{{int64(1), []byte("a")}, {int64(2), []byte("b")}, {int64(3), nil}}
+	rows := &clashRows{sliceRows{cols: []string{"id", "v"}, data: slices.Clone(data)}}
+	res, _, overflow, err := captureEncoded(t, rows, 0, 0, sizeHint{})
+	if err != nil || !overflow {
+		t.Fatalf("capture: overflow %v, %v; want an overflow", overflow, err)
+	}
+	if len(res.Sets) != 1 || len(res.Sets[0].Rows) != 0 {
+		t.Fatalf("captured %+v; want one set and no rows", res.Sets)
+	}
+	r := newOverflowRows(res, rows, func() {})
+	if got := r.Columns(); !slices.Equal(got, []string{"id", "v"}) {
+		t.Fatalf("columns %v", got)
+	}
+	var got [][]driver.Value
+	for {
+		dest := make([]driver.Value, 2)
+		if err := r.Next(dest); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, dest)
+	}
+	if !reflect.DeepEqual(got, data) {
+		t.Fatalf("read %v; the driver returned %v", got, data)
+	}
 }

@@ -374,7 +374,7 @@ func TestLoneLeaderValuesOutliveItsSlab(t *testing.T) {
 	const groups, perGroup = 12, 30
 	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
 	var rows [][]driver.Value
-	for g := range groups {
+	for g := range groups + 1 { // the last group is read while other misses run
 		for i := range perGroup {
 			rows = append(rows, []driver.Value{int64(g), int64(g*1000 + i), fmt.Sprintf("name-%d-%d", g, i), []byte(fmt.Sprintf("body-%d-%d", g, i))})
 		}
@@ -416,13 +416,52 @@ func TestLoneLeaderValuesOutliveItsSlab(t *testing.T) {
 		t.Fatalf("%d database reads for %d lone misses", n, groups)
 	}
 
+	// A reader still open while other lone misses capture: its chunk is not
+	// back in the pool until it closes, so their rows cannot land in it.
+	open, err := db.Query(q, int64(groups)) // the extra group
+	if err != nil {
+		t.Fatal(err)
+	}
+	var openRows [][]any
+	scanOne := func() {
+		t.Helper()
+		vals := make([]any, 4)
+		if !open.Next() {
+			t.Fatalf("the open reader ended after %d rows: %v", len(openRows), open.Err())
+		}
+		if err := open.Scan(&vals[0], &vals[1], &vals[2], &vals[3]); err != nil {
+			t.Fatal(err)
+		}
+		openRows = append(openRows, vals)
+	}
+	scanOne()
+	for g := range groups { // a new query text: each a lone miss, on another connection
+		r, err := db.Query("SELECT grp, id, name, body FROM docs WHERE grp = ?", int64(g))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for r.Next() {
+		}
+		r.Close()
+	}
+	for range perGroup - 1 {
+		scanOne()
+	}
+	open.Close()
+	for i, vals := range openRows {
+		want := []any{int64(groups), int64(groups*1000 + i), fmt.Sprintf("name-%d-%d", groups, i), []byte(fmt.Sprintf("body-%d-%d", groups, i))}
+		if !reflect.DeepEqual(vals, want) {
+			t.Fatalf("the open reader's row %d reads %v after other misses; the database returned %v", i, vals, want)
+		}
+	}
+
 	// The driver-level reader: nothing after Close.
 	dc, err := mustConnector(t, db).Connect(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dc.Close()
-	r, err := dc.(driver.QueryerContext).QueryContext(context.Background(), q, []driver.NamedValue{{Ordinal: 1, Value: int64(groups + 1)}})
+	r, err := dc.(driver.QueryerContext).QueryContext(context.Background(), q, []driver.NamedValue{{Ordinal: 1, Value: int64(groups + 2)}})
 	if err != nil {
 		t.Fatal(err)
 	}

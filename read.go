@@ -396,6 +396,11 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		return nil, err
 	}
 	buf, err := enc.Finish()
+	// capture checks the cap after each row; column descriptions written
+	// after the last row (a set with no rows) count too.
+	if err == nil && c.cfg.maxBytes() > 0 && enc.Len() > c.cfg.maxBytes() {
+		err = errTooLarge
+	}
 	if err != nil {
 		putScratch(bp, buf)
 		sh.ctr.uncacheable.Add(1)
@@ -564,6 +569,9 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 		}
 	}
 }
+
+// errTooLarge: an encoded result above max_bytes.
+var errTooLarge = errors.New("cachedsql: result above max_bytes")
 
 // valueSlabs are chunks of driver values that captures read rows into.
 // Allocating one per miss (8 KB, with pointers, for 100 rows of 5 columns)

@@ -35,6 +35,9 @@ var (
 	_ driver.RowsColumnTypePrecisionScale   = (*cachedRows)(nil)
 )
 
+// noResult is what a closed reader that gave its slab back replays.
+var noResult rowset.Result
+
 func newCachedRows(res *rowset.Result) *cachedRows { return &cachedRows{res: res} }
 
 func (r *cachedRows) cols() []rowset.Column {
@@ -57,7 +60,7 @@ func (r *cachedRows) Close() error {
 	if r.slab != nil {
 		putValueSlab(r.slab)
 		// A read after Close finds nothing rather than recycled values.
-		r.slab, r.res = nil, &rowset.Result{}
+		r.slab, r.res = nil, &noResult
 	}
 	return nil
 }
