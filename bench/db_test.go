@@ -169,6 +169,71 @@ func BenchmarkDB(b *testing.B) {
 // the direct reads get the same context).
 func BenchmarkMiss(b *testing.B) {
 	const n = 100
+	eachMissWorkload(b, func(b *testing.B, d database, dsn, query string, cancellable bool) {
+		read := func(db *sql.DB, arg *int64) reader {
+			return rowsRead(func(ctx context.Context) ([]Row, error) {
+				*arg-- // no two reads in a run share an argument
+				if cancellable {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx)
+					defer cancel()
+				}
+				return queryRows(ctx, db, query, n, *arg)
+			})
+		}
+		b.Run("direct", func(b *testing.B) {
+			db, err := sql.Open(d.driver, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			db = poolFor(b, db, 1)
+			arg := int64(-1)
+			run(b, 1, n, read(db, &arg))
+		})
+		b.Run("cachedsql-miss", func(b *testing.B) {
+			db, c := openCached(b, cachedsql.Config{DriverName: d.driver, DSN: dsn}, 1)
+			arg := int64(-1)
+			run(b, 1, n, read(db, &arg))
+			if s := c.Stats(); s.L1Hits != 0 || s.Fills == 0 {
+				b.Fatalf("%d hits and %d fills: want only misses that fill", s.L1Hits, s.Fills)
+			}
+		})
+		// The same misses in a process whose L1 is full, as it is
+		// after its first CapacityMiB of fills: the ring no longer
+		// grows (cachedsql-miss above pays that growth, doubling and
+		// copying each shard's ring), and each fill evicts the oldest.
+		// Warmed once per workload, not per b.N.
+		var full *sql.DB
+		var fullC *cachedsql.Connector
+		fullArg := int64(-1)
+		wb := b
+		b.Run("cachedsql-miss-l1full", func(b *testing.B) {
+			if full == nil {
+				c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: d.driver, DSN: dsn, Namespace: namespace(b)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				// Closed with the workload, not with this b: the
+				// function runs again for each b.N.
+				db := sql.OpenDB(c)
+				wb.Cleanup(func() { db.Close() })
+				full, fullC = db, c
+				fillL1(b, fullC, read(full, &fullArg))
+			}
+			fills := fullC.Stats().Fills
+			run(b, 1, n, read(full, &fullArg))
+			if s := fullC.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(b.N)+1 {
+				b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, b.N+1)
+			}
+		})
+	})
+}
+
+// eachMissWorkload runs fn as a sub-benchmark <database>/rows=100/ctx=<kind>
+// for every database and both context kinds of the miss benchmarks, with the
+// database's table set up and the query that reads 100 rows and whose
+// argument (id >) makes each read a new key.
+func eachMissWorkload(b *testing.B, fn func(b *testing.B, d database, dsn, query string, cancellable bool)) {
 	for _, d := range databases {
 		for _, cancellable := range []bool{false, true} {
 			name := d.name + "/rows=100/ctx=background"
@@ -178,62 +243,7 @@ func BenchmarkMiss(b *testing.B) {
 			b.Run(name, func(b *testing.B) {
 				dsn, table := d.setup(b)
 				query := "SELECT id, name, score, bin, at FROM " + table + " WHERE id < 100 AND id > " + d.param + " ORDER BY id"
-				read := func(db *sql.DB, arg *int64) reader {
-					return rowsRead(func(ctx context.Context) ([]Row, error) {
-						*arg-- // no two reads in a run share an argument
-						if cancellable {
-							var cancel context.CancelFunc
-							ctx, cancel = context.WithCancel(ctx)
-							defer cancel()
-						}
-						return queryRows(ctx, db, query, n, *arg)
-					})
-				}
-				b.Run("direct", func(b *testing.B) {
-					db, err := sql.Open(d.driver, dsn)
-					if err != nil {
-						b.Fatal(err)
-					}
-					db = poolFor(b, db, 1)
-					arg := int64(-1)
-					run(b, 1, n, read(db, &arg))
-				})
-				b.Run("cachedsql-miss", func(b *testing.B) {
-					db, c := openCached(b, cachedsql.Config{DriverName: d.driver, DSN: dsn}, 1)
-					arg := int64(-1)
-					run(b, 1, n, read(db, &arg))
-					if s := c.Stats(); s.L1Hits != 0 || s.Fills == 0 {
-						b.Fatalf("%d hits and %d fills: want only misses that fill", s.L1Hits, s.Fills)
-					}
-				})
-				// The same misses in a process whose L1 is full, as it is
-				// after its first CapacityMiB of fills: the ring no longer
-				// grows (cachedsql-miss above pays that growth, doubling and
-				// copying each shard's ring), and each fill evicts the oldest.
-				// Warmed once per workload, not per b.N.
-				var full *sql.DB
-				var fullC *cachedsql.Connector
-				fullArg := int64(-1)
-				wb := b
-				b.Run("cachedsql-miss-l1full", func(b *testing.B) {
-					if full == nil {
-						c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: d.driver, DSN: dsn, Namespace: namespace(b)})
-						if err != nil {
-							b.Fatal(err)
-						}
-						// Closed with the workload, not with this b: the
-						// function runs again for each b.N.
-						db := sql.OpenDB(c)
-						wb.Cleanup(func() { db.Close() })
-						full, fullC = db, c
-						fillL1(b, fullC, read(full, &fullArg))
-					}
-					fills := fullC.Stats().Fills
-					run(b, 1, n, read(full, &fullArg))
-					if s := fullC.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(b.N)+1 {
-						b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, b.N+1)
-					}
-				})
+				fn(b, d, dsn, query, cancellable)
 			})
 		}
 	}
@@ -270,73 +280,63 @@ func fillL1(b *testing.B, c *cachedsql.Connector, read reader) {
 // of their totals. B/op and allocs/op are of a pair.
 func BenchmarkMissPaired(b *testing.B) {
 	const n = 100
-	for _, d := range databases {
-		for _, cancellable := range []bool{false, true} {
-			name := d.name + "/rows=100/ctx=background"
-			if cancellable {
-				name = d.name + "/rows=100/ctx=cancellable"
-			}
-			b.Run(name, func(b *testing.B) {
-				dsn, table := d.setup(b)
-				query := "SELECT id, name, score, bin, at FROM " + table + " WHERE id < 100 AND id > " + d.param + " ORDER BY id"
-				direct, err := sql.Open(d.driver, dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				direct = poolFor(b, direct, 1)
-				c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: d.driver, DSN: dsn, Namespace: namespace(b)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				cached := poolFor(b, sql.OpenDB(c), 1)
-				arg := int64(-1)
-				read := func(db *sql.DB) error {
-					arg-- // no two reads share an argument: every cachedsql read misses
-					ctx := context.Background()
-					if cancellable {
-						var cancel context.CancelFunc
-						ctx, cancel = context.WithCancel(ctx)
-						defer cancel()
-					}
-					rows, err := queryRows(ctx, db, query, n, arg)
-					if err == nil && len(rows) != n {
-						err = fmt.Errorf("%d rows, want %d", len(rows), n)
-					}
-					return err
-				}
-				fillL1(b, c, func(context.Context) (int, error) { return n, read(cached) })
-				if err := read(direct); err != nil { // warm the direct connection
-					b.Fatal(err)
-				}
-				b.Run("cachedsql-miss-l1full", func(b *testing.B) {
-					fills := c.Stats().Fills
-					var directNs, cachedNs time.Duration
-					timed := func(db *sql.DB, sum *time.Duration) {
-						start := time.Now()
-						if err := read(db); err != nil {
-							b.Fatal(err)
-						}
-						*sum += time.Since(start)
-					}
-					pairs := 0
-					for b.Loop() {
-						if pairs%2 == 0 {
-							timed(direct, &directNs)
-							timed(cached, &cachedNs)
-						} else {
-							timed(cached, &cachedNs)
-							timed(direct, &directNs)
-						}
-						pairs++
-					}
-					if s := c.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(pairs) {
-						b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, pairs)
-					}
-					b.ReportMetric(float64(cachedNs)/float64(pairs), "ns/op")
-					b.ReportMetric(float64(directNs)/float64(pairs), "direct-ns/op")
-					b.ReportMetric(float64(cachedNs)/float64(directNs), "x-direct")
-				})
-			})
+	eachMissWorkload(b, func(b *testing.B, d database, dsn, query string, cancellable bool) {
+		direct, err := sql.Open(d.driver, dsn)
+		if err != nil {
+			b.Fatal(err)
 		}
-	}
+		direct = poolFor(b, direct, 1)
+		c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: d.driver, DSN: dsn, Namespace: namespace(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cached := poolFor(b, sql.OpenDB(c), 1)
+		arg := int64(-1)
+		read := func(db *sql.DB) error {
+			arg-- // no two reads share an argument: every cachedsql read misses
+			ctx := context.Background()
+			if cancellable {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+			}
+			rows, err := queryRows(ctx, db, query, n, arg)
+			if err == nil && len(rows) != n {
+				err = fmt.Errorf("%d rows, want %d", len(rows), n)
+			}
+			return err
+		}
+		fillL1(b, c, func(context.Context) (int, error) { return n, read(cached) })
+		if err := read(direct); err != nil { // warm the direct connection
+			b.Fatal(err)
+		}
+		b.Run("cachedsql-miss-l1full", func(b *testing.B) {
+			fills := c.Stats().Fills
+			var directNs, cachedNs time.Duration
+			timed := func(db *sql.DB, sum *time.Duration) {
+				start := time.Now()
+				if err := read(db); err != nil {
+					b.Fatal(err)
+				}
+				*sum += time.Since(start)
+			}
+			pairs := 0
+			for b.Loop() {
+				if pairs%2 == 0 {
+					timed(direct, &directNs)
+					timed(cached, &cachedNs)
+				} else {
+					timed(cached, &cachedNs)
+					timed(direct, &directNs)
+				}
+				pairs++
+			}
+			if s := c.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(pairs) {
+				b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, pairs)
+			}
+			b.ReportMetric(float64(cachedNs)/float64(pairs), "ns/op")
+			b.ReportMetric(float64(directNs)/float64(pairs), "direct-ns/op")
+			b.ReportMetric(float64(cachedNs)/float64(directNs), "x-direct")
+		})
+	})
 }
