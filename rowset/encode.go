@@ -130,7 +130,8 @@ func Append(dst []byte, r *Result) ([]byte, error) {
 }
 
 // Encoder writes an encoding as its rows arrive: Begin, then for each result
-// set Set and its Rows, then Finish. A capture encodes each row just after the
+// set Set and its rows (each with Row, or with BeginRow, one Append call per
+// value and EndRow), then Finish. A capture encodes each row just after the
 // driver produced it, while its values are still in the CPU's cache, rather
 // than walking the whole result a second time; Append is the same encoder
 // over a Result already in memory, so the two write the same bytes.
