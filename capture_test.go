@@ -248,7 +248,7 @@ func captureEncoded(t *testing.T, rows driver.Rows, maxRows, maxBytes int, hint 
 	t.Helper()
 	var enc rowset.Encoder
 	enc.Begin(nil)
-	res, got, _, overflow, err := capture(rows, maxRows, maxBytes, hint, &enc)
+	res, got, overflow, err := capture(rows, maxRows, maxBytes, hint, &enc, new(fillMem))
 	if err != nil || overflow {
 		return res, got, overflow, err
 	}
@@ -383,4 +383,118 @@ func TestCaptureStopsAtAColumnTypeItCannotEncode(t *testing.T) {
 	if !reflect.DeepEqual(got, data) {
 		t.Fatalf("read %v; the driver returned %v", got, data)
 	}
+}
+
+// holeRows is sliceRows from a driver that leaves the last column of dest
+// as it found it.
+type holeRows struct{ sliceRows }
+
+func (r *holeRows) Next(dest []driver.Value) error {
+	if len(r.data) == 0 {
+		return io.EOF
+	}
+	copy(dest[:len(dest)-1], r.data[0])
+	r.data = r.data[1:]
+	return nil
+}
+
+// TestCaptureIntoReusedMemory: captures that reuse one fillMem, as lone
+// leaders do through the pool, each read exactly their own result, whatever
+// the shapes and hints before them; and once reset, the memory holds no value
+// of the last result (nothing pinned, nothing for the next to find), in any
+// chunk it keeps.
+func TestCaptureIntoReusedMemory(t *testing.T) {
+	mk := func(n, width, seed int) [][]driver.Value {
+		rows := make([][]driver.Value, n)
+		for i := range rows {
+			row := make([]driver.Value, width)
+			for j := range row {
+				switch j % 3 {
+				case 0:
+					row[j] = int64(seed*1000 + i)
+				case 1:
+					row[j] = fmt.Sprintf("s%d-%d", seed, i)
+				case 2:
+					row[j] = []byte(fmt.Sprintf("b%d-%d", seed, i))
+				}
+			}
+			rows[i] = row
+		}
+		return rows
+	}
+	names := func(width int) []string {
+		cols := make([]string, width)
+		for i := range cols {
+			cols[i] = fmt.Sprintf("c%d", i)
+		}
+		return cols
+	}
+	steps := []struct {
+		n, width int
+		hint     sizeHint
+		holes    bool // the driver leaves the last column unset
+	}{
+		{300, 6, sizeHint{}, false},
+		{300, 6, sizeHint{rows: 300, small: 600, arena: 4000}, false},
+		{5, 4, sizeHint{rows: 300, small: 600, arena: 4000}, true},
+		{0, 2, sizeHint{rows: 5, small: 5, arena: 20}, false},
+		{100, 3, sizeHint{rows: 1, small: 1, arena: 1}, true},
+		{2000, 5, sizeHint{rows: 100, small: 100, arena: 1000}, false},
+		{7, 5, sizeHint{rows: 2000, small: 2000, arena: 20000}, true},
+	}
+	mem := new(fillMem)
+	for i, s := range steps {
+		var rows driver.Rows = &sliceRows{cols: names(s.width), data: mk(s.n, s.width, i)}
+		want := mk(s.n, s.width, i)
+		if s.holes {
+			// Its first columns are mk's for one column fewer: the same values.
+			rows = &holeRows{sliceRows{cols: names(s.width), data: mk(s.n, s.width-1, i)}}
+			for _, row := range want {
+				row[s.width-1] = nil
+			}
+		}
+		var enc rowset.Encoder
+		enc.Begin(nil)
+		res, _, overflow, err := capture(rows, 0, 0, s.hint, &enc, mem)
+		if err != nil || overflow {
+			t.Fatalf("step %d: overflow %v, %v", i, overflow, err)
+		}
+		got := res.Sets[0].Rows
+		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+			t.Fatalf("step %d: captured %d rows, want %d; first %v, want %v", i, len(got), len(want), first(got), first(want))
+		}
+		b, err := enc.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec, err := rowset.Decode(b); err != nil || !reflect.DeepEqual(dec.Sets[0].Rows, res.Sets[0].Rows) && len(want) > 0 {
+			t.Fatalf("step %d: the encoding decodes to something else (%v)", i, err)
+		}
+		mem.reset()
+		for j, v := range mem.values[:cap(mem.values)] {
+			if v != nil {
+				t.Fatalf("step %d: value slot %d of the kept chunk holds %v after reset", i, j, v)
+			}
+		}
+		for j, r := range mem.rows[:cap(mem.rows)] {
+			if r != nil {
+				t.Fatalf("step %d: row slot %d holds %v after reset", i, j, r)
+			}
+		}
+		for j, h := range mem.headers[:cap(mem.headers)] {
+			if h != nil {
+				t.Fatalf("step %d: []byte header %d holds %q after reset", i, j, h)
+			}
+		}
+		if mem.res.Sets != nil || mem.sets[0].Rows != nil {
+			t.Fatalf("step %d: the result is still reachable after reset", i)
+		}
+	}
+}
+
+func first(rows [][]driver.Value) []driver.Value {
+	if len(rows) == 0 {
+		return nil
+	}
+	return rows[0]
 }

@@ -365,12 +365,12 @@ func TestLoneFillLeaderReadsCapturedRows(t *testing.T) {
 	}
 }
 
-// TestLoneLeaderValuesOutliveItsSlab: a lone leader's reader gives the chunk
-// its rows were captured into back for later captures when it closes
-// (cachedRows.Close). What the program scanned from those rows must stay as
-// the database returned it while later misses reuse the chunk, and the closed
-// reader must read nothing more.
-func TestLoneLeaderValuesOutliveItsSlab(t *testing.T) {
+// TestLoneLeaderValuesOutliveItsMemory: a lone leader's reader gives the
+// memory its rows were captured into (values, rows, []byte copies) back for
+// later captures when it closes (cachedRows.Close). What the program scanned
+// from those rows must stay as the database returned it while later misses
+// reuse that memory, and the closed reader must read nothing more.
+func TestLoneLeaderValuesOutliveItsMemory(t *testing.T) {
 	const groups, perGroup = 12, 30
 	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
 	var rows [][]driver.Value

@@ -217,9 +217,9 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 type fill struct {
 	// res is the result; nil when it was not cacheable.
 	res *rowset.Result
-	// slab holds res's first rows; a reader that alone had res may give it
+	// mem holds res (and this fill); a reader that alone had res gives it
 	// back for another capture once done (cachedRows.Close).
-	slab *[]driver.Value
+	mem *fillMem
 	// late: the previous leader for the key stored its result in L1 just
 	// after this caller missed it, so no query ran for this flight.
 	late bool
@@ -326,7 +326,7 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 			// query captured is this caller's to read as it is, with no hot
 			// entry and no private copies (BenchmarkMissNoop rows=100:
 			// 25.0 -> 23.3 us).
-			return &cachedRows{res: f.res, slab: f.slab}, nil
+			return &cachedRows{res: f.res, mem: f.mem}, nil
 		}
 		return newHotRows(f.entry()), nil
 	}
@@ -375,7 +375,8 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	// Encoded after room for L1's entry header, so that L1 stores it without
 	// copying it to put one in front.
 	enc.Begin(append((*bp)[:0], make([]byte, tier.L1Room)...))
-	res, got, slab, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes(), p.sizeHint(), &enc)
+	mem := getFillMem()
+	res, got, overflow, err := capture(rows, c.cfg.maxRows(), c.cfg.maxBytes(), p.sizeHint(), &enc, mem)
 	if err != nil || overflow {
 		putScratch(bp, enc.Abandon())
 	}
@@ -427,7 +428,9 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	} else {
 		putScratch(bp, buf)
 	}
-	return &fill{res: res, slab: slab}, nil
+	f := &mem.fill
+	f.res, f.mem = res, mem
+	return f, nil
 }
 
 // encodeScratch holds buffers for encoding fills. Appending into a fresh
@@ -469,27 +472,40 @@ type sizeHint struct {
 // It stops early (overflow) when the result exceeds a cap (maxBytes counts
 // encoded bytes) or holds a value or column type the codec cannot reproduce;
 // res then holds what was read so far, rows is positioned just after it, and
-// enc is unusable. got is the hint this result gives.
-func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset.Encoder) (res *rowset.Result, got sizeHint, slab *[]driver.Value, overflow bool, err error) {
-	res = &rowset.Result{}
+// enc is unusable. got is the hint this result gives. The result is read
+// into mem's chunks where they are large enough, and mem keeps the chunks
+// that had to be made instead, for the capture that reuses it.
+func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset.Encoder, mem *fillMem) (res *rowset.Result, got sizeHint, overflow bool, err error) {
+	res = &mem.res
+	res.Sets = mem.sets[:0]
 	rowsHint := min(hint.rows, 4096)
 	if maxRows > 0 {
 		rowsHint = min(rowsHint, maxRows+1)
 	}
 	nrows := 0
 	var free []driver.Value // rows are cut from chunks, not allocated one by one
+	first := true           // the next chunk is the first
+	inFirst := false        // free is in the first chunk
 	var cp copier           // and []byte copies likewise
 	if hint.small > 0 {
 		// Capped: the hint is the last result's, and this one, for other
 		// arguments, may be far smaller.
-		cp.headers = make([][]byte, 0, min(hint.small, 1024))
-		cp.arena = make([]byte, 0, min(hint.arena, 16<<10))
+		if n := min(hint.small, 1024); cap(mem.headers) < n {
+			mem.headers = make([][]byte, 0, n)
+		}
+		if n := min(hint.arena, 16<<10); cap(mem.arena) < n {
+			mem.arena = make([]byte, 0, n)
+		}
 	}
+	cp.headers, cp.arena = mem.headers[:0], mem.arena[:0]
 	defer func() {
 		got.small, got.arena = cp.small, cp.bytes
-		if res != nil && len(res.Sets) > 0 { // nil on an error
+		if err == nil && len(res.Sets) > 0 {
 			got.rows = len(res.Sets[0].Rows)
+			// What putFillMem clears.
+			mem.nRows = min(got.rows, cap(mem.rows))
 		}
+		mem.nHeaders = min(cp.small, cap(mem.headers))
 	}()
 	for {
 		set := rowset.Set{Columns: rowset.Describe(rows)}
@@ -498,10 +514,13 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 			// A column type the codec cannot reproduce: the caller reads
 			// this set from the driver.
 			res.Sets = append(res.Sets, set)
-			return res, got, slab, true, nil
+			return res, got, true, nil
 		}
 		if nrows == 0 && rowsHint > 0 {
-			set.Rows = make([][]driver.Value, 0, rowsHint)
+			if cap(mem.rows) < rowsHint {
+				mem.rows = make([][]driver.Value, 0, rowsHint)
+			}
+			set.Rows = mem.rows[:0]
 		}
 		for {
 			if len(free) < width {
@@ -509,22 +528,28 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 				if nrows == 0 && rowsHint > 0 {
 					n = rowsHint + 1 // the call that returns io.EOF takes a row too
 				}
-				if slab == nil {
+				if first {
 					// The first chunk may be one a reader gave back
-					// (cachedRows.Close); the caller may give it back again.
-					slab = getValueSlab(width * n)
-					free = *slab
+					// (cachedRows.Close), cleared then.
+					if cap(mem.values) < width*n {
+						mem.values = make([]driver.Value, width*n)
+					}
+					free, first, inFirst = mem.values[:cap(mem.values)], false, true
 				} else {
-					free = make([]driver.Value, width*n)
+					free, inFirst = make([]driver.Value, width*n), false
 				}
 			}
 			dest := free[:width:width]
+			if inFirst {
+				// Every value slot the driver was given: putFillMem clears them.
+				mem.nValues = len(mem.values) - len(free) + width
+			}
 			err := rows.Next(dest)
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
-				return nil, got, slab, false, err
+				return nil, got, false, err
 			}
 			// Each value is encoded as it is copied, in one switch on its
 			// type, while the row is in the CPU's cache. An error sticks in
@@ -553,19 +578,19 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 			nrows++
 			if enc.Err() != nil || (maxRows > 0 && nrows > maxRows) || (maxBytes > 0 && enc.Len() > maxBytes) {
 				res.Sets = append(res.Sets, set)
-				return res, got, slab, true, nil
+				return res, got, true, nil
 			}
 		}
 		res.Sets = append(res.Sets, set)
 		nrs, ok := rows.(driver.RowsNextResultSet)
 		if !ok || !nrs.HasNextResultSet() {
-			return res, got, slab, false, nil
+			return res, got, false, nil
 		}
 		if err := nrs.NextResultSet(); err != nil {
 			if err == io.EOF {
-				return res, got, slab, false, nil
+				return res, got, false, nil
 			}
-			return nil, got, slab, false, err
+			return nil, got, false, err
 		}
 	}
 }
@@ -573,32 +598,61 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 // errTooLarge: an encoded result above max_bytes.
 var errTooLarge = errors.New("cachedsql: result above max_bytes")
 
-// valueSlabs are chunks of driver values that captures read rows into.
-// Allocating one per miss (8 KB, with pointers, for 100 rows of 5 columns)
-// cost more than the rest of capturing; a lone leader's reader hands its
-// chunk back when it closes (cachedRows.Close), for the next capture.
-var valueSlabs sync.Pool
-
-// maxPooledSlab bounds the chunks valueSlabs keeps, in values.
-const maxPooledSlab = 16 << 10
-
-// getValueSlab returns a chunk of n values, all nil.
-func getValueSlab(n int) *[]driver.Value {
-	if p, _ := valueSlabs.Get().(*[]driver.Value); p != nil && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	s := make([]driver.Value, n)
-	return &s
+// fillMem is the memory a capture reads a result into: the result, its
+// first chunk of driver values, its rows, the first chunks of its []byte
+// copies, and the fill that carries it. A miss allocated all of it anew
+// (8 KB of values alone, with pointers, for 100 rows of 5 columns), which
+// cost more than the rest of capturing; a lone leader's reader gives it back
+// when it closes (cachedRows.Close), for the next capture. A fill that other
+// callers share is never given back.
+type fillMem struct {
+	fill   fill
+	res    rowset.Result
+	sets   [1]rowset.Set
+	values []driver.Value   // first chunk of row values
+	rows   [][]driver.Value // the first set's rows
+	// The copier's first chunks: nothing outside the result points into
+	// them once its reader has closed (database/sql copies the []byte
+	// values it scans, but into a sql.RawBytes or a sql.Scanner, which may
+	// keep them only until the next Next or Close).
+	headers [][]byte
+	arena   []byte
+	// How much of values, rows and headers the last capture wrote.
+	nValues, nRows, nHeaders int
 }
 
-// putValueSlab gives back a chunk nothing reads any more.
-func putValueSlab(p *[]driver.Value) {
-	if cap(*p) > maxPooledSlab {
+var fillMems = sync.Pool{New: func() any { return new(fillMem) }}
+
+// Bounds on what fillMems keeps, so that one huge result does not stay
+// pinned in the pool: values, rows, and bytes.
+const (
+	maxPooledValues = 16 << 10
+	maxPooledRows   = 4 << 10
+	maxPooledArena  = 16 << 10
+)
+
+func getFillMem() *fillMem { return fillMems.Get().(*fillMem) }
+
+// putFillMem gives back m once nothing reads its result any more.
+func putFillMem(m *fillMem) {
+	if cap(m.values) > maxPooledValues || cap(m.rows) > maxPooledRows || cap(m.arena) > maxPooledArena || cap(m.headers) > maxPooledRows {
 		return
 	}
-	clear(*p) // so that the pool pins none of the values
-	valueSlabs.Put(p)
+	m.reset()
+	fillMems.Put(m)
+}
+
+// reset clears what the last capture wrote into m: so that the pool pins none
+// of its values, nor chunks made after the first, and so that a driver that
+// fails to set a value in Next never leaves one of an earlier result.
+func (m *fillMem) reset() {
+	clear(m.values[:m.nValues])
+	clear(m.rows[:m.nRows])
+	clear(m.headers[:m.nHeaders])
+	m.nValues, m.nRows, m.nHeaders = 0, 0, 0
+	clear(m.sets[:])
+	m.res = rowset.Result{}
+	m.fill = fill{}
 }
 
 // copier copies the []byte values a capture keeps: drivers may reuse their

@@ -18,11 +18,11 @@ type cachedRows struct {
 	res *rowset.Result
 	set int
 	row int
-	// slab is res's first chunk of values when this reader alone has res
-	// (the leader of a fill nobody joined): Close gives it back for another
-	// capture. Values already handed to database/sql are copies of the
-	// interfaces, so they do not point into it.
-	slab *[]driver.Value
+	// mem holds res when this reader alone has it (the leader of a fill
+	// nobody joined): Close gives it back for another capture. Values already
+	// handed to database/sql are copies of the interfaces, and database/sql
+	// copies the []byte values it scans, so they do not point into it.
+	mem *fillMem
 }
 
 var (
@@ -35,7 +35,7 @@ var (
 	_ driver.RowsColumnTypePrecisionScale   = (*cachedRows)(nil)
 )
 
-// noResult is what a closed reader that gave its slab back replays.
+// noResult is what a closed reader that gave its memory back replays.
 var noResult rowset.Result
 
 func newCachedRows(res *rowset.Result) *cachedRows { return &cachedRows{res: res} }
@@ -57,10 +57,10 @@ func (r *cachedRows) Columns() []string {
 }
 
 func (r *cachedRows) Close() error {
-	if r.slab != nil {
-		putValueSlab(r.slab)
+	if r.mem != nil {
+		putFillMem(r.mem)
 		// A read after Close finds nothing rather than recycled values.
-		r.slab, r.res = nil, &noResult
+		r.mem, r.res = nil, &noResult
 	}
 	return nil
 }
