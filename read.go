@@ -282,25 +282,36 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 	if err := ctx.Err(); err != nil {
 		return nil, err // gone already: start nothing on its behalf
 	}
-	// The shared query may outlive this caller, whose argument buffers
-	// database/sql passes through and the program may then reuse.
-	shared := cloneArgs(args)
 	sh := cn.c.sh
 	h := &handoff{}
-	// Mark the connection busy before the shared query can start, so that if
-	// this caller leaves early, the next user of the connection waits for it.
-	busy := make(chan struct{})
-	cn.setBusy(&busy)
+	// A caller whose context can never end runs the shared query itself
+	// (flight.Do), with its own argument buffers, and cannot leave before it
+	// is done: nothing to copy or to mark.
+	shared := args
+	var busy *chan struct{}
+	if ctx.Done() != nil {
+		// The shared query may outlive this caller, whose argument buffers
+		// database/sql passes through and the program may then reuse.
+		shared = cloneArgs(args)
+		// Mark the connection busy before the shared query can start, so
+		// that if this caller leaves early, the next user of the connection
+		// waits for it.
+		ch := make(chan struct{})
+		busy = &ch
+		cn.setBusy(busy)
+	}
 	f, err, leader, joined := sh.flights.Do(ctx, key, func(fctx context.Context) (*fill, error) {
-		defer cn.clearBusy(&busy)
+		if busy != nil {
+			defer cn.clearBusy(busy)
+		}
 		f, err := cn.runFill(fctx, h, key, query, shared, st, ttl, p)
 		if err == driver.ErrSkip && st == nil {
 			p.connSkips.Store(true)
 		}
 		return f, err
 	})
-	if !leader {
-		cn.clearBusy(&busy)
+	if !leader && busy != nil {
+		cn.clearBusy(busy)
 	}
 	if err != nil {
 		if leader && ctx.Err() != nil {
