@@ -385,24 +385,56 @@ func TestCaptureStopsAtAColumnTypeItCannotEncode(t *testing.T) {
 	}
 }
 
-// holeRows is sliceRows from a driver that leaves the last column of dest
-// as it found it.
-type holeRows struct{ sliceRows }
+// setRows replays result sets from a driver that, with holes, leaves the
+// last column of dest as it found it and, with eofJunk, writes into dest on
+// the io.EOF call of Next.
+type setRows struct {
+	sets           [][][]driver.Value
+	width          []int
+	holes, eofJunk bool
+	set, row       int
+}
 
-func (r *holeRows) Next(dest []driver.Value) error {
-	if len(r.data) == 0 {
+func (r *setRows) Columns() []string {
+	cols := make([]string, r.width[r.set])
+	for i := range cols {
+		cols[i] = fmt.Sprintf("c%d", i)
+	}
+	return cols
+}
+func (r *setRows) Close() error           { return nil }
+func (r *setRows) HasNextResultSet() bool { return r.set+1 < len(r.sets) }
+func (r *setRows) NextResultSet() error {
+	if !r.HasNextResultSet() {
 		return io.EOF
 	}
-	copy(dest[:len(dest)-1], r.data[0])
-	r.data = r.data[1:]
+	r.set, r.row = r.set+1, 0
+	return nil
+}
+func (r *setRows) Next(dest []driver.Value) error {
+	if r.row == len(r.sets[r.set]) {
+		if r.eofJunk {
+			for i := range dest {
+				dest[i] = "junk"
+			}
+		}
+		return io.EOF
+	}
+	n := len(dest)
+	if r.holes {
+		n--
+	}
+	copy(dest[:n], r.sets[r.set][r.row])
+	r.row++
 	return nil
 }
 
 // TestCaptureIntoReusedMemory: captures that reuse one fillMem, as lone
 // leaders do through the pool, each read exactly their own result, whatever
-// the shapes and hints before them; and once reset, the memory holds no value
-// of the last result (nothing pinned, nothing for the next to find), in any
-// chunk it keeps.
+// the shapes, result sets and hints before them and whatever the driver
+// leaves in dest; and once reset, the memory holds no value of the last
+// result (nothing pinned, nothing for the next to find), in any chunk it
+// keeps.
 func TestCaptureIntoReusedMemory(t *testing.T) {
 	mk := func(n, width, seed int) [][]driver.Value {
 		rows := make([][]driver.Value, n)
@@ -422,36 +454,39 @@ func TestCaptureIntoReusedMemory(t *testing.T) {
 		}
 		return rows
 	}
-	names := func(width int) []string {
-		cols := make([]string, width)
-		for i := range cols {
-			cols[i] = fmt.Sprintf("c%d", i)
-		}
-		return cols
-	}
+	type shape struct{ n, width int }
 	steps := []struct {
-		n, width int
-		hint     sizeHint
-		holes    bool // the driver leaves the last column unset
+		sets           []shape
+		hint           sizeHint
+		holes, eofJunk bool
 	}{
-		{300, 6, sizeHint{}, false},
-		{300, 6, sizeHint{rows: 300, small: 600, arena: 4000}, false},
-		{5, 4, sizeHint{rows: 300, small: 600, arena: 4000}, true},
-		{0, 2, sizeHint{rows: 5, small: 5, arena: 20}, false},
-		{100, 3, sizeHint{rows: 1, small: 1, arena: 1}, true},
-		{2000, 5, sizeHint{rows: 100, small: 100, arena: 1000}, false},
-		{7, 5, sizeHint{rows: 2000, small: 2000, arena: 20000}, true},
+		{sets: []shape{{300, 6}}},
+		{sets: []shape{{300, 6}}, hint: sizeHint{rows: 300, small: 600, arena: 4000}},
+		{sets: []shape{{5, 4}}, hint: sizeHint{rows: 300, small: 600, arena: 4000}, holes: true},
+		{sets: []shape{{0, 2}}, hint: sizeHint{rows: 5, small: 5, arena: 20}},
+		// An empty first set leaves the kept rows to the next set.
+		{sets: []shape{{0, 3}, {300, 3}}, hint: sizeHint{rows: 5, small: 5, arena: 20}, holes: true, eofJunk: true},
+		{sets: []shape{{2, 4}, {3, 4}, {1, 2}}, hint: sizeHint{rows: 2}, holes: true, eofJunk: true},
+		{sets: []shape{{100, 3}}, hint: sizeHint{rows: 1, small: 1, arena: 1}, holes: true},
+		{sets: []shape{{2000, 5}}, hint: sizeHint{rows: 100, small: 100, arena: 1000}},
+		{sets: []shape{{7, 5}}, hint: sizeHint{rows: 2000, small: 2000, arena: 20000}, holes: true},
 	}
 	mem := new(fillMem)
 	for i, s := range steps {
-		var rows driver.Rows = &sliceRows{cols: names(s.width), data: mk(s.n, s.width, i)}
-		want := mk(s.n, s.width, i)
-		if s.holes {
-			// Its first columns are mk's for one column fewer: the same values.
-			rows = &holeRows{sliceRows{cols: names(s.width), data: mk(s.n, s.width-1, i)}}
-			for _, row := range want {
-				row[s.width-1] = nil
+		rows := &setRows{holes: s.holes, eofJunk: s.eofJunk}
+		var want [][][]driver.Value
+		for k, sh := range s.sets {
+			seed := 10*i + k
+			rows.width = append(rows.width, sh.width)
+			w := mk(sh.n, sh.width, seed)
+			if s.holes {
+				// The driver sets all but the last column, to mk's values.
+				for _, row := range w {
+					row[sh.width-1] = nil
+				}
 			}
+			rows.sets = append(rows.sets, mk(sh.n, sh.width, seed))
+			want = append(want, w)
 		}
 		var enc rowset.Encoder
 		enc.Begin(nil)
@@ -459,16 +494,21 @@ func TestCaptureIntoReusedMemory(t *testing.T) {
 		if err != nil || overflow {
 			t.Fatalf("step %d: overflow %v, %v", i, overflow, err)
 		}
-		got := res.Sets[0].Rows
-		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
-			t.Fatalf("step %d: captured %d rows, want %d; first %v, want %v", i, len(got), len(want), first(got), first(want))
+		if len(res.Sets) != len(want) {
+			t.Fatalf("step %d: %d result sets, want %d", i, len(res.Sets), len(want))
+		}
+		for k := range want {
+			got := res.Sets[k].Rows
+			if len(got) != len(want[k]) || (len(got) > 0 && !reflect.DeepEqual(got, want[k])) {
+				t.Fatalf("step %d set %d: captured %d rows, want %d; first %v, want %v", i, k, len(got), len(want[k]), first(got), first(want[k]))
+			}
 		}
 		b, err := enc.Finish()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dec, err := rowset.Decode(b); err != nil || !reflect.DeepEqual(dec.Sets[0].Rows, res.Sets[0].Rows) && len(want) > 0 {
-			t.Fatalf("step %d: the encoding decodes to something else (%v)", i, err)
+		if dec, err := rowset.Decode(b); err != nil || len(dec.Sets) != len(want) {
+			t.Fatalf("step %d: the encoding decodes to %v, %v", i, dec, err)
 		}
 		mem.reset()
 		for j, v := range mem.values[:cap(mem.values)] {

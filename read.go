@@ -513,8 +513,17 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 		got.small, got.arena = cp.small, cp.bytes
 		if err == nil && len(res.Sets) > 0 {
 			got.rows = len(res.Sets[0].Rows)
-			// What putFillMem clears.
-			mem.nRows = min(got.rows, cap(mem.rows))
+		}
+		// What reset clears: the rows written into mem.rows, by the sets
+		// that began there (up to the first with rows: an empty set leaves
+		// it to the next), even those that outgrew it; and the headers.
+		if res != nil && rowsHint > 0 {
+			for _, s := range res.Sets {
+				mem.nRows = max(mem.nRows, min(len(s.Rows), cap(mem.rows)))
+				if len(s.Rows) > 0 {
+					break
+				}
+			}
 		}
 		mem.nHeaders = min(cp.small, cap(mem.headers))
 	}()
@@ -557,6 +566,9 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 			}
 			err := rows.Next(dest)
 			if err == io.EOF {
+				// The slot becomes the next set's first row: what a driver
+				// wrote into it here is not that row's.
+				clear(dest)
 				break
 			}
 			if err != nil {
@@ -622,10 +634,11 @@ type fillMem struct {
 	sets   [1]rowset.Set
 	values []driver.Value   // first chunk of row values
 	rows   [][]driver.Value // the first set's rows
-	// The copier's first chunks: nothing outside the result points into
-	// them once its reader has closed (database/sql copies the []byte
-	// values it scans, but into a sql.RawBytes or a sql.Scanner, which may
-	// keep them only until the next Next or Close).
+	// The copier's first chunks, which the []byte values handed out point
+	// into. database/sql copies a []byte it scans, except into a
+	// sql.RawBytes or a sql.Scanner, and those may keep it only until the
+	// next Next, Scan or Close (as a driver's own reused buffers): so once
+	// the reader has closed, nothing may read these.
 	headers [][]byte
 	arena   []byte
 	// How much of values, rows and headers the last capture wrote.

@@ -20,8 +20,9 @@ type cachedRows struct {
 	row int
 	// mem holds res when this reader alone has it (the leader of a fill
 	// nobody joined): Close gives it back for another capture. Values already
-	// handed to database/sql are copies of the interfaces, and database/sql
-	// copies the []byte values it scans, so they do not point into it.
+	// handed to database/sql are copies of the interfaces; a []byte among
+	// them points into mem, and is valid until Close, as the database/sql
+	// contract gives a driver's buffers (fillMem.arena).
 	mem *fillMem
 }
 
