@@ -253,17 +253,36 @@ func printTop(w io.Writer, top string, gs []*group) {
 	}
 }
 
-// pairedRatio and pairedBase are the units of a benchmark that measures its
-// baseline itself, in pairs with its contender (BenchmarkMissPaired): the
-// ratio of the two, and the baseline's own ns/op.
-const (
-	pairedRatio = "x-direct"
-	pairedBase  = "direct-ns/op"
-)
+// A benchmark that measures its baseline itself, in pairs with its
+// contender (BenchmarkMissPaired, BenchmarkHitPaired), reports x-<baseline>,
+// the ratio of the two, and <baseline>-ns/op, the baseline's own ns/op.
+const pairedPrefix = "x-"
+
+// pairedUnits returns the paired ratio's unit and the baseline's, for the
+// first contender of gs that reports one.
+func pairedUnits(gs []*group, contenders []string) (ratio, base, name string) {
+	for _, g := range gs {
+		for _, c := range contenders {
+			if r := g.res[c]; r != nil {
+				for u := range r.metrics {
+					if strings.HasPrefix(u, pairedPrefix) {
+						name = strings.TrimPrefix(u, pairedPrefix)
+						return u, name + "-ns/op", name
+					}
+				}
+			}
+		}
+	}
+	return "", "", ""
+}
 
 // printPaired prints a table of paired ratios: the median of each run's
 // ratio, which is not the ratio of the medians printed elsewhere.
 func printPaired(w io.Writer, top string, gs []*group, contenders []string) {
+	pairedRatio, pairedBase, baseName := pairedUnits(gs, contenders)
+	if pairedRatio == "" {
+		return
+	}
 	var cs []string
 	for _, c := range contenders {
 		for _, g := range gs {
@@ -272,21 +291,18 @@ func printPaired(w io.Writer, top string, gs []*group, contenders []string) {
 			}
 		}
 	}
-	if len(cs) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\n### %s: ns/op (direct absolute, each contender as the median of its runs' paired ratios)\n\n", top)
-	fmt.Fprintf(w, "| workload | direct |")
+	fmt.Fprintf(w, "\n### %s: ns/op (%s absolute, each contender as the median of its runs' paired ratios)\n\n", top, baseName)
+	fmt.Fprintf(w, "| workload | %s |", baseName)
 	for _, c := range cs {
 		fmt.Fprintf(w, " %s |", c)
 	}
 	fmt.Fprintf(w, "\n|---|---:|%s\n", strings.Repeat("---:|", len(cs)))
 	for _, g := range gs {
-		var direct []float64
+		var base []float64
 		for _, c := range cs {
-			direct = append(direct, g.res[c].metricsOr(pairedBase)...)
+			base = append(base, g.res[c].metricsOr(pairedBase)...)
 		}
-		bv, ok := median(direct)
+		bv, ok := median(base)
 		if !ok {
 			continue
 		}
