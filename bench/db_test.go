@@ -275,9 +275,9 @@ func fillL1(b *testing.B, c *cachedsql.Connector, read reader) {
 // measures 150 to 300 µs from one minute to the next; the two halves of a
 // pair run within a millisecond of each other. Each iteration sends one read
 // directly and one through cachedsql (L1 full, every read a miss that fills),
-// alternating which goes first, and times each. It reports ns/op of the
-// cachedsql reads, direct-ns/op of the direct ones, and x-direct, the ratio
-// of their totals. B/op and allocs/op are of a pair.
+// alternating which goes first, and times each (runPaired). It reports ns/op
+// of the cachedsql reads, direct-ns/op of the direct ones, and x-direct, the
+// ratio of their totals. B/op and allocs/op are of a pair.
 func BenchmarkMissPaired(b *testing.B) {
 	const n = 100
 	eachMissWorkload(b, func(b *testing.B, d database, dsn, query string, cancellable bool) {
@@ -312,31 +312,14 @@ func BenchmarkMissPaired(b *testing.B) {
 		}
 		b.Run("cachedsql-miss-l1full", func(b *testing.B) {
 			fills := c.Stats().Fills
-			var directNs, cachedNs time.Duration
-			timed := func(db *sql.DB, sum *time.Duration) {
-				start := time.Now()
-				if err := read(db); err != nil {
-					b.Fatal(err)
-				}
-				*sum += time.Since(start)
+			reader := func(db *sql.DB) reader {
+				return func(context.Context) (int, error) { return n, read(db) }
 			}
-			pairs := 0
-			for b.Loop() {
-				if pairs%2 == 0 {
-					timed(direct, &directNs)
-					timed(cached, &cachedNs)
-				} else {
-					timed(cached, &cachedNs)
-					timed(direct, &directNs)
-				}
-				pairs++
+			reads := runPaired(b, n, "direct", reader(direct), reader(cached))
+			// Every cachedsql read fills, the warming one included.
+			if s := c.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(reads)+1 {
+				b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, reads+1)
 			}
-			if s := c.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(pairs) {
-				b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, pairs)
-			}
-			b.ReportMetric(float64(cachedNs)/float64(pairs), "ns/op")
-			b.ReportMetric(float64(directNs)/float64(pairs), "direct-ns/op")
-			b.ReportMetric(float64(cachedNs)/float64(directNs), "x-direct")
 		})
 	})
 }

@@ -122,8 +122,8 @@ func BenchmarkHitPaired(b *testing.B) {
 // runPaired times read against base, the workload's baseline, in blocks of
 // max(1, 64/n) reads of n rows each, alternating which goes first, and
 // reports ns/op (read), <baseName>-ns/op and x-<baseName>, the ratio of the
-// totals.
-func runPaired(b *testing.B, n int, baseName string, base, read reader) {
+// totals. It returns how many timed reads each made (one more warms them).
+func runPaired(b *testing.B, n int, baseName string, base, read reader) int {
 	b.Helper()
 	ctx := context.Background()
 	for _, r := range []reader{base, read} { // warm, and check once
@@ -157,6 +157,7 @@ func runPaired(b *testing.B, n int, baseName string, base, read reader) {
 	b.ReportMetric(float64(readT)/reads, "ns/op")
 	b.ReportMetric(float64(baseT)/reads, baseName+"-ns/op")
 	b.ReportMetric(float64(readT)/float64(baseT), "x-"+baseName)
+	return pairs * k
 }
 
 // cacheAside is the cache a user writes by hand with bigcache and msgpack.
