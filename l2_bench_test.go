@@ -1,5 +1,3 @@
-//go:build unix
-
 package cachedsql
 
 // The L2 benchmarks of issue 3, each beside its baseline so one run gives
@@ -22,12 +20,12 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachedsql/cachedsql/internal/cputime"
 	"github.com/cachedsql/cachedsql/internal/fakedb"
 	"github.com/cachedsql/cachedsql/internal/redistest"
 )
@@ -100,14 +98,6 @@ func l2BenchRead(ctx context.Context, db *sql.DB, r *l2BenchRow, arg int64) erro
 	return rows.Err()
 }
 
-func l2CPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // l2HitSetup is cachedsql with L1 off over the no-op driver, with the
 // benchmark query filled into Redis.
 func l2HitSetup(b *testing.B) (*redistest.Server, *Connector, *sql.DB, *fakedb.Noop) {
@@ -138,13 +128,13 @@ func BenchmarkL2Hit(b *testing.B) {
 	var r l2BenchRow
 	before := c.Stats().L2Hits
 	b.ReportAllocs()
-	cpu := l2CPU()
+	cpu := cputime.Process()
 	for b.Loop() {
 		if err := l2BenchRead(ctx, db, &r, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(l2CPU()-cpu)/float64(b.N), "cpu-ns/op")
+	cputime.Report(b, cpu)
 	if hits := c.Stats().L2Hits - before; noop.Queries() != 1 || hits != int64(b.N) {
 		b.Fatalf("%d L2 hits for %d queries, inner queries %d: the benchmark did not measure L2 hits", hits, b.N, noop.Queries())
 	}
@@ -166,14 +156,14 @@ func BenchmarkL2RawGet(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(want)))
-	cpu := l2CPU()
+	cpu := cputime.Process()
 	for b.Loop() {
 		v, err := rc.Get(ctx, keys[0]).Bytes()
 		if err != nil || len(v) != len(want) {
 			b.Fatalf("GET: %d bytes, %v", len(v), err)
 		}
 	}
-	b.ReportMetric(float64(l2CPU()-cpu)/float64(b.N), "cpu-ns/op")
+	cputime.Report(b, cpu)
 }
 
 // l2BenchInners are the inner databases of the fill benchmarks.
@@ -223,7 +213,7 @@ func BenchmarkFill(b *testing.B) {
 				before := c.Stats().Fills
 				arg := int64(0)
 				b.ReportAllocs()
-				cpu := l2CPU()
+				cpu := cputime.Process()
 				for b.Loop() {
 					arg++
 					if err := l2BenchRead(ctx, db, &r, arg); err != nil {
@@ -234,7 +224,7 @@ func BenchmarkFill(b *testing.B) {
 					}
 				}
 				c.sh.bg.Wait()
-				b.ReportMetric(float64(l2CPU()-cpu)/float64(b.N), "cpu-ns/op")
+				cputime.Report(b, cpu)
 				st := c.Stats()
 				if fills := st.Fills - before; fills != int64(b.N) {
 					b.Fatalf("%d fills for %d queries: the benchmark did not measure misses", fills, b.N)
@@ -258,14 +248,14 @@ func BenchmarkDirectInner(b *testing.B) {
 			var r l2BenchRow
 			arg := int64(0)
 			b.ReportAllocs()
-			cpu := l2CPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				arg++
 				if err := l2BenchRead(ctx, db, &r, arg); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(l2CPU()-cpu)/float64(b.N), "cpu-ns/op")
+			cputime.Report(b, cpu)
 		})
 	}
 }
