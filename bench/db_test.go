@@ -170,17 +170,7 @@ func BenchmarkDB(b *testing.B) {
 func BenchmarkMiss(b *testing.B) {
 	const n = 100
 	eachMissWorkload(b, func(b *testing.B, d database, dsn, query string, cancellable bool) {
-		read := func(db *sql.DB, arg *int64) reader {
-			return rowsRead(func(ctx context.Context) ([]Row, error) {
-				*arg-- // no two reads in a run share an argument
-				if cancellable {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithCancel(ctx)
-					defer cancel()
-				}
-				return queryRows(ctx, db, query, n, *arg)
-			})
-		}
+		read := func(db *sql.DB, arg *int64) reader { return missRead(db, query, n, arg, cancellable) }
 		b.Run("direct", func(b *testing.B) {
 			db, err := sql.Open(d.driver, dsn)
 			if err != nil {
@@ -249,6 +239,21 @@ func eachMissWorkload(b *testing.B, fn func(b *testing.B, d database, dsn, query
 	}
 }
 
+// missRead reads the miss workload's n rows from db, each time with a new
+// argument (*arg counts down), under context.Background or a cancellable
+// context.
+func missRead(db *sql.DB, query string, n int, arg *int64, cancellable bool) reader {
+	return rowsRead(func(ctx context.Context) ([]Row, error) {
+		*arg-- // no two reads share an argument
+		if cancellable {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+		}
+		return queryRows(ctx, db, query, n, *arg)
+	})
+}
+
 // fillL1 misses through read until c's L1 has grown to its capacity.
 func fillL1(b *testing.B, c *cachedsql.Connector, read reader) {
 	b.Helper()
@@ -290,32 +295,13 @@ func BenchmarkMissPaired(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cached := poolFor(b, sql.OpenDB(c), 1)
-		arg := int64(-1)
-		read := func(db *sql.DB) error {
-			arg-- // no two reads share an argument: every cachedsql read misses
-			ctx := context.Background()
-			if cancellable {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithCancel(ctx)
-				defer cancel()
-			}
-			rows, err := queryRows(ctx, db, query, n, arg)
-			if err == nil && len(rows) != n {
-				err = fmt.Errorf("%d rows, want %d", len(rows), n)
-			}
-			return err
-		}
-		fillL1(b, c, func(context.Context) (int, error) { return n, read(cached) })
-		if err := read(direct); err != nil { // warm the direct connection
-			b.Fatal(err)
-		}
+		arg := int64(-1) // shared, so that no cachedsql read finds a key a direct read used
+		readDirect := missRead(direct, query, n, &arg, cancellable)
+		readCached := missRead(poolFor(b, sql.OpenDB(c), 1), query, n, &arg, cancellable)
+		fillL1(b, c, readCached)
 		b.Run("cachedsql-miss-l1full", func(b *testing.B) {
 			fills := c.Stats().Fills
-			reader := func(db *sql.DB) reader {
-				return func(context.Context) (int, error) { return n, read(db) }
-			}
-			reads := runPaired(b, n, "direct", reader(direct), reader(cached))
+			reads := runPaired(b, n, "direct", readDirect, readCached)
 			// Every cachedsql read fills, the warming one included.
 			if s := c.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(reads)+1 {
 				b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, reads+1)

@@ -254,35 +254,36 @@ func printTop(w io.Writer, top string, gs []*group) {
 }
 
 // A benchmark that measures its baseline itself, in pairs with its
-// contender (BenchmarkMissPaired, BenchmarkHitPaired), reports x-<baseline>,
+// contender (BenchmarkMissPaired, BenchmarkHitPaired, BenchmarkL2Paired),
+// reports x-<baseline>,
 // the ratio of the two, and <baseline>-ns/op, the baseline's own ns/op.
 const pairedPrefix = "x-"
 
-// pairedUnits returns the paired ratio's unit and the baseline's, for the
-// first contender of gs that reports one.
-func pairedUnits(gs []*group, contenders []string) (ratio, base, name string) {
+// pairedBaseline returns the baseline's name from the paired ratio's unit
+// x-<baseline>, for the first contender of gs that reports one.
+func pairedBaseline(gs []*group, contenders []string) string {
 	for _, g := range gs {
 		for _, c := range contenders {
 			if r := g.res[c]; r != nil {
 				for u := range r.metrics {
-					if strings.HasPrefix(u, pairedPrefix) {
-						name = strings.TrimPrefix(u, pairedPrefix)
-						return u, name + "-ns/op", name
+					if name, ok := strings.CutPrefix(u, pairedPrefix); ok {
+						return name
 					}
 				}
 			}
 		}
 	}
-	return "", "", ""
+	return ""
 }
 
 // printPaired prints a table of paired ratios: the median of each run's
 // ratio, which is not the ratio of the medians printed elsewhere.
 func printPaired(w io.Writer, top string, gs []*group, contenders []string) {
-	pairedRatio, pairedBase, baseName := pairedUnits(gs, contenders)
-	if pairedRatio == "" {
+	baseName := pairedBaseline(gs, contenders)
+	if baseName == "" {
 		return
 	}
+	pairedRatio, pairedBase := pairedPrefix+baseName, baseName+"-ns/op"
 	var cs []string
 	for _, c := range contenders {
 		for _, g := range gs {
@@ -396,5 +397,5 @@ func printMachine(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w, ".")
-	fmt.Fprintln(w, "Ratios are of medians measured in the same run; for ns/op lower is faster (at g=64 the inverse of the throughput ratio).")
+	fmt.Fprintln(w, "Ratios are of medians measured in the same run (in the paired tables, the median of each run's own ratio); for ns/op lower is faster (at g=64 the inverse of the throughput ratio).")
 }
