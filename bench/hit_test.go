@@ -32,40 +32,13 @@ func BenchmarkHit(b *testing.B) {
 	for _, n := range sizes {
 		for _, g := range goroutines {
 			b.Run(fmt.Sprintf("rows=%d/g=%d", n, g), func(b *testing.B) {
-				b.Run("floor", func(b *testing.B) {
-					db, _ := noopDB(b, n, g)
-					run(b, g, n, rowsRead(func(ctx context.Context) ([]Row, error) {
-						return queryRows(ctx, db, noopQuery, n, n)
-					}))
-				})
-				b.Run("cachedsql-l1", func(b *testing.B) {
-					db, c, count := cachedOverNoop(b, n, g, cachedsql.Config{})
-					run(b, g, n, rowsRead(func(ctx context.Context) ([]Row, error) {
-						return queryRows(ctx, db, noopQuery, n, n)
-					}))
-					wantInner(b, count, 1)
-					if s := c.Stats(); s.L1Hits == 0 {
-						b.Fatal("no L1 hits")
-					}
-				})
-				b.Run("go-redis-cache", func(b *testing.B) {
-					db, noop := noopDB(b, n, g)
-					rc := cache.New(&cache.Options{LocalCache: cache.NewTinyLFU(10000, 5*time.Minute)})
-					run(b, g, n, rowsRead(goRedisCacheRead(rc, fmt.Sprintf("%s|%v", noopQuery, n), db, n)))
-					wantInner(b, noop.Queries, 1)
-				})
-				b.Run("bigcache-msgpack", func(b *testing.B) {
-					db, noop := noopDB(b, n, g)
-					bc, err := bigcache.New(context.Background(), bigcache.DefaultConfig(5*time.Minute))
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.Cleanup(func() { bc.Close() })
-					run(b, g, n, rowsRead(func(ctx context.Context) ([]Row, error) {
-						return cacheAside(ctx, bc, db, noopQuery, n, n)
-					}))
-					wantInner(b, noop.Queries, 1)
-				})
+				for _, c := range hitContenders(n, g) {
+					b.Run(c.name, func(b *testing.B) {
+						read := c.open(b)
+						run(b, g, n, read)
+						c.check(b)
+					})
+				}
 			})
 		}
 	}
@@ -83,39 +56,71 @@ func BenchmarkHit(b *testing.B) {
 func BenchmarkHitPaired(b *testing.B) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("rows=%d/g=1", n), func(b *testing.B) {
-			fdb, _ := noopDB(b, n, 1)
-			floor := rowsRead(func(ctx context.Context) ([]Row, error) {
-				return queryRows(ctx, fdb, noopQuery, n, n)
-			})
-			b.Run("cachedsql-l1", func(b *testing.B) {
-				db, c, count := cachedOverNoop(b, n, 1, cachedsql.Config{})
-				runPaired(b, n, "floor", floor, rowsRead(func(ctx context.Context) ([]Row, error) {
-					return queryRows(ctx, db, noopQuery, n, n)
-				}))
-				wantInner(b, count, 1)
-				if s := c.Stats(); s.L1Hits == 0 {
-					b.Fatal("no L1 hits")
-				}
-			})
-			b.Run("go-redis-cache", func(b *testing.B) {
-				db, noop := noopDB(b, n, 1)
-				rc := cache.New(&cache.Options{LocalCache: cache.NewTinyLFU(10000, 5*time.Minute)})
-				runPaired(b, n, "floor", floor, rowsRead(goRedisCacheRead(rc, fmt.Sprintf("%s|%v", noopQuery, n), db, n)))
-				wantInner(b, noop.Queries, 1)
-			})
-			b.Run("bigcache-msgpack", func(b *testing.B) {
-				db, noop := noopDB(b, n, 1)
-				bc, err := bigcache.New(context.Background(), bigcache.DefaultConfig(5*time.Minute))
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { bc.Close() })
-				runPaired(b, n, "floor", floor, rowsRead(func(ctx context.Context) ([]Row, error) {
-					return cacheAside(ctx, bc, db, noopQuery, n, n)
-				}))
-				wantInner(b, noop.Queries, 1)
-			})
+			contenders := hitContenders(n, 1)
+			floor := contenders[0].open(b) // the workload's, shared by every pair
+			for _, c := range contenders[1:] {
+				b.Run(c.name, func(b *testing.B) {
+					read := c.open(b)
+					runPaired(b, n, "floor", floor, read)
+					c.check(b)
+				})
+			}
 		})
+	}
+}
+
+// hitContender is one contender of the hit workload: open sets it up under
+// b and returns its reader; check, after the reads, fails b unless they
+// were all hits.
+type hitContender struct {
+	name  string
+	open  func(b *testing.B) reader
+	check func(b *testing.B)
+}
+
+// hitContenders are the hit workload's contenders for n rows at g
+// goroutines, the floor first.
+func hitContenders(n, g int) []hitContender {
+	// What each contender's check reads, set by its open.
+	var l1Count, grcCount, bcCount func() int64
+	var l1 *cachedsql.Connector
+	return []hitContender{
+		{"floor", func(b *testing.B) reader {
+			db, _ := noopDB(b, n, g)
+			return rowsRead(func(ctx context.Context) ([]Row, error) {
+				return queryRows(ctx, db, noopQuery, n, n)
+			})
+		}, func(*testing.B) {}},
+		{"cachedsql-l1", func(b *testing.B) reader {
+			var db *sql.DB
+			db, l1, l1Count = cachedOverNoop(b, n, g, cachedsql.Config{})
+			return rowsRead(func(ctx context.Context) ([]Row, error) {
+				return queryRows(ctx, db, noopQuery, n, n)
+			})
+		}, func(b *testing.B) {
+			wantInner(b, l1Count, 1)
+			if s := l1.Stats(); s.L1Hits == 0 {
+				b.Fatal("no L1 hits")
+			}
+		}},
+		{"go-redis-cache", func(b *testing.B) reader {
+			db, noop := noopDB(b, n, g)
+			grcCount = noop.Queries
+			rc := cache.New(&cache.Options{LocalCache: cache.NewTinyLFU(10000, 5*time.Minute)})
+			return rowsRead(goRedisCacheRead(rc, fmt.Sprintf("%s|%v", noopQuery, n), db, n))
+		}, func(b *testing.B) { wantInner(b, grcCount, 1) }},
+		{"bigcache-msgpack", func(b *testing.B) reader {
+			db, noop := noopDB(b, n, g)
+			bcCount = noop.Queries
+			bc, err := bigcache.New(context.Background(), bigcache.DefaultConfig(5*time.Minute))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { bc.Close() })
+			return rowsRead(func(ctx context.Context) ([]Row, error) {
+				return cacheAside(ctx, bc, db, noopQuery, n, n)
+			})
+		}, func(b *testing.B) { wantInner(b, bcCount, 1) }},
 	}
 }
 
