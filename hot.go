@@ -46,10 +46,16 @@ type hotShard struct {
 type hotEntry struct {
 	key      keying.Key // the key it is stored under; zero when not in a set
 	res      *rowset.Result
-	names    [][]string    // column names per set
 	deadline time.Duration // since hotSet.base
 	size     int64
-	nbytes   int // number of non-empty []byte values
+	// kept is set by put, before the entry is published: readers other than
+	// the one that made it may find it in the set.
+	kept bool
+
+	// What hotRows needs, worked out once, by its first reader (prepare).
+	ready  sync.Once
+	names  [][]string // column names per set
+	nbytes int        // number of non-empty []byte values
 	// byteCols lists, per set, the columns holding a non-empty []byte in
 	// some row: the only ones hotRows.Next must look at.
 	byteCols     [][]int
@@ -122,6 +128,7 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 	e := newHotEntry(res, encodedLen)
 	e.key = *k
 	e.deadline = now + ttl
+	e.kept = true
 	s := h.shard(k)
 	s.mu.Lock()
 	if old := s.m[*k]; old != nil {
@@ -150,11 +157,19 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 // budget: about three times its encoding.
 func hotSize(encodedLen int) int64 { return int64(encodedLen)*3 + 256 }
 
-// newHotEntry prepares res, decoded from encodedLen bytes, to be read by
+// newHotEntry wraps res, decoded from encodedLen bytes, to be read by
 // several readers at once through hotRows. It has no deadline: one kept in
 // the set gets one from put.
 func newHotEntry(res *rowset.Result, encodedLen int) *hotEntry {
-	e := &hotEntry{res: res, size: hotSize(encodedLen)}
+	return &hotEntry{res: res, size: hotSize(encodedLen)}
+}
+
+// prepare works out what hotRows needs to replay e: the column names and
+// where the []byte values are. It runs once, for e's first hotRows, so that
+// a result only its maker reads (an L2 hit nobody joined, which L1 did not
+// keep) never pays for it.
+func (e *hotEntry) prepare() {
+	res := e.res
 	e.names = make([][]string, len(res.Sets))
 	for i, set := range res.Sets {
 		names := make([]string, len(set.Columns))
@@ -190,7 +205,6 @@ func newHotEntry(res *rowset.Result, encodedLen int) *hotEntry {
 			}
 		}
 	}
-	return e
 }
 
 // hotRows replays a shared decoded result. Each []byte value a reader sees is
@@ -216,6 +230,7 @@ type hotRows struct {
 var hotRowsPool = sync.Pool{New: func() any { return new(hotRows) }}
 
 func newHotRows(e *hotEntry) *hotRows {
+	e.ready.Do(e.prepare)
 	r := hotRowsPool.Get().(*hotRows)
 	r.cachedRows = cachedRows{res: e.res}
 	r.e, r.hdrs, r.scratch = e, nil, nil

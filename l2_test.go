@@ -7,6 +7,7 @@ package cachedsql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachedsql/cachedsql/internal/fakedb"
 	"github.com/cachedsql/cachedsql/internal/redistest"
 )
 
@@ -762,5 +764,158 @@ func TestL2WaiterThatLeavesStartsNothing(t *testing.T) {
 	}
 	if n := countingSQLite.Queries() - inner; n != 0 {
 		t.Fatalf("%d queries reached the database", n)
+	}
+}
+
+// TestL2SharedLookupReadersGetTheirOwnBytes: with L1 off, readers that
+// joined one L2 lookup share its decoded result, so each must get private
+// []byte values: the lookup's leader scribbling on its sql.RawBytes before
+// the others read a row changes nothing they read. (A reader whose lookup
+// nobody joined is handed the result's own values.)
+func TestL2SharedLookupReadersGetTheirOwnBytes(t *testing.T) {
+	s := redistest.Start(t)
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	var data [][]driver.Value
+	for i := range 8 {
+		data = append(data, []driver.Value{int64(i), []byte("payload-" + string(rune('a'+i)))})
+	}
+	d.CreateTable("docs", fakedb.Cols("id", "body"), data...)
+	db := openCached(t, name, "l1_mib=0 redis_timeout=10s redis="+s.URL())
+	c := mustConnector(t, db)
+	if err := waitStream(c, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	const q = "SELECT * FROM docs"
+	// read checks every row and scribbles on its bytes; before it reads a
+	// row it waits for wait, and once done, if done is not nil, it closes
+	// done and keeps its rows open until release is closed.
+	read := func(wait, done, release chan struct{}) error {
+		r, err := db.Query(q)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if wait != nil {
+			<-wait
+		}
+		i := 0
+		for r.Next() {
+			var id int64
+			var body sql.RawBytes
+			if err := r.Scan(&id, &body); err != nil {
+				return err
+			}
+			if want := "payload-" + string(rune('a'+i)); string(body) != want {
+				return fmt.Errorf("row %d: %q, want %q", i, body, want)
+			}
+			for j := range body {
+				body[j] = 'X'
+			}
+			i++
+		}
+		if i != len(data) {
+			return fmt.Errorf("%d rows, want %d", i, len(data))
+		}
+		if done != nil {
+			close(done)
+			<-release
+		}
+		return r.Err()
+	}
+	if err := read(nil, nil, nil); err != nil { // the fill
+		t.Fatal(err)
+	}
+	c.sh.bg.Wait() // its L2 write
+	if err := read(nil, nil, nil); err != nil || c.Stats().L2Hits != 1 {
+		t.Fatalf("a lone L2 hit: %v, L2 hits %d", err, c.Stats().L2Hits)
+	}
+
+	s.Pause()
+	paused := true
+	defer func() {
+		if paused {
+			s.Resume()
+		}
+	}()
+	scribbled, release := make(chan struct{}), make(chan struct{})
+	leader := make(chan error, 1)
+	go func() { leader <- read(nil, scribbled, release) }()
+	waitFor(t, "the leader's lookup under way", func() bool { return c.sh.l2reads.Waiters() == 1 })
+	const waiters = 4
+	errs := make(chan error, waiters)
+	for range waiters {
+		go func() { errs <- read(scribbled, nil, nil) }()
+	}
+	waitFor(t, "every waiter on the leader's lookup", func() bool { return c.sh.l2reads.Waiters() == 1+waiters })
+	s.Resume()
+	paused = false
+	for range waiters {
+		if err := <-errs; err != nil {
+			t.Errorf("a waiter, after the leader scribbled: %v", err)
+		}
+	}
+	close(release)
+	if err := <-leader; err != nil {
+		t.Fatalf("leader: %v", err)
+	}
+	if n := d.QueryCount(q); n != 1 {
+		t.Fatalf("%d database reads; want 1", n)
+	}
+}
+
+// TestL2PromotedReaderGetsItsOwnBytes: an L2 hit that L1 keeps (decoded, for
+// the next readers) is shared even when nobody joined its lookup: its reader
+// scribbling on its sql.RawBytes changes nothing the next L1 hit reads.
+func TestL2PromotedReaderGetsItsOwnBytes(t *testing.T) {
+	s := redistest.Start(t)
+	d, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	d.CreateTable("docs", fakedb.Cols("id", "body"), []driver.Value{int64(1), []byte("payload")})
+	// L1 entries live 1s, L2 entries a minute: once L1's copy has expired,
+	// the next read is an L2 hit, promoted into L1 again.
+	db := openCached(t, name, "ttl=1m l1_ttl=1s redis_timeout=10s redis="+s.URL())
+	c := mustConnector(t, db)
+	if err := waitStream(c, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	const q = "SELECT * FROM docs"
+	read := func() error {
+		var id int64
+		var body sql.RawBytes
+		r, err := db.Query(q)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if !r.Next() {
+			return fmt.Errorf("no row: %v", r.Err())
+		}
+		if err := r.Scan(&id, &body); err != nil {
+			return err
+		}
+		if string(body) != "payload" {
+			return fmt.Errorf("body %q, want payload", body)
+		}
+		for j := range body {
+			body[j] = 'X'
+		}
+		return nil
+	}
+	if err := read(); err != nil { // the fill
+		t.Fatal(err)
+	}
+	c.sh.bg.Wait()                      // its L2 write
+	time.Sleep(1100 * time.Millisecond) // L1's copy expiring is what sets this up
+	before := c.Stats()
+	for _, want := range []string{"an L2 hit", "the L1 hit after it"} {
+		if err := read(); err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+	}
+	if st := c.Stats(); st.L2Hits-before.L2Hits != 1 || st.Promotions-before.Promotions != 1 || st.L1Hits-before.L1Hits != 1 {
+		t.Fatalf("L2 hits +%d, promotions +%d, L1 hits +%d; want +1 each",
+			st.L2Hits-before.L2Hits, st.Promotions-before.Promotions, st.L1Hits-before.L1Hits)
+	}
+	if n := d.QueryCount(q); n != 1 {
+		t.Fatalf("%d database reads; want 1", n)
 	}
 }

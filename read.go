@@ -96,7 +96,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	// that ends in ErrSkip is counted by the statement path that follows it.
 	var l2miss, l2err bool
 	if sh.l2 != nil {
-		e, err, leader := sh.l2reads.Share(ctx, key, func(lctx context.Context) (*hotEntry, error) {
+		e, err, leader, shared := sh.l2reads.Share(ctx, key, func(lctx context.Context) (*hotEntry, error) {
 			e, err := cn.lookL2(lctx, key)
 			if err != nil && lctx.Err() != nil {
 				// Whatever the client made of it, the lookup failed because its
@@ -111,6 +111,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		}
 		if errors.Is(err, errLookupLeft) {
 			e, err = cn.lookL2(ctx, key)
+			shared = false // this caller's own lookup
 		} else if !leader {
 			if h := readhook.From(ctx); h != nil {
 				h.SharedL2(err == nil && e != nil)
@@ -125,6 +126,12 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		default:
 			sh.ctr.l1Misses.Add(1)
 			sh.ctr.l2Hits.Add(1)
+			if !shared && !e.kept {
+				// Nobody joined the lookup and L1 did not keep the result:
+				// it is this caller's alone, values and all, so it needs
+				// none of hotRows' private copies (BenchmarkL2Hit).
+				return newCachedRows(e.res), nil
+			}
 			return newHotRows(e), nil
 		}
 	}

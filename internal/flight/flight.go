@@ -190,10 +190,13 @@ func work(f func()) {
 // runs wait for its result, each returning ctx.Err() at once if its own ctx
 // ends first. They receive the leader's result, errors included, even an
 // error that came from the leader's ctx ending; a caller that needs more
-// than the leader got must do its own work after.
+// than the leader got must do its own work after. shared reports whether
+// another caller may hold the same result: always for a waiter, and for the
+// leader when anyone joined its call (when none did, the result is the
+// leader's alone).
 //
 // Share and Do must not be used with the same key space on one Group.
-func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, leader bool) {
+func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, leader, shared bool) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = make(map[K]*call[V])
@@ -204,20 +207,21 @@ func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context)
 		g.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.val, c.err, false
+			return c.val, c.err, false, true
 		case <-ctx.Done():
 			g.mu.Lock()
 			c.waiters--
 			g.mu.Unlock()
 			var zero V
-			return zero, ctx.Err(), false
+			return zero, ctx.Err(), false, false
 		}
 	}
 	c := &call[V]{done: make(chan struct{}), waiters: 1, joined: 1}
 	g.calls[key] = c
 	g.mu.Unlock()
 	g.run(key, c, ctx, fn)
-	return c.val, c.err, true
+	// run has unlinked the call: nobody can join it now, so shared is final.
+	return c.val, c.err, true, c.shared
 }
 
 // Waiting reports how many callers wait on key now (for tests and stats).

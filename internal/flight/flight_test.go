@@ -186,9 +186,9 @@ func TestShareRunsOnTheLeaderAndWaitersWait(t *testing.T) {
 	leaderCtx := context.WithValue(context.Background(), ctxKey{}, "leader")
 	leaderDone := make(chan int)
 	go func() {
-		v, err, leader := g.Share(leaderCtx, "k", fn)
-		if err != nil || !leader {
-			t.Errorf("leader: %v, leader=%v", err, leader)
+		v, err, leader, shared := g.Share(leaderCtx, "k", fn)
+		if err != nil || !leader || !shared {
+			t.Errorf("leader: %v, leader=%v, shared=%v; want a shared lead", err, leader, shared)
 		}
 		leaderDone <- v
 	}()
@@ -200,9 +200,9 @@ func TestShareRunsOnTheLeaderAndWaitersWait(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err, leader := g.Share(context.Background(), "k", fn)
-			if err != nil || leader {
-				t.Errorf("waiter %d: %v, leader=%v", i, err, leader)
+			v, err, leader, shared := g.Share(context.Background(), "k", fn)
+			if err != nil || leader || !shared {
+				t.Errorf("waiter %d: %v, leader=%v, shared=%v", i, err, leader, shared)
 			}
 			results[i] = v
 		}()
@@ -211,7 +211,7 @@ func TestShareRunsOnTheLeaderAndWaitersWait(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	left := make(chan error)
 	go func() {
-		_, err, _ := g.Share(ctx, "k", fn)
+		_, err, _, _ := g.Share(ctx, "k", fn)
 		left <- err
 	}()
 	for g.Waiting("k") != n+2 {
@@ -237,9 +237,10 @@ func TestShareRunsOnTheLeaderAndWaitersWait(t *testing.T) {
 	if r := runs.Load(); r != 1 {
 		t.Fatalf("fn ran %d times; want 1", r)
 	}
-	// Forgotten: the next call runs again.
-	if _, _, leader := g.Share(leaderCtx, "k", func(context.Context) (int, error) { return 7, nil }); !leader {
-		t.Fatal("a call after the flight ended joined it")
+	// Forgotten: the next call runs again, and nobody joining it, its result
+	// is its own.
+	if _, _, leader, shared := g.Share(leaderCtx, "k", func(context.Context) (int, error) { return 7, nil }); !leader || shared {
+		t.Fatalf("a call after the flight ended: leader=%v, shared=%v; want an unshared lead", leader, shared)
 	}
 }
 
@@ -256,13 +257,13 @@ func TestShareErrorReachesWaiters(t *testing.T) {
 	}
 	leaderErr := make(chan error)
 	go func() {
-		_, err, _ := g.Share(ctx, "k", fn)
+		_, err, _, _ := g.Share(ctx, "k", fn)
 		leaderErr <- err
 	}()
 	<-started
 	waiterErr := make(chan error)
 	go func() {
-		_, err, _ := g.Share(context.Background(), "k", fn)
+		_, err, _, _ := g.Share(context.Background(), "k", fn)
 		waiterErr <- err
 	}()
 	for g.Waiting("k") != 2 {
