@@ -743,3 +743,27 @@ func TestBytesValue(t *testing.T) {
 		t.Fatal("value lost across GC")
 	}
 }
+
+// TestScanTypeFastPath: every name lookupScanType answers without the
+// registry is the name the registry has for that very type, so the fast
+// path can never decode a scan type the registry would not.
+func TestScanTypeFastPath(t *testing.T) {
+	for _, typ := range []reflect.Type{typeOfInt64, typeOfString, typeOfFloat64, typeOfBool, typeOfBytes, typeOfTime, typeOfAny} {
+		name, err := scanTypeName(typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name != stableName(typ) {
+			t.Errorf("%v is registered as %q, its stable name is %q", typ, name, stableName(typ))
+		}
+		got, ok := lookupScanType(name)
+		if !ok || got != typ {
+			t.Errorf("lookupScanType(%q) = %v, %v; want %v", name, got, ok, typ)
+		}
+	}
+	for name, typ := range scanTypes.Load().byName {
+		if got, ok := lookupScanType(name); !ok || got != typ {
+			t.Errorf("lookupScanType(%q) = %v, %v; the registry has %v", name, got, ok, typ)
+		}
+	}
+}

@@ -106,7 +106,38 @@ func scanTypeName(t reflect.Type) (string, error) {
 	return registerScanType(t)
 }
 
+// lookupScanType is the type registered under name. Decode asks once per
+// column of every entry, so the names most drivers report are matched by a
+// switch, without hashing; init registers each under exactly that name, and
+// a registered name never changes its type, so the two always agree
+// (TestScanTypeFastPath).
 func lookupScanType(name string) (reflect.Type, bool) {
+	switch name {
+	case "int64":
+		return typeOfInt64, true
+	case "string":
+		return typeOfString, true
+	case "float64":
+		return typeOfFloat64, true
+	case "bool":
+		return typeOfBool, true
+	case "[]uint8":
+		return typeOfBytes, true
+	case "time.Time":
+		return typeOfTime, true
+	case "interface {}":
+		return typeOfAny, true
+	}
 	t, ok := scanTypes.Load().byName[name]
 	return t, ok
 }
+
+var (
+	typeOfInt64   = reflect.TypeFor[int64]()
+	typeOfString  = reflect.TypeFor[string]()
+	typeOfFloat64 = reflect.TypeFor[float64]()
+	typeOfBool    = reflect.TypeFor[bool]()
+	typeOfBytes   = reflect.TypeFor[[]byte]()
+	typeOfTime    = reflect.TypeFor[time.Time]()
+	typeOfAny     = reflect.TypeFor[any]()
+)
