@@ -32,7 +32,7 @@ type shared struct {
 
 	flights flight.Group[keying.Key, *fill]
 	// l2reads coalesces identical concurrent L2 lookups: one GET and one
-	// decode, read by every caller through hotRows.
+	// decode, read through hotRows by every caller when several share it.
 	l2reads flight.Group[keying.Key, *hotEntry]
 	ctr     counters
 	bg      sync.WaitGroup // cache writes off the callers' path

@@ -157,17 +157,17 @@ func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time
 // budget: about three times its encoding.
 func hotSize(encodedLen int) int64 { return int64(encodedLen)*3 + 256 }
 
-// newHotEntry wraps res, decoded from encodedLen bytes, to be read by
-// several readers at once through hotRows. It has no deadline: one kept in
-// the set gets one from put.
+// newHotEntry wraps res, decoded from encodedLen bytes, for readers that
+// may be several at once (they read it through hotRows). It has no
+// deadline: one kept in the set gets one from put.
 func newHotEntry(res *rowset.Result, encodedLen int) *hotEntry {
 	return &hotEntry{res: res, size: hotSize(encodedLen)}
 }
 
 // prepare works out what hotRows needs to replay e: the column names and
 // where the []byte values are. It runs once, for e's first hotRows, so that
-// a result only its maker reads (an L2 hit nobody joined, which L1 did not
-// keep) never pays for it.
+// a result only its maker reads (an L2 hit nobody joined, which the hot set
+// did not keep) never pays for it.
 func (e *hotEntry) prepare() {
 	res := e.res
 	e.names = make([][]string, len(res.Sets))

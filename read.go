@@ -127,7 +127,8 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 			sh.ctr.l1Misses.Add(1)
 			sh.ctr.l2Hits.Add(1)
 			if !shared && !e.kept {
-				// Nobody joined the lookup and L1 did not keep the result:
+				// Nobody joined the lookup and the hot set did not keep the
+				// decoded result:
 				// it is this caller's alone, values and all, so it needs
 				// none of hotRows' private copies (BenchmarkL2Hit).
 				return newCachedRows(e.res), nil

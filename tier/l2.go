@@ -347,7 +347,9 @@ func (l *L2) fetchPipeline(ctx context.Context, k string) (raw []byte, pttl int6
 		return nil, 0, false, err
 	}
 	// Bytes aliases the buffer go-redis allocated for this reply alone
-	// (proto.Reader.readStringReply): no copy, and private to our caller.
+	// (proto.Reader.readStringReply): no copy, and private to our caller,
+	// who may write to it. (Only a hook on an application's own client that
+	// kept a command after it returned could see that.)
 	b, _ := get.Bytes()
 	d := ttl.Val()
 	if d < 0 {

@@ -29,8 +29,9 @@ import (
 type Tier interface {
 	// Get returns the value stored under key and how long it has left to live.
 	// ok is false on a miss. A non-nil error means the tier could not answer;
-	// callers treat it as a miss. The returned slice belongs to the caller.
-	// On a hit ttl is positive.
+	// callers treat it as a miss. The returned slice belongs to the caller,
+	// who may write to it (cachedsql hands a lone reader's []byte values out
+	// of it). On a hit ttl is positive.
 	Get(ctx context.Context, key keying.Key) (value []byte, ttl time.Duration, ok bool, err error)
 	// Set stores value under key for ttl (ttl must be positive). The tier does
 	// not retain value after Set returns.
@@ -42,6 +43,7 @@ type Tier interface {
 // ValueGetter is a tier that answers more cheaply when the caller has no use
 // for the remaining life (it will not copy the value into another tier). On
 // a hit ok is true; ttl is not reported, and an entry with no expiry is a hit.
+// The returned slice belongs to the caller, who may write to it, as with Get.
 type ValueGetter interface {
 	GetValue(ctx context.Context, key keying.Key) (value []byte, ok bool, err error)
 }

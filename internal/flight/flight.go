@@ -191,9 +191,9 @@ func work(f func()) {
 // ends first. They receive the leader's result, errors included, even an
 // error that came from the leader's ctx ending; a caller that needs more
 // than the leader got must do its own work after. shared reports whether
-// another caller may hold the same result: always for a waiter, and for the
-// leader when anyone joined its call (when none did, the result is the
-// leader's alone).
+// another caller may hold the same result: always for a waiter that receives
+// it, and for the leader when anyone joined its call (when none did, the
+// result is the leader's alone).
 //
 // Share and Do must not be used with the same key space on one Group.
 func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, leader, shared bool) {
