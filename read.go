@@ -128,9 +128,9 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 			sh.ctr.l2Hits.Add(1)
 			if !shared && !e.kept {
 				// Nobody joined the lookup and the hot set did not keep the
-				// decoded result:
-				// it is this caller's alone, values and all, so it needs
-				// none of hotRows' private copies (BenchmarkL2Hit).
+				// decoded result: it is this caller's alone, values and all,
+				// so it needs none of hotRows' private copies
+				// (BenchmarkL2Hit).
 				return newCachedRows(e.res), nil
 			}
 			return newHotRows(e), nil
