@@ -301,7 +301,7 @@ func BenchmarkMissPaired(b *testing.B) {
 		fillL1(b, c, readCached)
 		b.Run("cachedsql-miss-l1full", func(b *testing.B) {
 			fills := c.Stats().Fills
-			reads := runPaired(b, n, "direct", readDirect, readCached)
+			reads := runPaired(b, 1, n, "direct", readDirect, readCached)
 			// Every cachedsql read fills, the warming one included.
 			if s := c.Stats(); s.L1Hits != 0 || s.Fills-fills != int64(reads)+1 {
 				b.Fatalf("%d hits and %d fills for %d reads: want only misses that fill", s.L1Hits, s.Fills-fills, reads+1)

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,28 +46,30 @@ func BenchmarkHit(b *testing.B) {
 	}
 }
 
-// BenchmarkHitPaired is BenchmarkHit's single-goroutine ratios measured in
-// pairs. Sequential sub-benchmarks see the machine at different moments: on
-// a shared 2-core machine the floor's own one-row read measured 0.65 to
-// 0.90 µs from one run to the next, more than the differences measured. Each
-// iteration reads a block of max(1, 64/n) reads through the floor and as many
-// through the contender, alternating which goes first, and times each block
-// (blocks, so that the clock's own cost is small against what it times). It
-// reports ns/op of the contender's reads, floor-ns/op of the floor's, and
-// x-floor, the ratio of their totals.
+// BenchmarkHitPaired is BenchmarkHit's ratios measured in pairs. Sequential
+// sub-benchmarks see the machine at different moments: on a shared 2-core
+// machine the floor's own one-row read measured 0.65 to 0.90 µs from one run
+// to the next, and at 64 goroutines a contender's ratio moved from 1.11× to
+// 1.5× between two runs, more than the differences measured. Each iteration
+// times a block of reads through the floor and one through the contender,
+// alternating which goes first (runPaired). It reports ns/op of the
+// contender's reads, floor-ns/op of the floor's, and x-floor, the ratio of
+// their totals.
 func BenchmarkHitPaired(b *testing.B) {
 	for _, n := range sizes {
-		b.Run(fmt.Sprintf("rows=%d/g=1", n), func(b *testing.B) {
-			contenders := hitContenders(n, 1)
-			floor := contenders[0].open(b) // the workload's, shared by every pair
-			for _, c := range contenders[1:] {
-				b.Run(c.name, func(b *testing.B) {
-					read := c.open(b)
-					runPaired(b, n, "floor", floor, read)
-					c.check(b)
-				})
-			}
-		})
+		for _, g := range goroutines {
+			b.Run(fmt.Sprintf("rows=%d/g=%d", n, g), func(b *testing.B) {
+				contenders := hitContenders(n, g)
+				floor := contenders[0].open(b) // the workload's, shared by every pair
+				for _, c := range contenders[1:] {
+					b.Run(c.name, func(b *testing.B) {
+						read := c.open(b)
+						runPaired(b, g, n, "floor", floor, read)
+						c.check(b)
+					})
+				}
+			})
+		}
 	}
 }
 
@@ -124,11 +128,15 @@ func hitContenders(n, g int) []hitContender {
 	}
 }
 
-// runPaired times read against base, the workload's baseline, in blocks of
-// max(1, 64/n) reads of n rows each, alternating which goes first, and
-// reports ns/op (read), <baseName>-ns/op and x-<baseName>, the ratio of the
-// totals. It returns how many timed reads each made (one more warms them).
-func runPaired(b *testing.B, n int, baseName string, base, read reader) int {
+// runPaired times read against base, the workload's baseline, in blocks,
+// alternating which goes first, and reports ns/op (read), <baseName>-ns/op
+// and x-<baseName>, the ratio of the totals. At g=1 a block is max(1, 64/n)
+// reads of n rows each (so that the clock's own cost is small against what
+// it times); at g > 1 it is g goroutines each making max(1, 256/n) reads, a
+// millisecond or more, timed from the first goroutine's start to the last
+// one's end, so that ns/op is wall time over reads as in b.RunParallel. It
+// returns how many timed reads each made (one more warms them).
+func runPaired(b *testing.B, g, n int, baseName string, base, read reader) int {
 	b.Helper()
 	ctx := context.Background()
 	for _, r := range []reader{base, read} { // warm, and check once
@@ -137,14 +145,35 @@ func runPaired(b *testing.B, n int, baseName string, base, read reader) int {
 		}
 	}
 	k := max(1, 64/n)
-	block := func(r reader, sum *time.Duration) {
-		start := time.Now()
+	if g > 1 {
+		k = max(1, 256/n)
+	}
+	var failed atomic.Bool
+	readK := func(r reader) {
 		for range k {
 			if got, err := r(ctx); err != nil || got != n {
-				b.Fatalf("%d rows, %v; want %d", got, err, n)
+				if !failed.Swap(true) {
+					b.Errorf("%d rows, %v; want %d", got, err, n)
+				}
+				return
 			}
 		}
+	}
+	block := func(r reader, sum *time.Duration) {
+		start := time.Now()
+		if g <= 1 {
+			readK(r)
+		} else {
+			var wg sync.WaitGroup
+			for range g {
+				wg.Go(func() { readK(r) })
+			}
+			wg.Wait()
+		}
 		*sum += time.Since(start)
+		if failed.Load() {
+			b.FailNow()
+		}
 	}
 	var baseT, readT time.Duration
 	pairs := 0
@@ -158,11 +187,11 @@ func runPaired(b *testing.B, n int, baseName string, base, read reader) int {
 		}
 		pairs++
 	}
-	reads := float64(pairs * k)
+	reads := float64(pairs * k * max(1, g))
 	b.ReportMetric(float64(readT)/reads, "ns/op")
 	b.ReportMetric(float64(baseT)/reads, baseName+"-ns/op")
 	b.ReportMetric(float64(readT)/float64(baseT), "x-"+baseName)
-	return pairs * k
+	return pairs * k * max(1, g)
 }
 
 // cacheAside is the cache a user writes by hand with bigcache and msgpack.

@@ -42,25 +42,26 @@ func BenchmarkL2(b *testing.B) {
 	}
 }
 
-// BenchmarkL2Paired is BenchmarkL2's single-goroutine ratios measured in
-// pairs with the raw GET (runPaired), as BenchmarkHitPaired is for hits:
-// sequential runs of the same GET on loopback moved between 60 and 84 µs
-// in one session.
+// BenchmarkL2Paired is BenchmarkL2's ratios measured in pairs with the raw
+// GET (runPaired), as BenchmarkHitPaired is for hits: sequential runs of the
+// same GET on loopback moved between 60 and 84 µs in one session.
 func BenchmarkL2Paired(b *testing.B) {
 	for _, n := range sizes {
-		b.Run(fmt.Sprintf("rows=%d/g=1", n), func(b *testing.B) {
-			w := newL2Workload(b, n, 1)
-			b.Run("get+floor", func(b *testing.B) { runPaired(b, n, "raw-get", w.rawGet, w.getFloor) })
-			b.Run("go-redis-cache-redis", func(b *testing.B) {
-				runPaired(b, n, "raw-get", w.rawGet, w.goRedisCache)
-				wantInner(b, w.goRedisCacheInner, 1)
+		for _, g := range goroutines {
+			b.Run(fmt.Sprintf("rows=%d/g=%d", n, g), func(b *testing.B) {
+				w := newL2Workload(b, n, g)
+				b.Run("get+floor", func(b *testing.B) { runPaired(b, g, n, "raw-get", w.rawGet, w.getFloor) })
+				b.Run("go-redis-cache-redis", func(b *testing.B) {
+					runPaired(b, g, n, "raw-get", w.rawGet, w.goRedisCache)
+					wantInner(b, w.goRedisCacheInner, 1)
+				})
+				b.Run("cachedsql-l2", func(b *testing.B) {
+					warm := w.cachedInner()
+					reads := runPaired(b, g, n, "raw-get", w.rawGet, w.cached)
+					w.checkCached(b, warm, reads+1)
+				})
 			})
-			b.Run("cachedsql-l2", func(b *testing.B) {
-				warm := w.cachedInner()
-				reads := runPaired(b, n, "raw-get", w.rawGet, w.cached)
-				w.checkCached(b, warm, reads+1)
-			})
-		})
+		}
 	}
 }
 
