@@ -253,7 +253,11 @@ func (r *hotRows) Close() error {
 	if r.e == nil {
 		return nil
 	}
-	clear(r.inlineHdrs[:]) // drop references into shared values before reuse
+	// Pooled, the headers must not keep a scratch buffer of Next's alive.
+	// Only the first len(r.hdrs) can be set: clearing those alone spares a
+	// clear with write barriers of all of inlineHdrs on every hit while the
+	// collector runs.
+	clear(r.hdrs)
 	r.e, r.res, r.hdrs, r.scratch = nil, nil, nil, nil
 	hotRowsPool.Put(r)
 	return nil
