@@ -53,7 +53,8 @@ func noopValues(n int) [][]driver.Value {
 var sizes = []int{1, 10, 100, 1000}
 
 // goroutines are the concurrency levels: 1 runs the loop in the benchmark's
-// goroutine, more runs b.RunParallel with that many goroutines in all.
+// goroutine, more runs b.RunParallel with that many goroutines in all (the
+// paired benchmarks start exactly that many themselves: runPaired).
 var goroutines = []int{1, 64}
 
 // noopQuery is the query sent to the no-op driver; the driver ignores its

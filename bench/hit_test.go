@@ -132,10 +132,15 @@ func hitContenders(n, g int) []hitContender {
 // alternating which goes first, and reports ns/op (read), <baseName>-ns/op
 // and x-<baseName>, the ratio of the totals. At g=1 a block is max(1, 64/n)
 // reads of n rows each (so that the clock's own cost is small against what
-// it times); at g > 1 it is g goroutines each making max(1, 256/n) reads, a
-// millisecond or more, timed from the first goroutine's start to the last
-// one's end, so that ns/op is wall time over reads as in b.RunParallel. It
-// returns how many timed reads each made (one more warms them).
+// it times). At g > 1 it is g goroutines each making k reads, timed from
+// before the first starts to the last one's end, so that ns/op is wall time
+// over reads as in b.RunParallel; k is sized by timing one block of base
+// with one read each, for blocks of about pairedBlock, and is at least 4 so
+// that the goroutines fall out of step after their first read (g identical
+// reads starting at once are the best case for contenders that share one
+// GET between concurrent reads). It returns how many timed reads each made
+// (one more warms them). The B/op and allocs/op that -benchmem prints are
+// of a pair of blocks.
 func runPaired(b *testing.B, g, n int, baseName string, base, read reader) int {
 	b.Helper()
 	ctx := context.Background()
@@ -144,12 +149,9 @@ func runPaired(b *testing.B, g, n int, baseName string, base, read reader) int {
 			b.Fatalf("warming: %d rows, %v; want %d rows", got, err, n)
 		}
 	}
-	k := max(1, 64/n)
-	if g > 1 {
-		k = max(1, 256/n)
-	}
+	g = max(1, g)
 	var failed atomic.Bool
-	readK := func(r reader) {
+	readK := func(r reader, k int) {
 		for range k {
 			if got, err := r(ctx); err != nil || got != n {
 				if !failed.Swap(true) {
@@ -159,40 +161,48 @@ func runPaired(b *testing.B, g, n int, baseName string, base, read reader) int {
 			}
 		}
 	}
-	block := func(r reader, sum *time.Duration) {
+	block := func(r reader, k int) time.Duration {
 		start := time.Now()
-		if g <= 1 {
-			readK(r)
+		if g == 1 {
+			readK(r, k)
 		} else {
 			var wg sync.WaitGroup
 			for range g {
-				wg.Go(func() { readK(r) })
+				wg.Go(func() { readK(r, k) })
 			}
 			wg.Wait()
 		}
-		*sum += time.Since(start)
+		d := time.Since(start)
 		if failed.Load() {
 			b.FailNow()
 		}
+		return d
+	}
+	k := max(1, 64/n)
+	if g > 1 {
+		k = max(4, int(pairedBlock/max(block(base, 1), time.Microsecond)))
 	}
 	var baseT, readT time.Duration
 	pairs := 0
 	for b.Loop() {
 		if pairs%2 == 0 {
-			block(base, &baseT)
-			block(read, &readT)
+			baseT += block(base, k)
+			readT += block(read, k)
 		} else {
-			block(read, &readT)
-			block(base, &baseT)
+			readT += block(read, k)
+			baseT += block(base, k)
 		}
 		pairs++
 	}
-	reads := float64(pairs * k * max(1, g))
-	b.ReportMetric(float64(readT)/reads, "ns/op")
-	b.ReportMetric(float64(baseT)/reads, baseName+"-ns/op")
+	reads := pairs * k * g
+	b.ReportMetric(float64(readT)/float64(reads), "ns/op")
+	b.ReportMetric(float64(baseT)/float64(reads), baseName+"-ns/op")
 	b.ReportMetric(float64(readT)/float64(baseT), "x-"+baseName)
-	return pairs * k * max(1, g)
+	return reads
 }
+
+// pairedBlock is about how long runPaired's blocks last at g > 1.
+const pairedBlock = 2 * time.Millisecond
 
 // cacheAside is the cache a user writes by hand with bigcache and msgpack.
 func cacheAside(ctx context.Context, bc *bigcache.BigCache, db *sql.DB, query string, hint int, args ...any) ([]Row, error) {
