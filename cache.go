@@ -12,6 +12,7 @@ import (
 	"github.com/cachedsql/cachedsql/generation"
 	"github.com/cachedsql/cachedsql/internal/flight"
 	"github.com/cachedsql/cachedsql/keying"
+	"github.com/cachedsql/cachedsql/rowset"
 	"github.com/cachedsql/cachedsql/sqlscan"
 	"github.com/cachedsql/cachedsql/tier"
 )
@@ -200,6 +201,8 @@ type plan struct {
 	// 24 bits, small []byte values in the next 20, their bytes in the top 20
 	// (each capped at its field's maximum).
 	sizes atomic.Uint64
+	// cols shares the columns of this query's decoded entries.
+	cols rowset.ColumnCache
 }
 
 func (p *plan) sizeHint() sizeHint {

@@ -921,3 +921,19 @@ func TestL2PromotedReaderGetsItsOwnBytes(t *testing.T) {
 		t.Fatalf("%d database reads; want 1", n)
 	}
 }
+
+// TestL2HitsShareColumns: an L2 hit decodes with its query's ColumnCache,
+// so the query's later entries share their columns rather than parse them.
+func TestL2HitsShareColumns(t *testing.T) {
+	s := redistest.Start(t)
+	e := newL2Env(t, Config{RedisURL: s.URL()})
+	p := e.c.planFor(kvRead)
+	if cols := p.cols.Columns(); cols != nil {
+		t.Fatalf("before any read, the plan shares columns %v", cols)
+	}
+	e.warm() // the second round of reads is all L2 hits
+	cols := p.cols.Columns()
+	if len(cols) != 1 || cols[0].Name != "v" {
+		t.Fatalf("after L2 hits on %q, the plan shares columns %+v; want the one column v", kvRead, cols)
+	}
+}

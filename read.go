@@ -80,7 +80,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		return newHotRows(e), nil
 	}
 	if v, left, hit, _ := sh.l1.Get(ctx, key); hit {
-		if res, err := rowset.Decode(v); err == nil {
+		if res, err := p.cols.Decode(v); err == nil {
 			sh.ctr.l1Hits.Add(1)
 			return sh.hot.share(&key, res, len(v), left), nil
 		}
@@ -97,7 +97,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	var l2miss, l2err bool
 	if sh.l2 != nil {
 		e, err, leader, shared := sh.l2reads.Share(ctx, key, func(lctx context.Context) (*hotEntry, error) {
-			e, err := cn.lookL2(lctx, key)
+			e, err := cn.lookL2(lctx, key, p)
 			if err != nil && lctx.Err() != nil {
 				// Whatever the client made of it, the lookup failed because its
 				// caller left; those waiting on it have not.
@@ -110,7 +110,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 			return nil, ctx.Err()
 		}
 		if errors.Is(err, errLookupLeft) {
-			e, err = cn.lookL2(ctx, key)
+			e, err = cn.lookL2(ctx, key, p)
 			shared = false // this caller's own lookup
 		} else if !leader {
 			if h := readhook.From(ctx); h != nil {
@@ -157,7 +157,7 @@ var errLookupLeft = errors.New("cachedsql: the caller running the L2 lookup left
 // lookL2 reads key from L2 and decodes it once for every caller waiting on
 // the same lookup: nil on a miss (a corrupt entry included). An entry with
 // life left is promoted into L1 for no longer than that.
-func (cn *conn) lookL2(ctx context.Context, key keying.Key) (*hotEntry, error) {
+func (cn *conn) lookL2(ctx context.Context, key keying.Key, p *plan) (*hotEntry, error) {
 	sh := cn.c.sh
 	var (
 		v    []byte
@@ -174,7 +174,7 @@ func (cn *conn) lookL2(ctx context.Context, key keying.Key) (*hotEntry, error) {
 	if err != nil || !hit {
 		return nil, err
 	}
-	res, err := rowset.Decode(v)
+	res, err := p.cols.Decode(v)
 	if err != nil {
 		sh.ctr.corrupt.Add(1)
 		return nil, nil
@@ -372,7 +372,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	// stored its result, and asked for a flight just after that flight ended,
 	// becomes a leader: look again, so that it does not query a second time.
 	if v, _, hit, _ := sh.l1.Get(ctx, key); hit {
-		if res, err := rowset.Decode(v); err == nil {
+		if res, err := p.cols.Decode(v); err == nil {
 			return &fill{res: res, late: true}, nil
 		}
 	}

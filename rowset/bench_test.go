@@ -54,6 +54,34 @@ func BenchmarkDecode10x5(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeShared is Decode against ColumnCache.Decode sharing the
+// columns, as cachedsql decodes a query's entries (an L2 hit, or an L1 entry
+// the hot set does not hold).
+func BenchmarkDecodeShared(b *testing.B) {
+	for _, n := range []int{1, 10} {
+		enc, err := Append(nil, benchResult(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var cc ColumnCache
+		for _, m := range []struct {
+			name   string
+			decode func([]byte) (*Result, error)
+		}{{"plain", Decode}, {"shared", cc.Decode}} {
+			b.Run(fmt.Sprintf("rows=%d/%s", n, m.name), func(b *testing.B) {
+				b.SetBytes(int64(len(enc)))
+				b.ReportAllocs()
+				defer cputime.Report(b, cputime.Process())
+				for b.Loop() {
+					if _, err := m.decode(enc); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 func BenchmarkAppend10x5(b *testing.B) {
 	r := benchResult(10)
 	buf, err := Append(nil, r)

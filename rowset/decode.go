@@ -1,11 +1,13 @@
 package rowset
 
 import (
+	"bytes"
 	"database/sql/driver"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -23,11 +25,40 @@ import (
 // type whose name this process has not registered gives an error wrapping
 // ErrUnsupported. It never panics, and every allocation is sized from counts
 // first checked against the number of bytes that could encode them.
-func Decode(b []byte) (*Result, error) {
+func Decode(b []byte) (*Result, error) { return (*ColumnCache)(nil).Decode(b) }
+
+// A ColumnCache remembers the columns of the first result set of the last
+// result its Decode parsed, so that the next entry with the same columns
+// (the next entry of the same query, almost always) shares them instead of
+// parsing and allocating them again: about half of a one-row entry's decode.
+// Keep one per query. The zero value is ready; it is safe for concurrent use.
+type ColumnCache struct{ p atomic.Pointer[sharedColumns] }
+
+// sharedColumns is a column array's exact encoding, in a copy of its own,
+// and the columns decoded from it (their strings alias enc). Neither changes.
+type sharedColumns struct {
+	enc  []byte
+	cols []Column
+}
+
+// maxSharedColumns bounds the encoding a ColumnCache copies: beyond it a
+// result's columns are parsed every time (tens of bytes per column, so only a
+// very wide result is left out).
+const maxSharedColumns = 16 << 10
+
+// Decode is Decode, sharing the first set's columns with the other results
+// decoded by c when they are the same: the Result's Columns then alias c's
+// copy rather than b, and, like everything a Result holds, must not be
+// modified. A nil c shares nothing.
+//
+// It is exact because a column array is self-delimiting: when the bytes where
+// the columns start begin with a complete column array c parsed before, the
+// parse would read those bytes and no more, and return the same columns.
+func (c *ColumnCache) Decode(b []byte) (*Result, error) {
 	if len(b) < 3 || b[0] != cFixArrLow|3 || b[1] != formatV1 || b[2] != cFixArrLow|headerFields {
 		return nil, corruptf("not a rowset encoding of format %d", formatV1)
 	}
-	d := decoder{b: b, i: 3}
+	d := decoder{b: b, i: 3, cc: c}
 	r, err := d.decode()
 	if err != nil {
 		// The hot helpers return bare sentinels; say where here, once.
@@ -72,9 +103,6 @@ func (d *decoder) decode() (*Result, error) {
 	d.wBase = int(slabTimes + triples + 1)
 	d.wEnd = int(words)
 	d.tEnd = int(times)
-	if cols > 0 {
-		d.cols = make([]Column, cols)
-	}
 	if values > 0 {
 		d.vals = make([]driver.Value, values)
 	}
@@ -101,22 +129,11 @@ func (d *decoder) decode() (*Result, error) {
 		if err := d.expect(cFixArrLow|2, "set"); err != nil {
 			return nil, err
 		}
-		ncols, err := d.arrayLen()
+		ncols, err := d.columns(si, colNext, int(cols), s)
 		if err != nil {
 			return nil, err
 		}
-		if ncols > len(d.cols)-colNext {
-			return nil, corruptf("set %d has more columns than the header counts", si)
-		}
-		if ncols > 0 {
-			s.Columns = d.cols[colNext : colNext+ncols : colNext+ncols]
-			for ci := range s.Columns {
-				if err := d.column(&s.Columns[ci]); err != nil {
-					return nil, err
-				}
-			}
-			colNext += ncols
-		}
+		colNext += ncols
 		nrows, err := d.arrayLen()
 		if err != nil {
 			return nil, err
@@ -153,7 +170,7 @@ func (d *decoder) decode() (*Result, error) {
 	if d.i != len(b) {
 		return nil, corruptf("%d trailing bytes", len(b)-d.i)
 	}
-	if colNext != len(d.cols) || rowNext != len(allRows) || valNext != len(d.vals) ||
+	if uint64(colNext) != cols || rowNext != len(allRows) || valNext != len(d.vals) ||
 		d.tNext != d.tEnd || d.pNext != d.pEnd || d.wNext != d.wEnd {
 		return nil, corruptf("header counts %v do not match the content", h)
 	}
@@ -165,8 +182,9 @@ type decoder struct {
 	i int // next byte of b
 
 	slab []box
-	cols []Column
+	cols []Column // the header's count, made when a set's columns are parsed
 	vals []driver.Value
+	cc   *ColumnCache
 
 	tBase, tNext, tEnd int // time values: slab[tBase+tNext]
 	pBase, pNext, pEnd int // triples, numbered from slab[pBase].p
@@ -334,6 +352,76 @@ func (d *decoder) str() (string, error) {
 		return "", err
 	}
 	return unsafe.String(&d.b[at], n), nil
+}
+
+// columns reads set si's column array into s.Columns, from d.cc when it holds
+// the same array, and returns how many columns it holds. colNext columns of
+// the header's total were read before it.
+func (d *decoder) columns(si, colNext, total int, s *Set) (int, error) {
+	start := d.i
+	if si == 0 && d.cc != nil {
+		if sc := d.cc.p.Load(); sc != nil && bytes.HasPrefix(d.b[start:], sc.enc) {
+			if len(sc.cols) > total-colNext {
+				return 0, corruptf("set %d has more columns than the header counts", si)
+			}
+			d.i += len(sc.enc)
+			s.Columns = sc.cols
+			return len(sc.cols), nil
+		}
+	}
+	ncols, err := d.arrayLen()
+	if err != nil {
+		return 0, err
+	}
+	if ncols > total-colNext {
+		return 0, corruptf("set %d has more columns than the header counts", si)
+	}
+	if ncols == 0 {
+		return 0, nil
+	}
+	if d.cols == nil {
+		d.cols = make([]Column, total)
+	}
+	s.Columns = d.cols[colNext : colNext+ncols : colNext+ncols]
+	for ci := range s.Columns {
+		if err := d.column(&s.Columns[ci]); err != nil {
+			return 0, err
+		}
+	}
+	if si == 0 && d.cc != nil {
+		d.cc.remember(d.b[start:d.i], ncols)
+	}
+	return ncols, nil
+}
+
+// Columns returns the columns c would share, or nil while it has none. They
+// must not be modified.
+func (c *ColumnCache) Columns() []Column {
+	if sc := c.p.Load(); sc != nil {
+		return sc.cols
+	}
+	return nil
+}
+
+// remember keeps a copy of enc, a column array of n columns that has just
+// parsed, and the columns parsed from that copy.
+func (c *ColumnCache) remember(enc []byte, n int) {
+	if len(enc) > maxSharedColumns {
+		return
+	}
+	sc := &sharedColumns{enc: bytes.Clone(enc), cols: make([]Column, n)}
+	d := decoder{b: sc.enc}
+	if _, err := d.arrayLen(); err != nil {
+		return
+	}
+	for i := range sc.cols {
+		if d.column(&sc.cols[i]) != nil {
+			return
+		}
+	}
+	// Full capacity is its length already: an append to one Result's
+	// Columns copies rather than writing into what the others share.
+	c.p.Store(sc)
 }
 
 func (d *decoder) column(col *Column) error {
