@@ -65,6 +65,27 @@ func BenchmarkL2Paired(b *testing.B) {
 	}
 }
 
+// BenchmarkL2Versus pairs cachedsql's L2 hit with go-redis/cache's directly
+// (runPaired, go-redis/cache as the baseline), rather than each with the raw
+// GET as BenchmarkL2Paired does: where the two are within a few hundredths
+// of each other, the ratio of two ratios to the GET, each from its own
+// blocks, cannot say which is ahead.
+func BenchmarkL2Versus(b *testing.B) {
+	for _, n := range sizes {
+		for _, g := range goroutines {
+			b.Run(fmt.Sprintf("rows=%d/g=%d", n, g), func(b *testing.B) {
+				w := newL2Workload(b, n, g)
+				b.Run("cachedsql-l2", func(b *testing.B) {
+					warm := w.cachedInner()
+					reads := runPaired(b, g, n, "go-redis-cache-redis", w.goRedisCache, w.cached)
+					w.checkCached(b, warm, reads+1)
+					wantInner(b, w.goRedisCacheInner, 1)
+				})
+			})
+		}
+	}
+}
+
 // l2Workload is one L2 workload: a throwaway redis-server holding
 // cachedsql's entry for n rows (L1 off, so every cachedsql read is an L2
 // hit), and a reader per contender:
