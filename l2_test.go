@@ -936,4 +936,14 @@ func TestL2HitsShareColumns(t *testing.T) {
 	if len(cols) != 1 || cols[0].Name != "v" {
 		t.Fatalf("after L2 hits on %q, the plan shares columns %+v; want the one column v", kvRead, cols)
 	}
+	// Another round of L2 hits shares those columns: a decode that parsed
+	// them again would offer them again, and the cache would take the copy.
+	before := e.c.Stats().L2Hits
+	e.readAllRows()
+	if got := e.c.Stats().L2Hits - before; got != l2EnvRows {
+		t.Fatalf("%d of %d reads were L2 hits", got, l2EnvRows)
+	}
+	if again := p.cols.Columns(); len(again) != 1 || &again[0] != &cols[0] {
+		t.Fatalf("after %d more L2 hits the plan holds other columns: %+v", l2EnvRows, again)
+	}
 }

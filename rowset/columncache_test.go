@@ -8,32 +8,30 @@ import (
 )
 
 // TestColumnCache: a ColumnCache shares the first set's columns between the
-// entries that have them, from its own copy, and decodes every entry to
-// exactly what Decode gives.
+// entries that have them, from its own copy, decodes every entry to exactly
+// what Decode gives, and takes other columns at its 1st, 2nd, 4th... miss.
 func TestColumnCache(t *testing.T) {
 	x := []Column{{Name: "id", DatabaseTypeName: "INT8", HasDatabaseTypeName: true, ScanType: typeOfInt64}, {Name: "name"}}
 	y := []Column{{Name: "id", DatabaseTypeName: "INT8", HasDatabaseTypeName: true, ScanType: typeOfInt64}, {Name: "email"}}
-	enc := func(cols []Column, rows ...[]driver.Value) []byte {
-		b, err := Append(nil, &Result{Sets: []Set{{Columns: cols, Rows: rows}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	var cc ColumnCache
 	var shared *Column // the columns the cache hands out, once it has them
 	for _, step := range []struct {
 		name  string
 		b     []byte
-		share bool // the result's columns are the cache's
+		share bool   // the result's columns are the cache's
+		holds string // the second column's name in the cache after the step
 	}{
-		{"first entry: parsed, then remembered", enc(x, []driver.Value{int64(1), "a"}), false},
-		{"same columns, other row", enc(x, []driver.Value{int64(2), "b"}), true},
-		{"same columns, no rows", enc(x), true},
-		{"same columns, two rows", enc(x, []driver.Value{int64(3), "c"}, []driver.Value{int64(4), "d"}), true},
-		{"other columns with the same first column", enc(y, []driver.Value{int64(1), "a@x"}), false},
-		{"those columns again", enc(y, []driver.Value{int64(2), "b@x"}), true},
-		{"the first columns again", enc(x, []driver.Value{int64(5), "e"}), false},
+		{"first entry: parsed, then taken", encode(t, x, []driver.Value{int64(1), "a"}), false, "name"},
+		{"same columns, other row", encode(t, x, []driver.Value{int64(2), "b"}), true, "name"},
+		{"same columns, no rows", encode(t, x), true, "name"},
+		{"same columns, two rows", encode(t, x, []driver.Value{int64(3), "c"}, []driver.Value{int64(4), "d"}), true, "name"},
+		{"other columns, first miss: taken", encode(t, y, []driver.Value{int64(1), "a@x"}), false, "email"},
+		{"those columns again", encode(t, y, []driver.Value{int64(2), "b@x"}), true, "email"},
+		{"the first columns, second miss: taken", encode(t, x, []driver.Value{int64(5), "e"}), false, "name"},
+		{"third miss: refused", encode(t, y, []driver.Value{int64(3), "c@x"}), false, "name"},
+		{"the cache's columns", encode(t, x, []driver.Value{int64(6), "f"}), true, "name"},
+		{"fourth miss: taken", encode(t, y, []driver.Value{int64(4), "d@x"}), false, "email"},
+		{"taken columns", encode(t, y, []driver.Value{int64(5), "e@x"}), true, "email"},
 	} {
 		want, err := Decode(bytes.Clone(step.b))
 		if err != nil {
@@ -44,7 +42,7 @@ func TestColumnCache(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: ColumnCache.Decode: %v", step.name, err)
 		}
-		if err := sameResult(got, want); err != nil {
+		if err := sameResult(want, got); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
 		cols := got.Sets[0].Columns
@@ -60,10 +58,36 @@ func TestColumnCache(t *testing.T) {
 		} else if &cols[0] == shared {
 			t.Fatalf("%s: shared columns from a different entry", step.name)
 		}
-		if sc := cc.p.Load(); sc != nil {
-			shared = &sc.cols[0]
+		held := cc.Columns()
+		if len(held) != 2 || held[1].Name != step.holds {
+			t.Fatalf("%s: the cache holds %+v, want the columns ending in %q", step.name, held, step.holds)
+		}
+		shared = &held[0]
+	}
+}
+
+// TestColumnCacheOffersOnlyWholeEntries: an entry that fails to decode after
+// its columns leaves the cache as it was.
+func TestColumnCacheOffersOnlyWholeEntries(t *testing.T) {
+	b := encode(t, []Column{{Name: "a"}}, []driver.Value{"x"})
+	for _, cut := range []int{1, 2} {
+		var cc ColumnCache
+		if r, err := cc.Decode(b[:len(b)-cut]); !errors.Is(err, ErrCorrupt) || r != nil {
+			t.Fatalf("an entry short of %d bytes: %v, %v; want ErrCorrupt", cut, r, err)
+		}
+		if cols := cc.Columns(); cols != nil {
+			t.Fatalf("an entry short of %d bytes left its columns in the cache: %+v", cut, cols)
 		}
 	}
+}
+
+func encode(t testing.TB, cols []Column, rows ...[]driver.Value) []byte {
+	t.Helper()
+	b, err := Append(nil, &Result{Sets: []Set{{Columns: cols, Rows: rows}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestColumnCacheHeaderCount: an entry that starts with a remembered column
@@ -115,6 +139,11 @@ func FuzzColumnCache(f *testing.F) {
 	for i, a := range seeds {
 		f.Add(a, a)
 		f.Add(a, seeds[(i+1)%len(seeds)])
+		// The same columns, then something wrong after them.
+		f.Add(a, a[:len(a)-1])
+		flipped := bytes.Clone(a)
+		flipped[len(flipped)-1] ^= 0x55
+		f.Add(a, flipped)
 	}
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		var cc ColumnCache
@@ -133,7 +162,7 @@ func FuzzColumnCache(f *testing.F) {
 			}
 			return
 		}
-		if err := sameResult(got, want); err != nil {
+		if err := sameResult(want, got); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,10 @@ func Decode(b []byte) (*Result, error) { return (*ColumnCache)(nil).Decode(b) }
 // (the next entry of the same query, almost always) shares them instead of
 // parsing and allocating them again: about half of a one-row entry's decode.
 // Keep one per query. The zero value is ready; it is safe for concurrent use.
-type ColumnCache struct{ p atomic.Pointer[sharedColumns] }
+type ColumnCache struct {
+	p      atomic.Pointer[sharedColumns]
+	misses atomic.Uint32 // offers refused or taken while holding other columns
+}
 
 // sharedColumns is a column array's exact encoding, in a copy of its own,
 // and the columns decoded from it (their strings alias enc). Neither changes.
@@ -41,10 +45,11 @@ type sharedColumns struct {
 	cols []Column
 }
 
-// maxSharedColumns bounds the encoding a ColumnCache copies: beyond it a
-// result's columns are parsed every time (tens of bytes per column, so only a
-// very wide result is left out).
-const maxSharedColumns = 16 << 10
+// maxSharedColumns bounds what a ColumnCache holds, the encoding's copy and
+// the columns together (about 120 bytes a column): a result wider than about
+// 70 columns is parsed every time. With cachedsql's 16,384 plans at most, that
+// is 128 MiB at the very worst, and a few hundred bytes a query in practice.
+const maxSharedColumns = 8 << 10
 
 // Decode is Decode, sharing the first set's columns with the other results
 // decoded by c when they are the same: the Result's Columns then alias c's
@@ -174,6 +179,10 @@ func (d *decoder) decode() (*Result, error) {
 		d.tNext != d.tEnd || d.pNext != d.pEnd || d.wNext != d.wEnd {
 		return nil, corruptf("header counts %v do not match the content", h)
 	}
+	if d.fresh != nil {
+		// Only an entry that decoded whole may offer its columns.
+		d.cc.remember(d.freshEnc, d.fresh)
+	}
 	return res, nil
 }
 
@@ -181,10 +190,14 @@ type decoder struct {
 	b []byte
 	i int // next byte of b
 
-	slab []box
-	cols []Column // the header's count, made when a set's columns are parsed
-	vals []driver.Value
-	cc   *ColumnCache
+	slab    []box
+	cols    []Column // made when a set's columns are parsed: the header's count less colBase
+	colBase int      // columns read before d.cols was made
+	vals    []driver.Value
+
+	cc       *ColumnCache
+	fresh    []Column // the first set's columns, parsed (not shared), for cc
+	freshEnc []byte   // their encoding
 
 	tBase, tNext, tEnd int // time values: slab[tBase+tNext]
 	pBase, pNext, pEnd int // triples, numbered from slab[pBase].p
@@ -380,16 +393,19 @@ func (d *decoder) columns(si, colNext, total int, s *Set) (int, error) {
 		return 0, nil
 	}
 	if d.cols == nil {
-		d.cols = make([]Column, total)
+		// The sets before this one took none of them.
+		d.cols, d.colBase = make([]Column, total-colNext), colNext
 	}
-	s.Columns = d.cols[colNext : colNext+ncols : colNext+ncols]
+	at := colNext - d.colBase
+	s.Columns = d.cols[at : at+ncols : at+ncols]
 	for ci := range s.Columns {
 		if err := d.column(&s.Columns[ci]); err != nil {
 			return 0, err
 		}
 	}
 	if si == 0 && d.cc != nil {
-		d.cc.remember(d.b[start:d.i], ncols)
+		d.fresh = s.Columns
+		d.freshEnc = d.b[start:d.i]
 	}
 	return ncols, nil
 }
@@ -403,24 +419,41 @@ func (c *ColumnCache) Columns() []Column {
 	return nil
 }
 
-// remember keeps a copy of enc, a column array of n columns that has just
-// parsed, and the columns parsed from that copy.
-func (c *ColumnCache) remember(enc []byte, n int) {
-	if len(enc) > maxSharedColumns {
+// remember offers c the column array enc of an entry that decoded whole,
+// and cols, the columns parsed from it (their strings alias enc). An empty
+// c takes it. A c that holds other columns takes it at its 1st, 2nd, 4th,
+// 8th... such offer: a query whose entries keep alternating between two
+// column arrays (a driver reporting a length that follows the arguments,
+// say) pays for a copy only that often, and one whose columns changed for
+// good (ALTER TABLE under SELECT *) is shared again after at most as many
+// misses as it had before.
+func (c *ColumnCache) remember(enc []byte, cols []Column) {
+	if len(enc)+len(cols)*int(unsafe.Sizeof(Column{})) > maxSharedColumns {
 		return
 	}
-	sc := &sharedColumns{enc: bytes.Clone(enc), cols: make([]Column, n)}
-	d := decoder{b: sc.enc}
-	if _, err := d.arrayLen(); err != nil {
-		return
-	}
-	for i := range sc.cols {
-		if d.column(&sc.cols[i]) != nil {
+	if c.p.Load() != nil {
+		if n := c.misses.Add(1); n&(n-1) != 0 {
 			return
 		}
 	}
-	// Full capacity is its length already: an append to one Result's
-	// Columns copies rather than writing into what the others share.
+	sc := &sharedColumns{enc: bytes.Clone(enc), cols: slices.Clone(cols)}
+	// The copied columns' strings still point into the entry: move them to
+	// sc.enc, at the same offsets.
+	base := unsafe.Pointer(unsafe.SliceData(enc))
+	rebase := func(s string) string {
+		if s == "" {
+			return s
+		}
+		off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(base)
+		return unsafe.String(&sc.enc[off], len(s))
+	}
+	for i := range sc.cols {
+		sc.cols[i].Name = rebase(sc.cols[i].Name)
+		sc.cols[i].DatabaseTypeName = rebase(sc.cols[i].DatabaseTypeName)
+	}
+	// slices.Clone leaves no spare capacity for an append to one Result's
+	// Columns to write into what the others share.
+	sc.cols = sc.cols[:len(sc.cols):len(sc.cols)]
 	c.p.Store(sc)
 }
 
