@@ -50,35 +50,77 @@ func TestColumnCache(t *testing.T) {
 			if shared == nil || &cols[0] != shared {
 				t.Fatalf("%s: the columns were parsed again, not shared", step.name)
 			}
-			// The shared names are the cache's copy, not the entry's bytes.
-			clear(b)
-			if cols[1].Name != want.Sets[0].Columns[1].Name {
-				t.Fatalf("%s: a shared column name changed with the entry's bytes: %q", step.name, cols[1].Name)
-			}
 		} else if &cols[0] == shared {
 			t.Fatalf("%s: shared columns from a different entry", step.name)
 		}
+		// What the cache holds is its own copy: wiping the entry, the one
+		// it may have just taken its columns from, changes none of it.
+		clear(b)
 		held := cc.Columns()
-		if len(held) != 2 || held[1].Name != step.holds {
-			t.Fatalf("%s: the cache holds %+v, want the columns ending in %q", step.name, held, step.holds)
+		if len(held) != 2 || held[0].Name != "id" || held[0].DatabaseTypeName != "INT8" || held[1].Name != step.holds {
+			t.Fatalf("%s: the cache holds %+v, want id (INT8) and %q", step.name, held, step.holds)
+		}
+		if step.share && cols[1].Name != step.holds {
+			t.Fatalf("%s: a shared column name changed with the entry's bytes: %q", step.name, cols[1].Name)
 		}
 		shared = &held[0]
 	}
 }
 
 // TestColumnCacheOffersOnlyWholeEntries: an entry that fails to decode after
-// its columns leaves the cache as it was.
+// its columns, up to the last check, leaves the cache as it was.
 func TestColumnCacheOffersOnlyWholeEntries(t *testing.T) {
 	b := encode(t, []Column{{Name: "a"}}, []driver.Value{"x"})
-	for _, cut := range []int{1, 2} {
+	for name, bad := range map[string][]byte{
+		"short of one byte":  b[:len(b)-1],
+		"short of two bytes": b[:len(b)-2],
+		"one trailing byte":  append(bytes.Clone(b), 0xc0),
+	} {
 		var cc ColumnCache
-		if r, err := cc.Decode(b[:len(b)-cut]); !errors.Is(err, ErrCorrupt) || r != nil {
-			t.Fatalf("an entry short of %d bytes: %v, %v; want ErrCorrupt", cut, r, err)
+		if r, err := cc.Decode(bad); !errors.Is(err, ErrCorrupt) || r != nil {
+			t.Fatalf("an entry %s: %v, %v; want ErrCorrupt", name, r, err)
 		}
 		if cols := cc.Columns(); cols != nil {
-			t.Fatalf("an entry short of %d bytes left its columns in the cache: %+v", cut, cols)
+			t.Fatalf("an entry %s left its columns in the cache: %+v", name, cols)
 		}
 	}
+}
+
+// TestColumnCacheLaterSets: the first set's columns come from the cache and
+// the later sets' are parsed, as Decode parses them.
+func TestColumnCacheLaterSets(t *testing.T) {
+	b, err := Append(nil, multiSetResult())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc ColumnCache
+	for i := range 2 { // parsed and taken, then shared
+		got, err := cc.Decode(bytes.Clone(b))
+		if err != nil {
+			t.Fatalf("decode %d: %v", i, err)
+		}
+		if err := sameResult(want, got); err != nil {
+			t.Fatalf("decode %d: %v", i, err)
+		}
+		if shared := &got.Sets[0].Columns[0] == &cc.Columns()[0]; shared != (i == 1) {
+			t.Fatalf("decode %d: first set's columns shared %v", i, shared)
+		}
+	}
+}
+
+// multiSetResult has columns in its first set and in later ones, one of
+// them empty.
+func multiSetResult() *Result {
+	return &Result{Sets: []Set{
+		{Columns: []Column{{Name: "a"}, {Name: "b"}}, Rows: [][]driver.Value{{int64(1), "x"}}},
+		{Columns: []Column{{Name: "c"}}, Rows: [][]driver.Value{{2.5}}},
+		{},
+		{Columns: []Column{{Name: "d"}, {Name: "e"}, {Name: "f"}}, Rows: [][]driver.Value{{nil, true, []byte("y")}}},
+	}}
 }
 
 func encode(t testing.TB, cols []Column, rows ...[]driver.Value) []byte {
@@ -135,7 +177,11 @@ func TestColumnCacheAllocs(t *testing.T) {
 // FuzzColumnCache: whatever a ColumnCache remembered from a, it decodes b to
 // exactly what Decode does, or fails as Decode does.
 func FuzzColumnCache(f *testing.F) {
-	seeds := seedEncodings(f)
+	multi, err := Append(nil, multiSetResult())
+	if err != nil {
+		f.Fatal(err)
+	}
+	seeds := append(seedEncodings(f), multi)
 	for i, a := range seeds {
 		f.Add(a, a)
 		f.Add(a, seeds[(i+1)%len(seeds)])

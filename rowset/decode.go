@@ -445,14 +445,17 @@ func (c *ColumnCache) remember(enc []byte, cols []Column) {
 			return s
 		}
 		off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(base)
-		return unsafe.String(&sc.enc[off], len(s))
+		// Both ends are bounds-checked: a string that did not lie in enc
+		// would panic here rather than alias memory past the copy.
+		b := sc.enc[off : off+uintptr(len(s))]
+		return unsafe.String(&b[0], len(b))
 	}
 	for i := range sc.cols {
 		sc.cols[i].Name = rebase(sc.cols[i].Name)
 		sc.cols[i].DatabaseTypeName = rebase(sc.cols[i].DatabaseTypeName)
 	}
-	// slices.Clone leaves no spare capacity for an append to one Result's
-	// Columns to write into what the others share.
+	// No spare capacity (slices.Clone may round it up), so that an append to
+	// one Result's Columns never writes into what the others share.
 	sc.cols = sc.cols[:len(sc.cols):len(sc.cols)]
 	c.p.Store(sc)
 }
