@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -179,9 +178,9 @@ func (d *decoder) decode() (*Result, error) {
 		d.tNext != d.tEnd || d.pNext != d.pEnd || d.wNext != d.wEnd {
 		return nil, corruptf("header counts %v do not match the content", h)
 	}
-	if d.fresh != nil {
+	if d.freshN > 0 {
 		// Only an entry that decoded whole may offer its columns.
-		d.cc.remember(d.freshEnc, d.fresh)
+		d.cc.remember(d.freshEnc, d.freshN)
 	}
 	return res, nil
 }
@@ -196,8 +195,8 @@ type decoder struct {
 	vals    []driver.Value
 
 	cc       *ColumnCache
-	fresh    []Column // the first set's columns, parsed (not shared), for cc
-	freshEnc []byte   // their encoding
+	freshEnc []byte // the first set's column array, parsed (not shared), for cc
+	freshN   int    // how many columns it holds
 
 	tBase, tNext, tEnd int // time values: slab[tBase+tNext]
 	pBase, pNext, pEnd int // triples, numbered from slab[pBase].p
@@ -404,8 +403,7 @@ func (d *decoder) columns(si, colNext, total int, s *Set) (int, error) {
 		}
 	}
 	if si == 0 && d.cc != nil {
-		d.fresh = s.Columns
-		d.freshEnc = d.b[start:d.i]
+		d.freshEnc, d.freshN = d.b[start:d.i], ncols
 	}
 	return ncols, nil
 }
@@ -419,16 +417,16 @@ func (c *ColumnCache) Columns() []Column {
 	return nil
 }
 
-// remember offers c the column array enc of an entry that decoded whole,
-// and cols, the columns parsed from it (their strings alias enc). An empty
+// remember offers c the column array enc, of n columns, of an entry that
+// decoded whole. An empty
 // c takes it. A c that holds other columns takes it at its 1st, 2nd, 4th,
 // 8th... such offer: a query whose entries keep alternating between two
 // column arrays (a driver reporting a length that follows the arguments,
 // say) pays for a copy only that often, and one whose columns changed for
 // good (ALTER TABLE under SELECT *) is shared again after at most as many
 // misses as it had before.
-func (c *ColumnCache) remember(enc []byte, cols []Column) {
-	if len(enc)+len(cols)*int(unsafe.Sizeof(Column{})) > maxSharedColumns {
+func (c *ColumnCache) remember(enc []byte, n int) {
+	if len(enc)+n*int(unsafe.Sizeof(Column{})) > maxSharedColumns {
 		return
 	}
 	if c.p.Load() != nil {
@@ -436,27 +434,20 @@ func (c *ColumnCache) remember(enc []byte, cols []Column) {
 			return
 		}
 	}
-	sc := &sharedColumns{enc: bytes.Clone(enc), cols: slices.Clone(cols)}
-	// The copied columns' strings still point into the entry: move them to
-	// sc.enc, at the same offsets.
-	base := unsafe.Pointer(unsafe.SliceData(enc))
-	rebase := func(s string) string {
-		if s == "" {
-			return s
-		}
-		off := uintptr(unsafe.Pointer(unsafe.StringData(s))) - uintptr(base)
-		// Both ends are bounds-checked: a string that did not lie in enc
-		// would panic here rather than alias memory past the copy.
-		b := sc.enc[off : off+uintptr(len(s))]
-		return unsafe.String(&b[0], len(b))
+	// Parsed again from the copy, so that the names point into it: remember
+	// runs on a cache's few takes, not on every decode.
+	sc := &sharedColumns{enc: bytes.Clone(enc), cols: make([]Column, n)}
+	d := decoder{b: sc.enc}
+	if _, err := d.arrayLen(); err != nil {
+		return
 	}
 	for i := range sc.cols {
-		sc.cols[i].Name = rebase(sc.cols[i].Name)
-		sc.cols[i].DatabaseTypeName = rebase(sc.cols[i].DatabaseTypeName)
+		if d.column(&sc.cols[i]) != nil {
+			return
+		}
 	}
-	// No spare capacity (slices.Clone may round it up), so that an append to
-	// one Result's Columns never writes into what the others share.
-	sc.cols = sc.cols[:len(sc.cols):len(sc.cols)]
+	// make gave the columns no spare capacity: an append to one Result's
+	// Columns never writes into what the others share.
 	c.p.Store(sc)
 }
 

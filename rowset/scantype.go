@@ -28,9 +28,9 @@ var (
 func init() {
 	scanTypes.Store(&scanRegistry{byType: map[reflect.Type]string{}, byName: map[string]reflect.Type{}})
 	for _, t := range []reflect.Type{
-		reflect.TypeFor[int64](), reflect.TypeFor[float64](), reflect.TypeFor[bool](),
-		reflect.TypeFor[string](), reflect.TypeFor[[]byte](), reflect.TypeFor[time.Time](),
-		reflect.TypeFor[any](), reflect.TypeFor[*any](),
+		typeOfInt64, typeOfFloat64, typeOfBool,
+		typeOfString, typeOfBytes, typeOfTime,
+		typeOfAny, reflect.TypeFor[*any](),
 		reflect.TypeFor[int](), reflect.TypeFor[int8](), reflect.TypeFor[int16](), reflect.TypeFor[int32](),
 		reflect.TypeFor[uint](), reflect.TypeFor[uint8](), reflect.TypeFor[uint16](), reflect.TypeFor[uint32](),
 		reflect.TypeFor[uint64](), reflect.TypeFor[float32](),
