@@ -277,7 +277,8 @@ func pairedBaseline(gs []*group, contenders []string) string {
 }
 
 // printPaired prints a table of paired ratios: the median of each run's
-// ratio, which is not the ratio of the medians printed elsewhere.
+// ratio, which is not the ratio of the medians printed elsewhere, and, with
+// more than one run, the lowest and highest run in brackets.
 func printPaired(w io.Writer, top string, gs []*group, contenders []string) {
 	baseName := pairedBaseline(gs, contenders)
 	if baseName == "" {
@@ -292,7 +293,7 @@ func printPaired(w io.Writer, top string, gs []*group, contenders []string) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "\n### %s: ns/op (%s absolute, each contender as the median of its runs' paired ratios)\n\n", top, baseName)
+	fmt.Fprintf(w, "\n### %s: ns/op (%s absolute, each contender as the median of its runs' paired ratios, their range in brackets)\n\n", top, baseName)
 	fmt.Fprintf(w, "| workload | %s |", baseName)
 	for _, c := range cs {
 		fmt.Fprintf(w, " %s |", c)
@@ -309,8 +310,15 @@ func printPaired(w io.Writer, top string, gs []*group, contenders []string) {
 		}
 		fmt.Fprintf(w, "| %s | %s |", orDash(g.workload), format(bv, "ns/op"))
 		for _, c := range cs {
-			if v, ok := median(g.res[c].metricsOr(pairedRatio)); ok {
-				fmt.Fprintf(w, " %.2f× |", v)
+			runs := g.res[c].metricsOr(pairedRatio)
+			if v, ok := median(runs); ok {
+				fmt.Fprintf(w, " %.2f×", v)
+				if len(runs) > 1 {
+					// The spread of the runs, which is what says whether two
+					// contenders' medians differ by more than the machine.
+					fmt.Fprintf(w, " (%.2f–%.2f)", slices.Min(runs), slices.Max(runs))
+				}
+				fmt.Fprint(w, " |")
 			} else {
 				fmt.Fprint(w, " – |")
 			}
