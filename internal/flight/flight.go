@@ -29,6 +29,10 @@ type Group[K comparable, V any] struct {
 }
 
 type call[V any] struct {
+	// done is closed when the call ends. A caller that does not wait on it
+	// (a leader running fn itself) leaves it nil until someone joins, so a
+	// call nobody joins, the usual case, makes no channel (BenchmarkShare);
+	// guarded by Group.mu until made, fixed after.
 	done    chan struct{}
 	val     V
 	err     error
@@ -54,9 +58,9 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 		g.calls = make(map[K]*call[V])
 	}
 	c, ok := g.calls[key]
+	var done chan struct{}
 	if ok {
-		c.waiters++
-		c.joined++
+		done = c.joinLocked()
 		g.mu.Unlock()
 	} else {
 		leader = true
@@ -66,20 +70,21 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 			// is this one, when fn has returned): run it here, on ctx itself,
 			// and spare a hand-off (BenchmarkDo) and, in the database driver
 			// below, the watcher a cancellable context costs.
-			c = &call[V]{done: make(chan struct{}), waiters: 1, joined: 1, cancel: func() {}}
+			c = &call[V]{waiters: 1, joined: 1, cancel: func() {}}
 			g.calls[key] = c
 			g.mu.Unlock()
 			g.run(key, c, ctx, fn)
 			return c.val, c.err, true, c.shared
 		}
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		c = &call[V]{done: make(chan struct{}), waiters: 1, joined: 1, cancel: cancel}
+		done = make(chan struct{})
+		c = &call[V]{done: done, waiters: 1, joined: 1, cancel: cancel}
 		g.calls[key] = c
 		g.mu.Unlock()
 		spawn(func() { g.run(key, c, fctx, fn) })
 	}
 	select {
-	case <-c.done:
+	case <-done:
 		return c.val, c.err, leader, c.shared
 	case <-ctx.Done():
 	}
@@ -93,7 +98,7 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	}
 	g.mu.Unlock()
 	select {
-	case <-c.done:
+	case <-done:
 		// The result arrived while we were leaving: take it rather than waste it.
 		return c.val, c.err, leader, c.shared
 	default:
@@ -103,6 +108,17 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	}
 	var zero V
 	return zero, ctx.Err(), leader, false
+}
+
+// joinLocked adds a caller to c and returns the channel it waits on, made
+// by the first to join where the leader did not make it.
+func (c *call[V]) joinLocked() chan struct{} {
+	c.waiters++
+	c.joined++
+	if c.done == nil {
+		c.done = make(chan struct{})
+	}
+	return c.done
 }
 
 // ErrPanicked is the error waiters receive when fn panicked; the panic
@@ -124,8 +140,11 @@ func (g *Group[K, V]) run(key K, c *call[V], ctx context.Context, fn func(contex
 		}
 		// Unlinked, the call takes no more callers: joined is final.
 		c.shared = c.joined > 1
+		done := c.done // nil for a Share call nobody joined
 		g.mu.Unlock()
-		close(c.done)
+		if done != nil {
+			close(done)
+		}
 	}()
 	c.val, c.err = fn(ctx)
 	normal = true
@@ -202,11 +221,10 @@ func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context)
 		g.calls = make(map[K]*call[V])
 	}
 	if c, ok := g.calls[key]; ok {
-		c.waiters++
-		c.joined++
+		done := c.joinLocked()
 		g.mu.Unlock()
 		select {
-		case <-c.done:
+		case <-done:
 			return c.val, c.err, false, true
 		case <-ctx.Done():
 			g.mu.Lock()
@@ -216,7 +234,7 @@ func (g *Group[K, V]) Share(ctx context.Context, key K, fn func(context.Context)
 			return zero, ctx.Err(), false, false
 		}
 	}
-	c := &call[V]{done: make(chan struct{}), waiters: 1, joined: 1}
+	c := &call[V]{waiters: 1, joined: 1}
 	g.calls[key] = c
 	g.mu.Unlock()
 	g.run(key, c, ctx, fn)

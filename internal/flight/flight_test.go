@@ -332,6 +332,19 @@ func BenchmarkDo(b *testing.B) {
 	}
 }
 
+// BenchmarkShare is one uncontended Share call, as every L2 lookup at one
+// goroutine makes.
+func BenchmarkShare(b *testing.B) {
+	fn := func(context.Context) (int, error) { return 1, nil }
+	var g Group[int, int]
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err, leader, shared := g.Share(context.Background(), 1, fn); v != 1 || err != nil || !leader || shared {
+			b.Fatal(v, err, leader, shared)
+		}
+	}
+}
+
 // TestPanicReachesWaitersAsError: when fn panics, the panic goes on in the
 // goroutine that ran it, and the callers waiting get ErrPanicked, not a zero
 // value taken for a result.
