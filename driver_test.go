@@ -495,3 +495,49 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestInnerPanicReachesTheCaller: a panic in the inner driver during a miss
+// reaches the caller's goroutine, where a recover (net/http's per request,
+// say) catches it as it would without cachedsql, whatever the context. With a
+// cancellable context the query runs on a worker goroutine (flight.Do), and
+// there a driver's panic would end the whole process.
+func TestInnerPanicReachesTheCaller(t *testing.T) {
+	_, name := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces, OnQuery: func(_ context.Context, _ string, args []driver.NamedValue) error {
+		if len(args) == 1 && args[0].Value == int64(99) {
+			panic("driver bug")
+		}
+		return nil
+	}})
+	db := openCached(t, name, "")
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"background", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+		{"cancellable", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			// Twice: nothing of the first panic is cached.
+			for range 2 {
+				recovered := func() (p any) {
+					defer func() { p = recover() }()
+					rows, err := db.QueryContext(ctx, "SELECT name FROM users WHERE id = ?", int64(99))
+					if err == nil {
+						rows.Close()
+					}
+					t.Errorf("the query returned (err %v) instead of panicking", err)
+					return nil
+				}()
+				if recovered == nil || !strings.Contains(fmt.Sprint(recovered), "driver bug") {
+					t.Fatalf("recovered %v; want the driver's panic", recovered)
+				}
+			}
+			var got string
+			if err := db.QueryRowContext(ctx, "SELECT name FROM users WHERE id = ?", int64(1)).Scan(&got); err != nil || got != "ada" {
+				t.Fatalf("after the panic: %q, %v; want ada", got, err)
+			}
+		})
+	}
+}

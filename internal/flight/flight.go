@@ -17,6 +17,8 @@ package flight
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,10 @@ type call[V any] struct {
 	joined  int // callers that ever joined, the first included; guarded by Group.mu
 	shared  bool
 	cancel  context.CancelFunc
+	// onWorker: fn runs on a worker, not on the leader's goroutine; panicked
+	// is then fn's panic, set before done is closed, for the leader to raise.
+	onWorker bool
+	panicked *PanicError
 }
 
 // Do returns the result of fn for key, running fn if no call for key is in
@@ -50,8 +56,13 @@ type call[V any] struct {
 // (ctx.Done() is nil) it runs on the caller's goroutine instead, since that
 // caller cannot leave anyway. If ctx ends first, Do returns ctx.Err() at
 // once; fn's context is cancelled when the last waiting caller has returned
-// this way. If fn panics, the panic goes on where fn ran and the waiters get
-// ErrPanicked.
+// this way. If fn panics, the waiters get ErrPanicked and the leader panics:
+// run inline, with fn's own panic; run on a worker, with a *PanicError
+// carrying fn's value and stack, re-raised on the leader's goroutine (as
+// x/sync/singleflight does), so that a recover there, such as net/http's
+// per request, catches it as it would without the hand-off instead of the
+// whole process ending. A worker's panic that no leader is waiting for
+// reaches only the waiters, as ErrPanicked.
 func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V, error)) (v V, err error, leader, shared bool) {
 	g.mu.Lock()
 	if g.calls == nil {
@@ -78,13 +89,16 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 		}
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		done = make(chan struct{})
-		c = &call[V]{done: done, waiters: 1, joined: 1, cancel: cancel}
+		c = &call[V]{done: done, waiters: 1, joined: 1, cancel: cancel, onWorker: true}
 		g.calls[key] = c
 		g.mu.Unlock()
 		spawn(func() { g.run(key, c, fctx, fn) })
 	}
 	select {
 	case <-done:
+		if leader && c.panicked != nil {
+			panic(c.panicked)
+		}
 		return c.val, c.err, leader, c.shared
 	case <-ctx.Done():
 	}
@@ -100,6 +114,9 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(context.Context) (V
 	select {
 	case <-done:
 		// The result arrived while we were leaving: take it rather than waste it.
+		if leader && c.panicked != nil {
+			panic(c.panicked)
+		}
 		return c.val, c.err, leader, c.shared
 	default:
 	}
@@ -122,8 +139,26 @@ func (c *call[V]) joinLocked() chan struct{} {
 }
 
 // ErrPanicked is the error waiters receive when fn panicked; the panic
-// itself goes on in the goroutine that ran fn.
+// itself goes on in the leader's goroutine (see Do).
 var ErrPanicked = errors.New("flight: the shared call panicked")
+
+// PanicError is what a leader panics with when its fn panicked on a worker:
+// the value fn panicked with and the worker's stack then, which the re-raised
+// panic's own trace no longer shows.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("flight: the shared call panicked: %v\n\n%s", p.Value, p.Stack)
+}
+
+// Unwrap returns the value fn panicked with when it is an error.
+func (p *PanicError) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
+}
 
 func (g *Group[K, V]) run(key K, c *call[V], ctx context.Context, fn func(context.Context) (V, error)) {
 	normal := false
@@ -133,6 +168,14 @@ func (g *Group[K, V]) run(key K, c *call[V], ctx context.Context, fn func(contex
 			// take the zero value for a result.
 			var zero V
 			c.val, c.err = zero, ErrPanicked
+			if c.onWorker {
+				// A panic on a worker would end the process, out of reach
+				// of any recover of the caller's: hand it to the leader.
+				// (recover is nil for runtime.Goexit, which goes on.)
+				if r := recover(); r != nil {
+					c.panicked = &PanicError{Value: r, Stack: debug.Stack()}
+				}
+			}
 		}
 		g.mu.Lock()
 		if g.calls[key] == c {

@@ -345,8 +345,8 @@ func BenchmarkShare(b *testing.B) {
 	}
 }
 
-// TestPanicReachesWaitersAsError: when fn panics, the panic goes on in the
-// goroutine that ran it, and the callers waiting get ErrPanicked, not a zero
+// TestPanicReachesWaitersAsError: when fn panics inline, the panic goes on
+// in the leader's goroutine that ran it, and the callers waiting get ErrPanicked, not a zero
 // value taken for a result.
 func TestPanicReachesWaitersAsError(t *testing.T) {
 	var g Group[string, *int]
@@ -380,6 +380,77 @@ func TestPanicReachesWaitersAsError(t *testing.T) {
 	}
 	if err := <-waiter; !errors.Is(err, ErrPanicked) {
 		t.Fatalf("waiter got %v; want ErrPanicked", err)
+	}
+}
+
+// TestWorkerPanicReachesLeader: fn handed to a worker (a cancellable
+// context) that panics does not end the process; the leader, if still
+// waiting, panics on its own goroutine with a *PanicError carrying fn's value
+// and stack, and the waiters get ErrPanicked. Without the hand-off to the
+// leader this test binary would die.
+func TestWorkerPanicReachesLeader(t *testing.T) {
+	errBoom := errors.New("boom")
+	for _, leaderLeaves := range []bool{false, true} {
+		t.Run(map[bool]string{false: "leader-waits", true: "leader-left"}[leaderLeaves], func(t *testing.T) {
+			var g Group[string, *int]
+			started := make(chan struct{})
+			release := make(chan struct{})
+			fn := func(context.Context) (*int, error) {
+				close(started)
+				<-release
+				panic(errBoom)
+			}
+			lctx, leave := context.WithCancel(context.Background())
+			defer leave()
+			type outcome struct {
+				recovered any
+				err       error
+			}
+			leader := make(chan outcome)
+			go func() {
+				var o outcome
+				defer func() { o.recovered = recover(); leader <- o }()
+				_, o.err, _, _ = g.Do(lctx, "k", fn)
+			}()
+			<-started
+			wctx, wcancel := context.WithCancel(context.Background())
+			defer wcancel()
+			waiter := make(chan error)
+			go func() {
+				v, err, leader, _ := g.Do(wctx, "k", fn)
+				if v != nil || leader {
+					t.Errorf("waiter got %v, leader %v", v, leader)
+				}
+				waiter <- err
+			}()
+			for g.Waiting("k") != 2 {
+				time.Sleep(time.Millisecond)
+			}
+			if leaderLeaves {
+				leave()
+				if o := <-leader; o.recovered != nil || !errors.Is(o.err, context.Canceled) {
+					t.Fatalf("leader that left: recovered %v, err %v; want context.Canceled and no panic", o.recovered, o.err)
+				}
+			}
+			close(release)
+			if err := <-waiter; !errors.Is(err, ErrPanicked) {
+				t.Fatalf("waiter got %v; want ErrPanicked", err)
+			}
+			if !leaderLeaves {
+				o := <-leader
+				pe, ok := o.recovered.(*PanicError)
+				if !ok {
+					t.Fatalf("leader recovered %#v (err %v); want a *PanicError", o.recovered, o.err)
+				}
+				if pe.Value != errBoom || !errors.Is(pe, errBoom) || !strings.Contains(string(pe.Stack), "TestWorkerPanicReachesLeader") {
+					t.Fatalf("PanicError value %v, stack:\n%s\nwant errBoom and fn's stack", pe.Value, pe.Stack)
+				}
+			}
+			// The worker outlived the panic: the next hand-off is served.
+			if v, err, _, _ := g.Do(wctx, "k2", func(context.Context) (*int, error) { one := 1; return &one, nil }); err != nil || v == nil || *v != 1 {
+				t.Fatalf("after the panic: %v, %v", v, err)
+			}
+		})
 	}
 }
 
