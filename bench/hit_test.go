@@ -73,6 +73,36 @@ func BenchmarkHitPaired(b *testing.B) {
 	}
 }
 
+// BenchmarkHitVersus pairs cachedsql's L1 hit with go-redis/cache's (its
+// local TinyLFU) directly (runPaired, go-redis/cache as the baseline), as
+// BenchmarkL2Versus does on the L2 path: where the two are within a few
+// hundredths of each other against the floor, two ratios to the floor, each
+// from its own blocks, cannot say which is ahead.
+func BenchmarkHitVersus(b *testing.B) {
+	for _, n := range sizes {
+		for _, g := range goroutines {
+			b.Run(fmt.Sprintf("rows=%d/g=%d", n, g), func(b *testing.B) {
+				var grc, l1 hitContender
+				for _, c := range hitContenders(n, g) {
+					switch c.name {
+					case "go-redis-cache":
+						grc = c
+					case "cachedsql-l1":
+						l1 = c
+					}
+				}
+				base := grc.open(b) // the workload's, shared by every run of the pair
+				b.Run(l1.name, func(b *testing.B) {
+					read := l1.open(b)
+					runPaired(b, g, n, grc.name, base, read)
+					l1.check(b)
+					grc.check(b)
+				})
+			})
+		}
+	}
+}
+
 // hitContender is one contender of the hit workload: open sets it up under
 // b and returns its reader; check, after the reads, fails b unless they
 // were all hits.
