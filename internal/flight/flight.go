@@ -183,7 +183,7 @@ func (g *Group[K, V]) run(key K, c *call[V], ctx context.Context, fn func(contex
 		}
 		// Unlinked, the call takes no more callers: joined is final.
 		c.shared = c.joined > 1
-		done := c.done // nil for a Share call nobody joined
+		done := c.done // nil when nobody waits on it
 		g.mu.Unlock()
 		if done != nil {
 			close(done)
