@@ -345,53 +345,25 @@ func BenchmarkShare(b *testing.B) {
 	}
 }
 
-// TestPanicReachesWaitersAsError: when fn panics inline, the panic goes on
-// in the leader's goroutine that ran it, and the callers waiting get ErrPanicked, not a zero
-// value taken for a result.
-func TestPanicReachesWaitersAsError(t *testing.T) {
-	var g Group[string, *int]
-	started := make(chan struct{})
-	release := make(chan struct{})
-	fn := func(context.Context) (*int, error) {
-		close(started)
-		<-release
-		panic("boom")
-	}
-	leader := make(chan any)
-	go func() {
-		defer func() { leader <- recover() }()
-		g.Do(context.Background(), "k", fn) // inline: the panic is this caller's
-	}()
-	<-started
-	waiter := make(chan error)
-	go func() {
-		v, err, _, _ := g.Do(context.Background(), "k", fn)
-		if v != nil {
-			t.Errorf("waiter got a value %v", v)
-		}
-		waiter <- err
-	}()
-	for g.Waiting("k") != 2 {
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
-	if p := <-leader; p != "boom" {
-		t.Fatalf("leader recovered %v; want the panic", p)
-	}
-	if err := <-waiter; !errors.Is(err, ErrPanicked) {
-		t.Fatalf("waiter got %v; want ErrPanicked", err)
-	}
-}
-
-// TestWorkerPanicReachesLeader: fn handed to a worker (a cancellable
-// context) that panics does not end the process; the leader, if still
-// waiting, panics on its own goroutine with a *PanicError carrying fn's value
-// and stack, and the waiters get ErrPanicked. Without the hand-off to the
-// leader this test binary would die.
-func TestWorkerPanicReachesLeader(t *testing.T) {
+// TestPanicReachesLeader: when fn panics, the waiters get ErrPanicked, not
+// a zero value taken for a result, and the leader, if still waiting, panics
+// on its own goroutine: run inline (a context that cannot end), with fn's
+// own value; handed to a worker (a cancellable context), with a *PanicError
+// carrying the value and fn's stack, since a panic left on the worker would
+// end the process (this test binary). A leader that has left gets ctx.Err()
+// and no panic, and the worker lives on.
+func TestPanicReachesLeader(t *testing.T) {
 	errBoom := errors.New("boom")
-	for _, leaderLeaves := range []bool{false, true} {
-		t.Run(map[bool]string{false: "leader-waits", true: "leader-left"}[leaderLeaves], func(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		onWorker     bool // the leader's context is cancellable
+		leaderLeaves bool
+	}{
+		{"inline", false, false},
+		{"worker/leader-waits", true, false},
+		{"worker/leader-left", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			var g Group[string, *int]
 			started := make(chan struct{})
 			release := make(chan struct{})
@@ -400,7 +372,10 @@ func TestWorkerPanicReachesLeader(t *testing.T) {
 				<-release
 				panic(errBoom)
 			}
-			lctx, leave := context.WithCancel(context.Background())
+			lctx, leave := context.Background(), context.CancelFunc(func() {})
+			if tc.onWorker {
+				lctx, leave = context.WithCancel(context.Background())
+			}
 			defer leave()
 			type outcome struct {
 				recovered any
@@ -426,7 +401,7 @@ func TestWorkerPanicReachesLeader(t *testing.T) {
 			for g.Waiting("k") != 2 {
 				time.Sleep(time.Millisecond)
 			}
-			if leaderLeaves {
+			if tc.leaderLeaves {
 				leave()
 				if o := <-leader; o.recovered != nil || !errors.Is(o.err, context.Canceled) {
 					t.Fatalf("leader that left: recovered %v, err %v; want context.Canceled and no panic", o.recovered, o.err)
@@ -436,13 +411,19 @@ func TestWorkerPanicReachesLeader(t *testing.T) {
 			if err := <-waiter; !errors.Is(err, ErrPanicked) {
 				t.Fatalf("waiter got %v; want ErrPanicked", err)
 			}
-			if !leaderLeaves {
+			switch {
+			case tc.leaderLeaves:
+			case !tc.onWorker:
+				if o := <-leader; o.recovered != errBoom {
+					t.Fatalf("inline leader recovered %#v (err %v); want fn's own panic", o.recovered, o.err)
+				}
+			default:
 				o := <-leader
 				pe, ok := o.recovered.(*PanicError)
 				if !ok {
 					t.Fatalf("leader recovered %#v (err %v); want a *PanicError", o.recovered, o.err)
 				}
-				if pe.Value != errBoom || !errors.Is(pe, errBoom) || !strings.Contains(string(pe.Stack), "TestWorkerPanicReachesLeader") {
+				if pe.Value != errBoom || !errors.Is(pe, errBoom) || !strings.Contains(string(pe.Stack), "TestPanicReachesLeader") {
 					t.Fatalf("PanicError value %v, stack:\n%s\nwant errBoom and fn's stack", pe.Value, pe.Stack)
 				}
 			}
