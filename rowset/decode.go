@@ -418,9 +418,8 @@ func (c *ColumnCache) Columns() []Column {
 }
 
 // remember offers c the column array enc, of n columns, of an entry that
-// decoded whole. An empty
-// c takes it. A c that holds other columns takes it at its 1st, 2nd, 4th,
-// 8th... such offer: a query whose entries keep alternating between two
+// decoded whole. An empty c takes it. A c that holds other columns takes it
+// at its 1st, 2nd, 4th, 8th... such offer: a query whose entries keep alternating between two
 // column arrays (a driver reporting a length that follows the arguments,
 // say) pays for a copy only that often, and one whose columns changed for
 // good (ALTER TABLE under SELECT *) is shared again after at most as many
