@@ -42,7 +42,8 @@
 // last id, entries lost with an evicted stream) or an undecodable entry makes
 // the clock stop vouching at once and resync. When a read returns nothing, the
 // clock checks that the hash still holds its epoch (eviction or a flush with no
-// later writes). A resync replaces the local numbers with Redis's and counts in
+// later writes) and a "!seq" equal to the last sequence it read (a stream key
+// deleted or evicted with events in it that the clock had not read). A resync replaces the local numbers with Redis's and counts in
 // Stats.Resyncs. If Redis still has the clock's epoch but a "!seq" below one the
 // clock has seen (a failover to a replica that had not received the last
 // writes), the resync script replaces the epoch: the lost increments would

@@ -277,7 +277,7 @@ func (r *redisSide) readLoop() {
 			return
 		}
 		if errors.Is(err, redis.Nil) {
-			if ok, err := r.epochHolds(); err != nil {
+			if ok, err := r.inStep(lastSeq); err != nil {
 				r.setConnected(false)
 				needSync = true
 			} else if !ok {
@@ -335,21 +335,33 @@ func (r *redisSide) readLoop() {
 
 func (r *redisSide) streamKey() string { _, s := Keys(r.c.namespace); return s }
 
-// epochHolds reports whether the hash still holds the local epoch (it is gone
-// after a flush, a restart or an eviction, and replaced after a lost write).
-func (r *redisSide) epochHolds() (bool, error) {
+// inStep reports, after a read that found nothing past the last event seen,
+// whether that proves nothing was missed: the hash must still hold the local
+// epoch (it is gone after a flush, a restart or an eviction, and replaced
+// after a lost write) and count exactly lastSeq events. The empty read alone
+// proves nothing if the stream key itself went (deleted, or evicted under an
+// allkeys policy) with events in it that this reader had not read; "!seq"
+// past lastSeq shows that. It also shows an event written just after the
+// read, which costs a needless resync, not a stale read.
+func (r *redisSide) inStep(lastSeq uint64) (bool, error) {
 	hash, _ := Keys(r.c.namespace)
 	ctx, cancel := r.callCtx(r.ctx, opTimeout)
 	defer cancel()
-	v, err := r.rdb.HGet(ctx, hash, fieldEpoch).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
+	v, err := r.rdb.HMGet(ctx, hash, fieldEpoch, fieldSeq).Result()
 	if err != nil {
 		return false, err
 	}
-	e, err := parseUint63(v)
-	return err == nil && e == r.c.st.Load().epoch, nil
+	epoch, _ := v[0].(string) // nil when the field (or the hash) is gone
+	if e, err := parseUint63(epoch); err != nil || e != r.c.st.Load().epoch {
+		return false, nil
+	}
+	var n uint64 // no "!seq" yet: no event since the epoch was made
+	if seq, ok := v[1].(string); ok {
+		if n, err = parseUint63(seq); err != nil {
+			return false, nil
+		}
+	}
+	return n == lastSeq, nil
 }
 
 // resync replaces the local numbers with Redis's and returns the stream

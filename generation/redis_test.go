@@ -416,6 +416,35 @@ func TestRedisStreamTrimmed(t *testing.T) {
 	}
 }
 
+// TestRedisStreamDeleted: B is between two reads when A advances t and the
+// stream key goes (deleted, or evicted under an allkeys policy) while the
+// hash stays. B's next read finds nothing after its last id; only the hash's
+// "!seq", past what B saw, shows that it missed an event, and B must resync
+// rather than go on vouching for t's old generation.
+func TestRedisStreamDeleted(t *testing.T) {
+	s := redistest.Start(t)
+	a := startProcess(t, s, Config{Origin: "A"})
+	parked := make(chan struct{})
+	release := make(chan struct{})
+	var hold sync.Once
+	b := startProcessHooked(t, s, Config{Origin: "B"}, func() {
+		hold.Do(func() { close(parked); <-release })
+	})
+	<-parked
+	mustAdvance(t, a.Clock, []string{"t"}, false)
+	if _, stream := Keys("ns"); s.Client().Del(context.Background(), stream).Val() != 1 {
+		t.Fatal("the stream key was not there to delete")
+	}
+	close(release)
+	b.await(t, "B resync", isResync)
+	if err := b.WaitSync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ag, bg := a.gens(t, "t"), b.gens(t, "t"); !slices.Equal(ag, bg) {
+		t.Fatalf("after the resync A reads %v, B reads %v", ag, bg)
+	}
+}
+
 func startProcessHooked(t testing.TB, s *redistest.Server, cfg Config, beforeRead func()) *process {
 	t.Helper()
 	cfg.Namespace = "ns"
