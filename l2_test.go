@@ -8,8 +8,10 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/cachedsql/cachedsql/internal/fakedb"
 	"github.com/cachedsql/cachedsql/internal/redistest"
+	"github.com/cachedsql/cachedsql/keying"
 )
 
 var l2NamespaceSeq atomic.Int64
@@ -115,6 +118,131 @@ func TestL2PromotionNeverOutlivesL2(t *testing.T) {
 	}
 	if st := b.stats(); st.Promotions != 1 {
 		t.Fatalf("B promotions %d, want 1", st.Promotions)
+	}
+}
+
+// TestCopiesCountDecodingAgainstTheirLife: the life a copy gets is the life
+// its source had left when it was read, less the time decoding took, which
+// for a large result is milliseconds. Reading 30,000 rows of six columns,
+// the decoded copy a second read keeps in front of L1 must end no later than
+// the L1 entry, and, in a second cache on the same namespace with an empty
+// L1, the copies an L2 hit promotes into L1 and in front of it must end no
+// later than the Redis entry.
+func TestCopiesCountDecodingAgainstTheirLife(t *testing.T) {
+	s := redistest.Start(t)
+	path := filepath.Join(t.TempDir(), "big.db")
+	raw, err := sql.Open("sqlite3", sqliteInnerDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 30000
+	for _, q := range []string{
+		"CREATE TABLE big (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c INTEGER, d TEXT, e INTEGER)",
+		fmt.Sprintf(`WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < %d)
+		 INSERT INTO big SELECT i, i*7, 'b' || i, i*13, 'd' || i, i*17 FROM s`, n),
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	ns := l2Namespace(t)
+	cfg := Config{DriverName: "sqlite3", DSN: sqliteInnerDSN(path), RedisURL: s.URL(), Namespace: ns,
+		L1MiB: 1024, MaxRows: 2 * n, MaxBytes: -1, TTL: Custom(time.Minute)}
+	ctx := context.Background()
+	read := func(db *sql.DB) {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, "SELECT id, a, b, c, d, e FROM big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for rows.Next() {
+			got++
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil || got != n {
+			t.Fatalf("%d rows, %v; want %d", got, err, n)
+		}
+	}
+	// hotEnd is when the copy in front of sh's L1 ends.
+	hotEnd := func(sh *shared, k *keying.Key) time.Time {
+		t.Helper()
+		e := sh.hot.get(k)
+		if e == nil {
+			t.Fatal("no decoded copy in front of L1")
+		}
+		return sh.hot.base.Add(e.deadline)
+	}
+	// l1End is no earlier than when sh's L1 entry ends.
+	l1End := func(sh *shared, k keying.Key) time.Time {
+		t.Helper()
+		_, left, hit, _ := sh.l1.Get(ctx, k)
+		if !hit {
+			t.Fatal("not in L1")
+		}
+		return time.Now().Add(left)
+	}
+	// Clock readings a few microseconds apart, and PTTL's whole milliseconds.
+	const slack = 2 * time.Millisecond
+
+	a, err := NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adb := sql.OpenDB(a)
+	if err := waitStream(a, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	read(adb) // fills L1, and L2 off the caller's path
+	read(adb) // an L1 hit, decoded and kept in front of L1
+	a.sh.bg.Wait()
+	if st := a.Stats(); st.Fills != 1 || st.L1Hits != 1 {
+		t.Fatalf("A stats %+v: want one fill, then one L1 hit", st)
+	}
+	rc := s.Client()
+	keys, err := rc.Keys(ctx, "cachedsql:"+ns+":*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("L2 keys %v, %v; want one", keys, err)
+	}
+	var k keying.Key
+	if _, err := hex.Decode(k[:], []byte(strings.TrimPrefix(keys[0], "cachedsql:"+ns+":"))); err != nil {
+		t.Fatal(err)
+	}
+	if hot, l1 := hotEnd(a.sh, &k), l1End(a.sh, k); hot.After(l1.Add(slack)) {
+		t.Errorf("the decoded copy of an L1 entry outlives it by %v", hot.Sub(l1))
+	}
+	if err := adb.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second cache on the namespace, as in another process: A's is gone
+	// from the registry with its last connector.
+	b, err := NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb := sql.OpenDB(b)
+	defer bdb.Close()
+	if b.sh == a.sh {
+		t.Fatal("B shares A's cache")
+	}
+	if err := waitStream(b, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	read(bdb)
+	if st := b.Stats(); st.L2Hits != 1 || st.Promotions != 1 {
+		t.Fatalf("B stats %+v: want one L2 hit, promoted", st)
+	}
+	pttl, err := rc.PTTL(ctx, keys[0]).Result()
+	l2 := time.Now().Add(pttl) // no earlier than the Redis entry's end, but for PTTL's rounding down
+	if err != nil || pttl <= 0 {
+		t.Fatalf("PTTL %v, %v", pttl, err)
+	}
+	if l1 := l1End(b.sh, k); l1.After(l2.Add(slack)) {
+		t.Errorf("the L1 copy promoted from L2 outlives the Redis entry by %v", l1.Sub(l2))
+	}
+	if hot := hotEnd(b.sh, &k); hot.After(l2.Add(slack)) {
+		t.Errorf("the decoded copy promoted from L2 outlives the Redis entry by %v", hot.Sub(l2))
 	}
 }
 

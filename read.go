@@ -80,9 +80,13 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		return newHotRows(e), nil
 	}
 	if v, left, hit, _ := sh.l1.Get(ctx, key); hit {
+		// The life left was measured before decoding, which can take
+		// milliseconds: the decoded copy's is counted from then, so that
+		// it never outlives the entry.
+		end := time.Now().Add(left)
 		if res, err := p.cols.Decode(v); err == nil {
 			sh.ctr.l1Hits.Add(1)
-			return sh.hot.share(&key, res, len(v), left), nil
+			return sh.hot.share(&key, res, len(v), time.Until(end)), nil
 		}
 		sh.ctr.corrupt.Add(1)
 	}
@@ -174,16 +178,18 @@ func (cn *conn) lookL2(ctx context.Context, key keying.Key, p *plan) (*hotEntry,
 	if err != nil || !hit {
 		return nil, err
 	}
+	end := time.Now().Add(left) // the L2 entry's end, as of the reply
 	res, err := p.cols.Decode(v)
 	if err != nil {
 		sh.ctr.corrupt.Add(1)
 		return nil, nil
 	}
-	// The L1 copy lives no longer than the L2 entry has left: a promotion
-	// never extends an entry's life.
-	if left > 0 && sh.l1.Enabled() && sh.l1.Set(ctx, key, v, left) == nil {
+	// The L1 copy lives no longer than the L2 entry has left, counted from
+	// the reply and not from after decoding (which can take milliseconds):
+	// a promotion never extends an entry's life.
+	if left > 0 && sh.l1.Enabled() && sh.l1.Set(ctx, key, v, time.Until(end)) == nil {
 		sh.ctr.promotions.Add(1)
-		if e := sh.hot.put(&key, res, len(v), min(left, sh.l1.MaxTTL())); e != nil {
+		if e := sh.hot.put(&key, res, len(v), min(time.Until(end), sh.l1.MaxTTL())); e != nil {
 			return e, nil
 		}
 	}

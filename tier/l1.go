@@ -222,6 +222,9 @@ func (l *L1) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 	if l.cache.Load() == nil {
 		return nil
 	}
+	// ttl counts from now, not from after the copy below, which for a
+	// large value takes milliseconds.
+	at := l.clock()
 	if len(value) > l.maxValue {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), l.maxValue)
 	}
@@ -240,7 +243,7 @@ func (l *L1) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 		buf = (*bp)[:0]
 	}
 	buf = append(append(buf, make([]byte, L1Room)...), value...)
-	err := l.SetWithRoom(ctx, key, buf, ttl)
+	err := l.setWithRoom(key, buf, ttl, at)
 	if bp != nil {
 		*bp = buf[:0]
 		setBuffers.Put(bp)
@@ -259,6 +262,11 @@ func (l *L1) SetWithRoom(ctx context.Context, key keying.Key, buf []byte, ttl ti
 	if len(buf) < L1Room {
 		return fmt.Errorf("tier: L1 SetWithRoom: %d bytes, fewer than the room of %d", len(buf), L1Room)
 	}
+	return l.setWithRoom(key, buf, ttl, l.clock())
+}
+
+// setWithRoom is SetWithRoom for an entry whose ttl counts from at (clock).
+func (l *L1) setWithRoom(key keying.Key, buf []byte, ttl time.Duration, at int64) error {
 	if ttl <= 0 {
 		return fmt.Errorf("%w: L1 Set with ttl %v", ErrBadTTL, ttl)
 	}
@@ -271,7 +279,7 @@ func (l *L1) SetWithRoom(ctx context.Context, key keying.Key, buf []byte, ttl ti
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), l.maxValue)
 	}
 	ttl = min(ttl, l.maxTTL)
-	binary.LittleEndian.PutUint64(buf, uint64(l.clock()+int64(ttl)))
+	binary.LittleEndian.PutUint64(buf, uint64(at+int64(ttl)))
 	kb := keyBuffers.Get().(*keying.Key)
 	*kb = key
 	err := c.Set(unsafe.String(&kb[0], len(kb)), buf)

@@ -302,17 +302,10 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 		l.misses.Add(1)
 		return nil, 0, false, nil
 	}
-	var ttl time.Duration
 	if withTTL && pttl < 0 {
 		l.misses.Add(1)
 		l.errs.Add(1)
 		return nil, 0, false, fmt.Errorf("%w: %s (PTTL %d)", ErrNoTTL, k, pttl)
-	}
-	if withTTL {
-		if ttl = time.Duration(pttl)*time.Millisecond - time.Since(start); ttl <= 0 {
-			l.misses.Add(1)
-			return nil, 0, false, nil
-		}
 	}
 	value, err := decodeValue(raw, l.maxValue)
 	if err != nil {
@@ -320,6 +313,15 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 		l.errs.Add(1)
 		l.corrupt.Add(1)
 		return nil, 0, false, fmt.Errorf("tier: L2 get %s: %w", k, err)
+	}
+	var ttl time.Duration
+	if withTTL {
+		// Measured after decompressing, which takes time out of the life
+		// left too.
+		if ttl = time.Duration(pttl)*time.Millisecond - time.Since(start); ttl <= 0 {
+			l.misses.Add(1)
+			return nil, 0, false, nil
+		}
 	}
 	l.hits.Add(1)
 	return value, ttl, true, nil
