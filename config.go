@@ -36,7 +36,10 @@ type Config struct {
 	// lines to Logger at Debug level instead of stderr.
 	RedisURL string
 	// Redis is a client the application already has; it wins over RedisURL.
-	// cachedsql does not close it.
+	// cachedsql does not close it. Build it with ContextTimeoutEnabled: without
+	// it go-redis ignores context deadlines, and a stalled Redis holds each
+	// cache lookup for the client's whole read timeout, whatever the caller's
+	// deadline (a client cachedsql makes from RedisURL has it on).
 	Redis redis.UniversalClient
 
 	// TTL is the default strategy (DSN key ttl). The zero value means Default (5 minutes).

@@ -483,6 +483,31 @@ func TestL2FailureRules(t *testing.T) {
 	}
 }
 
+// TestL2StalledRedisShortDeadlines: with Redis stalled and every read
+// under a deadline shorter than redis_timeout (an HTTP handler's budget), each
+// read still returns its row from the database in time, and the breaker
+// opens. (stale_bound=1h keeps every read asking Redis.)
+func TestL2StalledRedisShortDeadlines(t *testing.T) {
+	s := redistest.Start(t)
+	e := newL2Env(t, Config{RedisURL: s.URL(), RedisTimeout: 5 * time.Second, StaleBound: time.Hour})
+	e.warm()
+	s.Pause()
+	t.Cleanup(s.Resume)
+	for i := range 2 * l2EnvRows {
+		id := i%l2EnvRows + 1
+		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		var v string
+		err := e.db.QueryRowContext(ctx, kvRead, id).Scan(&v)
+		cancel()
+		if err != nil || v != e.want[id] {
+			t.Fatalf("read %d of row %d with Redis stalled: %q, %v; want %q", i, id, v, err, e.want[id])
+		}
+	}
+	if st := e.c.Stats(); st.L2Breaker == "closed" {
+		t.Fatalf("the breaker is closed after %d reads found Redis stalled: %+v", 2*l2EnvRows, st)
+	}
+}
+
 // l2Chaos drives the chaos runs: ops queries from workers goroutines over
 // keys rows, one in writeEvery a write, with hooks run when a third and two
 // thirds of the operations have started. (A write moves the generation of

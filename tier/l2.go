@@ -20,7 +20,9 @@ import (
 type L2Config struct {
 	// Client is a go-redis client the application already has (single node,
 	// Sentinel or Cluster). L2 does not close it, and the timeout fields below
-	// do not apply to it: its own options rule.
+	// do not apply to it: its own options rule. Without ContextTimeoutEnabled
+	// it ignores context deadlines, and Get's share of its caller's deadline
+	// (see Get) cannot cut a lookup short.
 	Client redis.UniversalClient
 	// URL is a Redis URL: redis:// or rediss:// (redis.ParseURL); with a
 	// master_name query parameter, Sentinel (redis.ParseFailoverURL); with
@@ -207,8 +209,9 @@ func NewL2(cfg L2Config) (*L2, error) {
 // acquire returns the breaker guarding the node that owns k once it has let
 // the call through; the caller reports the outcome to it with done. err is
 // ErrOpen if a breaker refused the call, or why the node could not be
-// found (already counted against the routing breaker).
-func (l *L2) acquire(ctx context.Context, k string) (*breaker, error) {
+// found (already counted against the routing breaker). ctx is the call's,
+// caller the context of whoever asked for it (see breaker.done).
+func (l *L2) acquire(ctx, caller context.Context, k string) (*breaker, error) {
 	if !l.breaker.allow() {
 		return nil, ErrOpen
 	}
@@ -216,7 +219,7 @@ func (l *L2) acquire(ctx context.Context, k string) (*breaker, error) {
 		return l.breaker, nil
 	}
 	node, err := l.route(ctx, k)
-	l.breaker.done(ctx, err)
+	l.breaker.done(caller, err)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +254,9 @@ func (l *L2) Key(key keying.Key) string {
 // duration left, is a miss (err wraps ErrNoTTL for the former). An entry
 // not in cachedsql's format is a miss with an error wrapping ErrCorrupt.
 // While the breaker (with a Cluster or Ring, the key's node's) is open,
-// Get returns a miss with ErrOpen at once.
+// Get returns a miss with ErrOpen at once. Under a context with a deadline,
+// the call may take half of the time left: the caller keeps the other half
+// to ask the database, and a call cut short counts as Redis failing.
 func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bool, error) {
 	return l.get(ctx, key, true)
 }
@@ -270,8 +275,18 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 	if withTTL {
 		start = time.Now()
 	}
+	caller := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		// A lookup may take half of what the caller has left, so that a
+		// stalled Redis leaves it time to ask the database instead; and a
+		// lookup cut short that way counts against the breaker, which it
+		// would not if it ran into the caller's own deadline.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-time.Until(dl)/2))
+		defer cancel()
+	}
 	k := l.Key(key)
-	b, err := l.acquire(ctx, k)
+	b, err := l.acquire(ctx, caller, k)
 	if err == ErrOpen {
 		l.rejected.Add(1)
 		l.misses.Add(1)
@@ -288,7 +303,7 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 		} else {
 			raw, found, err = l.fetchValue(ctx, k)
 		}
-		b.done(ctx, err)
+		b.done(caller, err)
 	}
 	if err != nil {
 		l.misses.Add(1)
@@ -392,7 +407,7 @@ func (l *L2) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 		return fmt.Errorf("%w: %d bytes, the L2 limit is %d", ErrTooLarge, len(value), l.maxValue)
 	}
 	k := l.Key(key)
-	b, err := l.acquire(ctx, k)
+	b, err := l.acquire(ctx, ctx, k)
 	if err == ErrOpen {
 		l.rejected.Add(1)
 		return ErrOpen

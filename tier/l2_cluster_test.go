@@ -230,7 +230,7 @@ func TestL2ClusterRoutingNoRoundTrip(t *testing.T) {
 	const calls = 1000
 	before := commandsProcessed(t, c)
 	for i := range uint64(calls) {
-		b, err := l.acquire(ctx, l.Key(testKey(i)))
+		b, err := l.acquire(ctx, ctx, l.Key(testKey(i)))
 		if err != nil {
 			t.Fatalf("acquire: %v", err)
 		}
@@ -295,7 +295,7 @@ func BenchmarkL2Acquire(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				br, err := l.acquire(ctx, keys[i%len(keys)])
+				br, err := l.acquire(ctx, ctx, keys[i%len(keys)])
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -493,6 +493,38 @@ func TestL2Paused(t *testing.T) {
 	}
 }
 
+// TestL2PausedShortDeadlines: on a stalled Redis, callers whose deadlines
+// are shorter than the read timeout (an HTTP handler's budget) get their miss
+// with half their time left, to ask the database, and those misses open the
+// breaker. Without the lookup's own share of the deadline, each would wait
+// out its own deadline, and the breaker would take that for callers giving
+// up, never for Redis failing.
+func TestL2PausedShortDeadlines(t *testing.T) {
+	s := redistest.Start(t)
+	cfg := testL2Config(s.URL())
+	cfg.ReadTimeout = 5 * time.Second
+	cfg.WriteTimeout = 5 * time.Second
+	l := newTestL2(t, cfg)
+	if err := l.Set(context.Background(), testKey(1), []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.Pause()
+	t.Cleanup(s.Resume)
+	const deadline = 400 * time.Millisecond
+	for i := 0; l.Stats().BreakerState == BreakerClosed; i++ {
+		if i == cfg.BreakerFailures {
+			t.Fatalf("breaker still closed after %d calls that found Redis stalled: %+v", i, l.Stats())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		_, _, ok, err := l.Get(ctx, testKey(1))
+		left := ctx.Err() == nil
+		cancel()
+		if ok || err == nil || !left {
+			t.Fatalf("call %d on a stalled Redis: ok %v, err %v, caller's deadline not yet passed %v; want a miss with an error, in time", i, ok, err, left)
+		}
+	}
+}
+
 // TestL2CallerContext: a caller whose context has ended gets its error, and
 // that does not count against Redis.
 func TestL2CallerContext(t *testing.T) {

@@ -26,6 +26,9 @@ const (
 // Timeouts come from cfg when set, else from the URL's query parameters
 // (dial_timeout=...), else the L2 defaults. Retries are off unless the URL
 // sets max_retries: with the breaker, a dead Redis must cost one timeout.
+// Context deadlines bound each call too (ContextTimeoutEnabled): without it
+// go-redis ignores them, and a stalled Redis would hold a read past its
+// caller's deadline.
 func newClient(cfg L2Config) (redis.UniversalClient, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
@@ -60,6 +63,7 @@ func newClient(cfg L2Config) (redis.UniversalClient, error) {
 			return nil, fail(err)
 		}
 		cfg.applyTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries)
+		o.ContextTimeoutEnabled = true
 		return redis.NewFailoverClient(o), nil
 	case cfg.Cluster || q.Has("addr"):
 		o, err := redis.ParseClusterURL(cfg.URL)
@@ -67,6 +71,7 @@ func newClient(cfg L2Config) (redis.UniversalClient, error) {
 			return nil, fail(err)
 		}
 		cfg.applyTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries)
+		o.ContextTimeoutEnabled = true
 		if o.MaxRedirects == 0 {
 			// go-redis follows 3 redirects and retries a failing node with a
 			// backoff between tries: a dead master would cost several
@@ -81,6 +86,7 @@ func newClient(cfg L2Config) (redis.UniversalClient, error) {
 			return nil, fail(err)
 		}
 		cfg.applyTimeouts(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.MaxRetries, &o.DialerRetries)
+		o.ContextTimeoutEnabled = true
 		return redis.NewClient(o), nil
 	}
 }
