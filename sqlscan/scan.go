@@ -25,6 +25,7 @@ type scanner struct {
 	temp      bool   // creates a temporary table (SELECT INTO TEMP, pg_temp.t): session state
 
 	readsAll, writesAll, locking bool
+	opaque, setsSession          bool
 	bad                          bool // unterminated literal or comment, unbalanced parentheses
 	ambiguous                    bool // contains a form Generic reads two ways
 	nested                       bool // a nested statement or SELECT INTO writes
@@ -49,6 +50,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.volatile, s.savepoint = "", ""
 	s.catalog, s.temp = "", false
 	s.readsAll, s.writesAll, s.locking = false, false, false
+	s.opaque, s.setsSession = false, false
 	s.bad, s.ambiguous, s.nested = false, false, false
 	s.depth = 0
 }
@@ -186,7 +188,11 @@ func isSystemTable(name string) bool {
 	return strings.HasPrefix(name, "pg_") || strings.HasPrefix(name, "pragma_")
 }
 
-func isTempSchema(schema string) bool { return strings.HasPrefix(schema, "pg_temp") }
+// isTempSchema reports a schema that holds a session's temporary tables:
+// PostgreSQL's pg_temp (pg_temp_N), SQLite's temp (or temporary).
+func isTempSchema(schema string) bool {
+	return strings.HasPrefix(schema, "pg_temp") || schema == "temp" || schema == "temporary"
+}
 
 func (s *scanner) addRead(name string) {
 	for _, c := range s.cte {
@@ -318,12 +324,23 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 		name, _ := s.qualified(i)
 		s.writes = append(s.writes, name)
 		return Write
-	case kGrant, kRevoke, kComment, kCall, kExec, kExecute, kDo:
+	case kCall, kExec, kExecute, kDo:
+		s.writesAll, s.opaque = true, true
+		return Write
+	case kGrant, kRevoke, kComment:
 		s.writesAll = true
 		return Write
 	case kLoad:
 		return s.load(lo, hi)
-	case kLock, kUnlock, kVacuum, kAnalyze, kCheckpoint, kReindex, kCluster, kOptimize,
+	case kAnalyze:
+		if s.d != Postgres && s.d != SQLite && s.kwAt(lo+1) != kTable && (s.startsStatement(lo+1) || s.wordIs(lo+1, "format")) {
+			// MariaDB's ANALYZE [FORMAT=JSON] statement runs the statement,
+			// as EXPLAIN ANALYZE does: explain reads from the token after
+			// lo-1, this ANALYZE, as it would after EXPLAIN.
+			return s.explain(lo-1, hi)
+		}
+		return Other
+	case kLock, kUnlock, kVacuum, kCheckpoint, kReindex, kCluster, kOptimize,
 		kListen, kNotify, kUnlisten, kDeclare, kFetch, kMove, kClose:
 		return Other
 	case kExplain:

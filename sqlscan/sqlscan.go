@@ -102,8 +102,17 @@ type Statement struct {
 	Savepoint string
 	// Calls are the functions a Read calls that the scanner does not know
 	// (user-defined or from an extension), lower-cased, sorted. Such a
-	// function may read any table, so their presence sets ReadsAll.
+	// function may read any table, so their presence sets ReadsAll; it may
+	// also write any table and change session state, which is for the
+	// caller to weigh.
 	Calls []string
+	// Opaque is true for CALL, DO, EXEC and EXECUTE: they run code the
+	// scanner cannot see, which may change session state (WritesAll is set
+	// for the tables).
+	Opaque bool
+	// SetsSession is true when the text calls set_config, wherever (Volatile
+	// names only the first volatile call).
+	SetsSession bool
 	// Hints are the bodies of comments that begin with "cachedsql:", without
 	// that prefix and trimmed (for example "ttl=30s", "nocache").
 	Hints []string
@@ -206,6 +215,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		r.Kind = Session // it also writes the table, which callers see in Writes
 	}
 	r.Locking = s.locking
+	r.Opaque, r.SetsSession = s.opaque, s.setsSession
 	r.Volatile = s.volatile
 	if r.Volatile == "" && s.catalog != "" {
 		// A catalog changes with DDL on tables it does not name: never cached.
@@ -301,7 +311,8 @@ func sortedSet(names []string) []string {
 func union(a, b Statement) Statement {
 	if a.Kind != b.Kind || a.Savepoint != b.Savepoint {
 		return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: a.Hints,
-			Volatile: a.Volatile, Locking: a.Locking || b.Locking, TxControl: a.TxControl || b.TxControl}
+			Volatile: a.Volatile, Locking: a.Locking || b.Locking, TxControl: a.TxControl || b.TxControl,
+			Opaque: a.Opaque || b.Opaque, SetsSession: a.SetsSession || b.SetsSession}
 	}
 	a.Reads = sortedSet(append(append([]string(nil), a.Reads...), b.Reads...))
 	a.Writes = sortedSet(append(append([]string(nil), a.Writes...), b.Writes...))
@@ -310,6 +321,8 @@ func union(a, b Statement) Statement {
 	a.WritesAll = a.WritesAll || b.WritesAll
 	a.Locking = a.Locking || b.Locking
 	a.TxControl = a.TxControl || b.TxControl
+	a.Opaque = a.Opaque || b.Opaque
+	a.SetsSession = a.SetsSession || b.SetsSession
 	if a.Volatile == "" {
 		a.Volatile = b.Volatile
 	}

@@ -119,6 +119,10 @@ func parseWant(spec string) (Statement, error) {
 			w.Locking = true
 		case "txcontrol":
 			w.TxControl = true
+		case "opaque":
+			w.Opaque = true
+		case "setssession":
+			w.SetsSession = true
 		case "vol":
 			w.Volatile = val
 		case "sp":
@@ -162,8 +166,8 @@ func TestCorpus(t *testing.T) {
 }
 
 func describe(s Statement) string {
-	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v",
-		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl)
+	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v opaque=%v setssession=%v",
+		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl, s.Opaque, s.SetsSession)
 }
 
 // checkInvariants holds every result to the structural contract.

@@ -25,6 +25,11 @@ func (s *scanner) volatileAndCalls() {
 				s.calls = append(s.calls, strings.ToLower(t.text)) // "MyFunc"(x)
 			}
 		case tWord:
+			if s.volatile == "" && s.wordIs(i+1, "value") && s.wordIs(i+2, "for") &&
+				(s.wordIs(i, "next") || s.wordIs(i, "previous")) {
+				s.volatile = "next_value_for" // MariaDB and SQL Server sequences
+				continue
+			}
 			paren := s.isPunct(i+1, '(')
 			cls := t.cls
 			if cls == 0 && !paren {
@@ -38,6 +43,9 @@ func (s *scanner) volatileAndCalls() {
 				continue
 			}
 			if paren {
+				if string(b) == "set_config" {
+					s.setsSession = true
+				}
 				if s.volatile == "" {
 					s.checkVolatileCall(i, b, cls)
 				}
@@ -90,9 +98,16 @@ func (s *scanner) checkVolatileCall(i int, b []byte, cls uint8) {
 		if noArgs {
 			s.volatile = string(b)
 		}
+	case string(b) == "age" && (s.d == Postgres || s.d == Generic) && s.args(i+1, end) == 1:
+		s.volatile = string(b) // age(t) is age(current_date, t)
 	case cls&fnSQLiteNow != 0:
-		// SQLite: date('now'), datetime() (no time value means now), strftime('%s','now').
-		if noArgs && string(b) != "strftime" && (s.d == SQLite || s.d == Generic) {
+		// SQLite: date('now'), datetime() and strftime('%s') (no time value
+		// means now), strftime('%s','now').
+		timeValue := 0
+		if string(b) == "strftime" {
+			timeValue = 1 // after the format
+		}
+		if s.args(i+1, end) <= timeValue && (s.d == SQLite || s.d == Generic) {
 			s.volatile = string(b)
 			return
 		}
@@ -109,6 +124,22 @@ func (s *scanner) checkVolatileCall(i int, b []byte, cls uint8) {
 	case cls&fnVolatile != 0:
 		s.volatile = string(b)
 	}
+}
+
+// args counts the arguments between the parentheses at open and end.
+func (s *scanner) args(open, end int) int {
+	if end == open+1 {
+		return 0
+	}
+	n := 1
+	for j := open + 1; j < end; j++ {
+		if s.isPunct(j, '(') {
+			j = s.closeOf(j)
+		} else if s.isPunct(j, ',') {
+			n++
+		}
+	}
+	return n
 }
 
 // nowLiteral reports a Postgres special date literal that depends on the

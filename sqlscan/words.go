@@ -338,10 +338,19 @@ var funcClass = func() map[string]uint8 {
 		"inet_client_port", "inet_server_addr", "inet_server_port", "pg_postmaster_start_time",
 		"pg_conf_load_time", "pg_my_temp_schema", "pg_is_in_recovery", "pg_current_wal_lsn",
 		"pg_notify", "pg_cancel_backend", "pg_terminate_backend", "crypt", "sqlite_version",
-		"benchmark", "sys_guid", "localtimestamp", "pg_trigger_depth", "to_timestamp_now")
+		"benchmark", "sys_guid", "localtimestamp", "pg_trigger_depth", "to_timestamp_now",
+		// catalog lookups: DDL and writes change them without naming them
+		"obj_description", "col_description", "pg_get_serial_sequence", "pg_get_indexdef",
+		"pg_get_viewdef", "pg_get_constraintdef", "pg_get_expr", "pg_table_is_visible",
+		"pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size",
+		"has_table_privilege", "has_schema_privilege", "has_column_privilege",
+		"has_function_privilege", "to_regclass", "to_regtype", "to_regproc", "to_regprocedure",
+		"to_regnamespace", "regclass")
 	add(fnNoParens, "current_timestamp", "current_date", "current_time", "localtime",
 		"localtimestamp", "current_user", "session_user", "system_user", "current_role",
-		"current_schema", "current_catalog", "utc_timestamp", "utc_date", "utc_time", "sysdate")
+		"current_schema", "current_catalog", "utc_timestamp", "utc_date", "utc_time", "sysdate",
+		// MySQL: makes the SELECT set what FOUND_ROWS() returns next
+		"sql_calc_found_rows")
 	add(fnSQLiteNow, "date", "time", "datetime", "julianday", "unixepoch", "strftime", "timediff")
 	add(fnPure,
 		// aggregates and window functions
@@ -436,11 +445,8 @@ var funcClass = func() map[string]uint8 {
 		"point", "box", "circle", "line", "lseg", "path", "polygon", "area", "center", "diameter",
 		"height", "width", "radius", "npoints", "host", "hostmask", "masklen", "netmask",
 		"network", "broadcast", "family", "inet", "cidr", "set_masklen", "abbrev", "inet_same_family",
-		"inet_merge", "macaddr", "numeric_precision", "obj_description", "col_description",
-		"pg_get_serial_sequence", "pg_get_indexdef", "pg_get_viewdef", "pg_get_constraintdef",
-		"pg_get_expr", "pg_table_is_visible", "pg_relation_size", "pg_total_relation_size",
-		"pg_size_pretty", "pg_column_size", "has_table_privilege", "has_schema_privilege",
-		"to_regclass", "regclass", "oid", "pg_encoding_to_char", "iif", "isjson", "string_agg",
+		"inet_merge", "macaddr", "numeric_precision",
+		"pg_size_pretty", "pg_column_size", "oid", "pg_encoding_to_char", "iif", "isjson", "string_agg",
 		"tuple", "st_distance", "st_dwithin", "st_makepoint", "st_setsrid", "st_contains",
 		"st_intersects", "st_astext", "st_geomfromtext", "st_x", "st_y", "st_asgeojson",
 		"st_transform", "st_buffer", "st_within", "st_area", "st_length", "st_point",
