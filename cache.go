@@ -190,9 +190,13 @@ type plan struct {
 	rule    Strategy // from Config.Tables; zero if none
 	reason  bypassReason
 	canRead bool // a read that may be cached (the strategy and connection still decide)
-	// setsSession marks a read that changes the session (SELECT set_config(...)):
-	// once sent, the connection's results are its own.
+	// setsSession marks a statement that changes the session, or may
+	// (SELECT set_config(...), CALL, DO, a function cachedsql does not
+	// know): once sent, the connection's results are its own.
 	setsSession bool
+	// mayWrite marks a read that calls a function cachedsql does not know
+	// and Config.PureFunctions does not name: it may write any table.
+	mayWrite bool
 	// connSkips records that the inner connection answered this query with
 	// driver.ErrSkip (go-sql-driver/mysql without interpolateParams): later
 	// connection-path misses go straight to the prepared-statement path.
@@ -213,9 +217,6 @@ func (p *plan) sizeHint() sizeHint {
 func (p *plan) setSizeHint(h sizeHint) {
 	p.sizes.Store(uint64(min(h.rows, 1<<24-1)) | uint64(min(h.small, 1<<20-1))<<24 | uint64(min(h.arena, 1<<20-1))<<44)
 }
-
-// sessionFunctions change session settings from inside a read.
-var sessionFunctions = map[string]bool{"set_config": true}
 
 type planCache struct {
 	m sync.Map // query text → *plan
@@ -244,7 +245,13 @@ func (c *Connector) planFor(query string) *plan {
 
 func (c *Connector) makePlan(query string) *plan {
 	st := sqlscan.Scan(c.dialect, query)
-	p := &plan{text: query, st: st, setsSession: sessionFunctions[st.Volatile]}
+	p := &plan{text: query, st: st}
+	for _, f := range st.Calls {
+		if !c.pure[f] {
+			p.mayWrite = true
+		}
+	}
+	p.setsSession = st.SetsSession || st.Opaque || p.mayWrite
 	p.reads = c.withDeps(st.Reads)
 	p.writes = c.withDeps(st.Writes)
 	if s, ok, bad := hintStrategy(st.Hints); ok {

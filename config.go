@@ -53,6 +53,13 @@ type Config struct {
 	// Lookups go both ways: a write to any table in a list invalidates the key,
 	// and a write to the key invalidates the list.
 	Dependencies map[string][]string
+	// PureFunctions names functions of the application's (user-defined, or
+	// from an extension cachedsql does not know) that neither write nor
+	// change session state. A read calling any other function cachedsql does
+	// not know is not cached and, since that function may write any table
+	// or change the session, invalidates every table when it runs and keeps
+	// its connection uncached from then on. nil means none.
+	PureFunctions []string
 
 	// Namespace separates cache entries and invalidations (DSN key namespace).
 	// "" means a hash of the inner driver name and DSN, so two databases never

@@ -34,9 +34,10 @@ type conn struct {
 	// manualCommit is set while MySQL autocommit is off on this connection.
 	manualCommit bool
 
-	kb   keying.Builder
-	gens []uint64
-	memo keyMemo
+	kb       keying.Builder
+	gens     []uint64
+	memo     keyMemo // keys of reads on the connection
+	stmtMemo keyMemo // keys of reads through prepared statements
 	// last remembers the plan of the connection's last query: a connection
 	// repeating a query skips the plan cache's lookup.
 	lastQuery string

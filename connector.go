@@ -2,6 +2,7 @@ package cachedsql
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql/driver"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -26,7 +28,13 @@ type Connector struct {
 	drv     *connectorDriver
 	log     *slog.Logger
 	deps    map[string][]string // table → tables that change with it, both directions
-	plans   atomic.Pointer[planCache]
+	pure    map[string]bool     // Config.PureFunctions, lower-cased
+	// stmtNamespace keys reads through prepared statements apart from the
+	// same text sent on the connection: a driver may answer the two
+	// differently (go-sql-driver/mysql's binary protocol returns int64 and
+	// []byte where its text protocol returns uint64, and floats differently).
+	stmtNamespace string
+	plans         atomic.Pointer[planCache]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -79,6 +87,12 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 		sh:      sh,
 		log:     log,
 		deps:    closeDeps(cfg.Dependencies),
+		pure:    map[string]bool{},
+
+		stmtNamespace: cfg.Namespace + "\x00prepared",
+	}
+	for _, f := range cfg.PureFunctions {
+		c.pure[strings.ToLower(strings.TrimSpace(f))] = true
 	}
 	c.drv = &connectorDriver{c}
 	c.plans.Store(newPlanCache())
@@ -133,19 +147,63 @@ func defaultNamespace(cfg *Config, inner driver.Connector) string {
 	} else if cfg.DriverName == "" {
 		id = fmt.Sprintf("%T", cfg.Driver) + "\x00" + cfg.DSN
 	}
+	switch sqliteMemory(cfg) {
+	case memoryPrivate:
+		// Each connector opens a database of its own under the same DSN.
+		id += fmt.Sprintf("\x00%d", memoryDBs.Add(1))
+	case memoryShared:
+		// One per process: another process's has the same name.
+		id += "\x00" + processNonce
+	}
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:8])
 }
 
-// closeDeps makes Config.Dependencies symmetric.
+const (
+	memoryNone = iota
+	memoryPrivate
+	memoryShared
+)
+
+var (
+	memoryDBs    atomic.Int64
+	processNonce = rand.Text()
+)
+
+// sqliteMemory tells whether cfg names an in-memory SQLite database: one
+// private to each opening (":memory:", "file::memory:", mode=memory, the
+// empty name), or, with cache=shared, one shared in this process alone.
+func sqliteMemory(cfg *Config) int {
+	name := strings.ToLower(cfg.DriverName)
+	if cfg.DriverName == "" {
+		name = strings.ToLower(fmt.Sprintf("%T", cfg.Driver))
+	}
+	if !strings.Contains(name, "sqlite") {
+		return memoryNone
+	}
+	dsn := strings.ToLower(cfg.DSN)
+	path, query, _ := strings.Cut(dsn, "?")
+	path = strings.TrimPrefix(path, "file:")
+	if path != "" && path != ":memory:" && !strings.Contains(query, "mode=memory") {
+		return memoryNone
+	}
+	if strings.Contains(query, "cache=shared") {
+		return memoryShared
+	}
+	return memoryPrivate
+}
+
+// closeDeps makes Config.Dependencies symmetric and transitive: a write to
+// orders that cascades to order_items, whose trigger writes audit, changes
+// all three, however the links were written down.
 func closeDeps(d map[string][]string) map[string][]string {
 	if len(d) == 0 {
 		return nil
 	}
-	out := map[string][]string{}
+	links := map[string][]string{}
 	add := func(a, b string) {
-		if a != b && !contains(out[a], b) {
-			out[a] = append(out[a], b)
+		if a != b && !contains(links[a], b) {
+			links[a] = append(links[a], b)
 		}
 	}
 	for k, vs := range d {
@@ -155,6 +213,18 @@ func closeDeps(d map[string][]string) map[string][]string {
 			add(k, v)
 			add(v, k)
 		}
+	}
+	out := make(map[string][]string, len(links))
+	for t := range links {
+		seen := []string{t}
+		for i := 0; i < len(seen); i++ {
+			for _, n := range links[seen[i]] {
+				if !contains(seen, n) {
+					seen = append(seen, n)
+				}
+			}
+		}
+		out[t] = seen[1:]
 	}
 	return out
 }

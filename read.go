@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +31,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	}
 	if !p.canRead {
 		sh.ctr.bypass[p.reason].Add(1)
-		if p.st.Kind == sqlscan.Read {
+		if p.st.Kind == sqlscan.Read && !p.mayWrite {
 			if p.setsSession {
 				cn.session = true
 			}
@@ -57,12 +58,20 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		sh.ctr.bypass[byOutOfSync].Add(1)
 		return cn.passQuery(ctx, query, args, st)
 	}
-	key, memo := cn.memo.lookup(query, args, gens)
+	ns, km := c.cfg.Namespace, &cn.memo
+	if st != nil {
+		ns, km = c.stmtNamespace, &cn.stmtMemo
+	}
+	key, memo := km.lookup(query, args, gens)
 	if !memo {
 		kb := &cn.kb
-		kb.Reset(c.cfg.Namespace)
+		kb.Reset(ns)
 		kb.Query(query)
 		for i := range args {
+			if clockArg(args[i].Value) {
+				sh.ctr.bypass[byVolatile].Add(1)
+				return cn.passQuery(ctx, query, args, st)
+			}
 			if err := kb.Arg(args[i]); err != nil {
 				sh.ctr.bypass[byArgs].Add(1)
 				return cn.passQuery(ctx, query, args, st)
@@ -72,7 +81,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 			kb.Generation(g)
 		}
 		key = kb.Sum()
-		cn.memo.store(query, args, gens, key)
+		km.store(query, args, gens, key)
 	}
 
 	if e := sh.hot.get(&key); e != nil {
@@ -152,6 +161,29 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		sh.ctr.l2Misses.Add(1)
 	}
 	return rows, err
+}
+
+// clockArg reports an argument the database may read as the time of the
+// query: 'now' to SQLite's date functions and PostgreSQL's date types, and
+// 'today', 'tomorrow' and 'yesterday' to PostgreSQL's. The text of the query
+// cannot show it (strftime('%s', ?)), so a read with one is not cached.
+func clockArg(v driver.Value) bool {
+	switch x := v.(type) {
+	case string:
+		return len(x) >= 3 && len(x) <= 16 && clockWord(strings.TrimSpace(x))
+	case []byte:
+		return len(x) >= 3 && len(x) <= 16 && clockWord(string(bytes.TrimSpace(x)))
+	}
+	return false
+}
+
+func clockWord(s string) bool {
+	for _, w := range [...]string{"now", "today", "tomorrow", "yesterday"} {
+		if strings.EqualFold(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // errLookupLeft marks a shared L2 lookup that failed because the caller

@@ -142,9 +142,18 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 	if p.setsSession {
 		cn.session = true
 	}
+	if st.ImplicitCommit && cn.tx != nil {
+		// MySQL committed the open transaction before running this (even if
+		// it then failed): what it wrote is in, and a ROLLBACK from here on
+		// cannot undo it.
+		cn.tx.flush(cn)
+		cn.tx.uncertain = true
+	}
 	switch st.Kind {
 	case sqlscan.Read, sqlscan.Other:
-		return
+		if !p.mayWrite {
+			return
+		}
 	case sqlscan.Begin:
 		if !failed {
 			cn.openSQLTx()
@@ -198,8 +207,9 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 			return
 		}
 	}
-	// Write, Unknown, or a session statement that also writes.
-	all := st.WritesAll || st.Kind == sqlscan.Unknown
+	// Write, Unknown, a session statement that also writes, or a read that
+	// may write through a function cachedsql does not know.
+	all := st.WritesAll || st.Kind == sqlscan.Unknown || p.mayWrite
 	if st.TxControl && cn.tx == nil {
 		// "BEGIN; UPDATE t" may leave a transaction open, or may not.
 		cn.tx = &txState{sql: true, uncertain: true}

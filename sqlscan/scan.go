@@ -26,6 +26,7 @@ type scanner struct {
 
 	readsAll, writesAll, locking bool
 	opaque, setsSession          bool
+	implicitCommit               bool
 	bad                          bool // unterminated literal or comment, unbalanced parentheses
 	ambiguous                    bool // contains a form Generic reads two ways
 	nested                       bool // a nested statement or SELECT INTO writes
@@ -50,7 +51,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.volatile, s.savepoint = "", ""
 	s.catalog, s.temp = "", false
 	s.readsAll, s.writesAll, s.locking = false, false, false
-	s.opaque, s.setsSession = false, false
+	s.opaque, s.setsSession, s.implicitCommit = false, false, false
 	s.bad, s.ambiguous, s.nested = false, false, false
 	s.depth = 0
 }
@@ -239,6 +240,25 @@ func (s *scanner) topLevel(i, hi int, f func(int) bool) int {
 
 // statement classifies the statement in [lo,hi). Writes found in nested
 // statements (data-modifying CTEs) or SELECT INTO turn a Read into a Write.
+// commitsImplicitly reports a statement at lo that MySQL runs only after
+// committing the open transaction (see Statement.ImplicitCommit).
+func (s *scanner) commitsImplicitly(lo int) bool {
+	switch s.kwAt(lo) {
+	case kCreate, kDrop:
+		for i := lo + 1; i < lo+3; i++ {
+			if s.kwAt(i) == kTemporary || s.kwAt(i) == kTemp {
+				return false
+			}
+		}
+		return true
+	case kAlter, kRename, kTruncate, kLock, kUnlock, kGrant, kRevoke:
+		return true
+	case kAnalyze, kOptimize:
+		return s.kwAt(lo+1) == kTable
+	}
+	return s.wordIs(lo, "repair") && s.kwAt(lo+1) == kTable
+}
+
 func (s *scanner) statement(lo, hi int) Kind {
 	saved := s.nested
 	s.nested = false

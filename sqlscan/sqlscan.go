@@ -113,6 +113,12 @@ type Statement struct {
 	// SetsSession is true when the text calls set_config, wherever (Volatile
 	// names only the first volatile call).
 	SetsSession bool
+	// ImplicitCommit is true, in the MySQL and Generic dialects, for a
+	// statement MySQL runs only after committing the open transaction: DDL
+	// (but on temporary tables), RENAME, TRUNCATE, LOCK and UNLOCK TABLES,
+	// GRANT, REVOKE, and ANALYZE, OPTIMIZE and REPAIR TABLE. A ROLLBACK after
+	// it undoes nothing that came before it.
+	ImplicitCommit bool
 	// Hints are the bodies of comments that begin with "cachedsql:", without
 	// that prefix and trimmed (for example "ttl=30s", "nocache").
 	Hints []string
@@ -194,6 +200,9 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 			}
 		}
 		if i > lo {
+			if s.d == MySQL || s.d == Generic {
+				s.implicitCommit = s.implicitCommit || s.commitsImplicitly(lo)
+			}
 			s.kinds = append(s.kinds, s.statement(lo, i))
 		}
 		lo = i + 1
@@ -215,7 +224,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		r.Kind = Session // it also writes the table, which callers see in Writes
 	}
 	r.Locking = s.locking
-	r.Opaque, r.SetsSession = s.opaque, s.setsSession
+	r.Opaque, r.SetsSession, r.ImplicitCommit = s.opaque, s.setsSession, s.implicitCommit
 	r.Volatile = s.volatile
 	if r.Volatile == "" && s.catalog != "" {
 		// A catalog changes with DDL on tables it does not name: never cached.
@@ -312,7 +321,8 @@ func union(a, b Statement) Statement {
 	if a.Kind != b.Kind || a.Savepoint != b.Savepoint {
 		return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: a.Hints,
 			Volatile: a.Volatile, Locking: a.Locking || b.Locking, TxControl: a.TxControl || b.TxControl,
-			Opaque: a.Opaque || b.Opaque, SetsSession: a.SetsSession || b.SetsSession}
+			Opaque: a.Opaque || b.Opaque, SetsSession: a.SetsSession || b.SetsSession,
+			ImplicitCommit: a.ImplicitCommit || b.ImplicitCommit}
 	}
 	a.Reads = sortedSet(append(append([]string(nil), a.Reads...), b.Reads...))
 	a.Writes = sortedSet(append(append([]string(nil), a.Writes...), b.Writes...))
@@ -323,6 +333,7 @@ func union(a, b Statement) Statement {
 	a.TxControl = a.TxControl || b.TxControl
 	a.Opaque = a.Opaque || b.Opaque
 	a.SetsSession = a.SetsSession || b.SetsSession
+	a.ImplicitCommit = a.ImplicitCommit || b.ImplicitCommit
 	if a.Volatile == "" {
 		a.Volatile = b.Volatile
 	}

@@ -123,6 +123,8 @@ func parseWant(spec string) (Statement, error) {
 			w.Opaque = true
 		case "setssession":
 			w.SetsSession = true
+		case "implicitcommit":
+			w.ImplicitCommit = true
 		case "vol":
 			w.Volatile = val
 		case "sp":
@@ -166,8 +168,8 @@ func TestCorpus(t *testing.T) {
 }
 
 func describe(s Statement) string {
-	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v opaque=%v setssession=%v",
-		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl, s.Opaque, s.SetsSession)
+	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v opaque=%v setssession=%v implicitcommit=%v",
+		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl, s.Opaque, s.SetsSession, s.ImplicitCommit)
 }
 
 // checkInvariants holds every result to the structural contract.
