@@ -23,7 +23,7 @@ import (
 	"github.com/cachedsql/cachedsql/internal/fakedb"
 	"github.com/cachedsql/cachedsql/internal/redistest"
 	"github.com/cachedsql/cachedsql/keying"
-	_ "github.com/mattn/go-sqlite3"
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 var invSeq atomic.Int64
@@ -881,5 +881,51 @@ func fillL1(b *testing.B, c *Connector, q string, n int) {
 		if err := sh.l1.Set(ctx, key(id), val, time.Hour); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestUnknownFunctionsInvalidateUnlessPure: a read calling a function
+// cachedsql does not know may write any table and change the session, so it
+// invalidates every table and keeps its connection uncached from then on;
+// unless Config.PureFunctions names the function.
+func TestUnknownFunctionsInvalidateUnlessPure(t *testing.T) {
+	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		return c.RegisterFunc("dbl", func(x int64) int64 { return 2 * x }, true)
+	}}
+	for _, pure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pure=%v", pure), func(t *testing.T) {
+			dsn := sqliteDSN(filepath.Join(t.TempDir(), "fn.db"))
+			cfg := Config{Driver: drv, DSN: dsn, Namespace: fmt.Sprintf("inv%d", invSeq.Add(1))}
+			if pure {
+				cfg.PureFunctions = []string{"DBL"}
+			}
+			c, err := NewConnector(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db := sql.OpenDB(c)
+			t.Cleanup(func() { db.Close() })
+			db.SetMaxOpenConns(1) // one connection: the one that calls dbl
+			for _, q := range abSchema {
+				mustExec(t, db, q)
+			}
+			readInt(t, c, db, qA)
+			if _, hit := readInt(t, c, db, qA); !hit {
+				t.Fatal("second read of a was not a hit")
+			}
+			before := c.Stats()
+			if v := rawInt(t, db, "SELECT dbl(v) FROM a WHERE id = 2"); v != 4 {
+				t.Fatalf("dbl(2) = %d", v)
+			}
+			after := c.Stats()
+			_, hit := readInt(t, c, db, qA)
+			invalidated := after.Invalidations > before.Invalidations
+			if invalidated == pure || hit != pure {
+				t.Fatalf("after SELECT dbl(...): invalidated %v, next read a hit %v; want %v and %v", invalidated, hit, !pure, pure)
+			}
+			if st := c.Stats(); !pure && st.Bypass[BypassSession] == before.Bypass[BypassSession] {
+				t.Fatalf("the connection that called dbl still serves cached reads: %+v", st.Bypass)
+			}
+		})
 	}
 }
