@@ -237,7 +237,8 @@ func (cn *conn) passQuery(ctx context.Context, query string, args []driver.Named
 }
 
 // writeQuery runs a statement that is not a cacheable read through Query
-// (INSERT ... RETURNING, a CTE that deletes, SQL the scanner cannot classify).
+// (INSERT ... RETURNING, a CTE that deletes, SQL the scanner cannot classify,
+// a read calling a function that may write).
 // It invalidates when the query returns and again when its rows close, since
 // a database may finish the statement only as the rows are read.
 func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.NamedValue, st *stmt, p *plan) (driver.Rows, error) {
@@ -249,7 +250,7 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 	if err != nil {
 		return nil, err
 	}
-	if p.st.Kind != sqlscan.Write && p.st.Kind != sqlscan.Unknown {
+	if p.st.Kind != sqlscan.Write && p.st.Kind != sqlscan.Unknown && !p.mayWrite {
 		return rows, nil
 	}
 	return newHookRows(rows, func() {
