@@ -662,7 +662,7 @@ func TestUsage(t *testing.T) {
 }
 
 func TestNamespaceOfMatchesLibrary(t *testing.T) {
-	for _, dsn := range []string{"file:app.db", "file:/tmp/x.db?_journal_mode=WAL", ""} {
+	for _, dsn := range []string{"file:app.db", "file:/tmp/x.db?_journal_mode=WAL"} {
 		cfg := &cachedsql.Config{DriverName: "sqlite3", DSN: dsn}
 		lib, err := namespaceOf(cfg)
 		if err != nil {
@@ -670,6 +670,12 @@ func TestNamespaceOfMatchesLibrary(t *testing.T) {
 		}
 		if got := defaultNamespace("sqlite3", dsn); got != lib {
 			t.Errorf("dsn %q: local derivation %s, library %s", dsn, got, lib)
+		}
+	}
+	// An in-memory database's namespace is its opener's alone.
+	for _, dsn := range []string{"", ":memory:", "file::memory:?cache=shared"} {
+		if ns, err := namespaceOf(&cachedsql.Config{DriverName: "sqlite3", DSN: dsn}); err == nil || !strings.Contains(err.Error(), "--namespace") {
+			t.Errorf("dsn %q: namespace %q, error %v; want an error asking for --namespace", dsn, ns, err)
 		}
 	}
 	if got, _ := namespaceOf(&cachedsql.Config{DriverName: "sqlite3", Namespace: "mine"}); got != "mine" {

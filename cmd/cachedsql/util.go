@@ -108,6 +108,12 @@ func namespaceOf(cfg *cachedsql.Config) (string, error) {
 		return "", fmt.Errorf("deriving the namespace from --dsn: %w", err)
 	}
 	defer c.Close()
+	if c.Namespace() != defaultNamespace(cfg.DriverName, cfg.DSN) {
+		// The library made it private to this process, or to this opening
+		// (an in-memory SQLite database): another process's cannot be
+		// derived.
+		return "", fmt.Errorf("--dsn names a database private to the process that opens it (in-memory SQLite): give --namespace")
+	}
 	return c.Namespace(), nil
 }
 
