@@ -387,61 +387,56 @@ func TestRedisPausedGoesStale(t *testing.T) {
 	}
 }
 
-// TestRedisStreamTrimmed: a reader that fell behind further than the stream
-// keeps finds the gap in sequence numbers and resynchronises.
-func TestRedisStreamTrimmed(t *testing.T) {
-	s := redistest.Start(t)
-	a := startProcess(t, s, Config{Origin: "A", MaxLen: 10})
-	parked := make(chan struct{})
-	release := make(chan struct{})
-	var hold sync.Once
-	b := startProcessHooked(t, s, Config{Origin: "B"}, func() {
-		// Park once, the next time B is about to read.
-		hold.Do(func() { close(parked); <-release })
-	})
-	<-parked
-	for range 500 {
-		mustAdvance(t, a.Clock, []string{"t"}, false)
-	}
-	close(release)
-	b.await(t, "B resync", isResync)
-	if err := b.WaitSync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if ag, bg := a.gens(t, "t"), b.gens(t, "t"); !slices.Equal(ag, bg) {
-		t.Fatalf("after the resync A reads %v, B reads %v", ag, bg)
-	}
-	if st := b.Stats(); st.Resyncs != 1 {
-		t.Fatalf("B stats %+v, want one resync", st)
-	}
-}
-
-// TestRedisStreamDeleted: B is between two reads when A advances t and the
-// stream key goes (deleted, or evicted under an allkeys policy) while the
-// hash stays. B's next read finds nothing after its last id; only the hash's
-// "!seq", past what B saw, shows that it missed an event, and B must resync
-// rather than go on vouching for t's old generation.
-func TestRedisStreamDeleted(t *testing.T) {
-	s := redistest.Start(t)
-	a := startProcess(t, s, Config{Origin: "A"})
-	parked := make(chan struct{})
-	release := make(chan struct{})
-	var hold sync.Once
-	b := startProcessHooked(t, s, Config{Origin: "B"}, func() {
-		hold.Do(func() { close(parked); <-release })
-	})
-	<-parked
-	mustAdvance(t, a.Clock, []string{"t"}, false)
-	if _, stream := Keys("ns"); s.Client().Del(context.Background(), stream).Val() != 1 {
-		t.Fatal("the stream key was not there to delete")
-	}
-	close(release)
-	b.await(t, "B resync", isResync)
-	if err := b.WaitSync(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if ag, bg := a.gens(t, "t"), b.gens(t, "t"); !slices.Equal(ag, bg) {
-		t.Fatalf("after the resync A reads %v, B reads %v", ag, bg)
+// TestRedisReaderBehind: B is parked between two reads while A advances t
+// and the stream loses what B has not read. B must find out and resync
+// rather than go on vouching for t's old generation:
+//   - trimmed: A's 500 events overrun MaxLen 10, and B finds a gap in the
+//     sequence numbers;
+//   - deleted: the stream key goes (deleted, or evicted under an allkeys
+//     policy) while the hash stays, and B's next read finds nothing after
+//     its last id; only the hash's "!seq", past what B saw, shows it.
+func TestRedisReaderBehind(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		maxLen int64
+		lose   func(t *testing.T, s *redistest.Server, a *process)
+	}{
+		{"trimmed", 10, func(t *testing.T, _ *redistest.Server, a *process) {
+			for range 500 {
+				mustAdvance(t, a.Clock, []string{"t"}, false)
+			}
+		}},
+		{"deleted", 0, func(t *testing.T, s *redistest.Server, a *process) {
+			mustAdvance(t, a.Clock, []string{"t"}, false)
+			if _, stream := Keys("ns"); s.Client().Del(context.Background(), stream).Val() != 1 {
+				t.Fatal("the stream key was not there to delete")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := redistest.Start(t)
+			a := startProcess(t, s, Config{Origin: "A", MaxLen: tc.maxLen})
+			parked := make(chan struct{})
+			release := make(chan struct{})
+			var hold sync.Once
+			b := startProcessHooked(t, s, Config{Origin: "B"}, func() {
+				// Park once, the next time B is about to read.
+				hold.Do(func() { close(parked); <-release })
+			})
+			<-parked
+			tc.lose(t, s, a)
+			close(release)
+			b.await(t, "B resync", isResync)
+			if err := b.WaitSync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if ag, bg := a.gens(t, "t"), b.gens(t, "t"); !slices.Equal(ag, bg) {
+				t.Fatalf("after the resync A reads %v, B reads %v", ag, bg)
+			}
+			if st := b.Stats(); st.Resyncs != 1 {
+				t.Fatalf("B stats %+v, want one resync", st)
+			}
+		})
 	}
 }
 

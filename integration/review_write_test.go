@@ -20,26 +20,44 @@ func rwScalarNull(t *testing.T, q queryRower, query string) sql.NullString {
 	return s
 }
 
-// A SELECT of a function that writes: kind Read, not cached, but nothing is invalidated.
-func TestWritePathPGSelectFunctionThatWrites(t *testing.T) {
-	requirePG(t)
+// A SELECT of a function that writes: kind Read, not cached, but nothing
+// was invalidated.
+func TestWritePathSelectFunctionThatWrites(t *testing.T) {
 	ctx := context.Background()
-	admin := openDirect(t, "pgx", pgURL())
-	tbl, fn := runID+"_fw", runID+"_bump"
-	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int primary key, q int)", tbl))
-	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1, 1)", tbl))
-	mustExec(t, admin, fmt.Sprintf("CREATE FUNCTION %s() RETURNS void LANGUAGE sql AS 'UPDATE %s SET q = q + 1 WHERE id = 1'", fn, tbl))
-	t.Cleanup(func() {
-		admin.ExecContext(ctx, "DROP FUNCTION IF EXISTS "+fn+"()")
-		admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl)
-	})
-	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_fw")
-	q := "SELECT q::text FROM " + tbl + " WHERE id = 1"
-	scalar(t, db, q)
-	mustExec(t, db, "SELECT "+fn+"()")
-	want := scalar(t, admin, q)
-	if got := scalar(t, db, q); got != want {
-		t.Errorf("after SELECT %s(): cachedsql %s, database %s", fn, got, want)
+	for _, tg := range []struct {
+		name, driver string
+		require      func(testing.TB)
+		dsn          func() string
+		function     string // CREATE FUNCTION %[1]s ... updating table %[2]s
+		read         string // %s: the table
+	}{
+		{"PostgreSQL", "pgx", requirePG, pgURL,
+			"CREATE FUNCTION %[1]s() RETURNS void LANGUAGE sql AS 'UPDATE %[2]s SET q = q + 1 WHERE id = 1'",
+			"SELECT q::text FROM %s WHERE id = 1"},
+		{"MariaDB", "mysql", requireMySQL, mysqlDSN,
+			"CREATE FUNCTION %[1]s() RETURNS int MODIFIES SQL DATA BEGIN UPDATE %[2]s SET q = q + 1 WHERE id = 1; RETURN 1; END",
+			"SELECT CAST(q AS CHAR) FROM %s WHERE id = 1"},
+	} {
+		t.Run(tg.name, func(t *testing.T) {
+			tg.require(t)
+			admin := openDirect(t, tg.driver, tg.dsn())
+			tbl, fn := runID+"_fw", runID+"_bump"
+			mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int primary key, q int)", tbl))
+			mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1, 1)", tbl))
+			mustExec(t, admin, fmt.Sprintf(tg.function, fn, tbl))
+			t.Cleanup(func() {
+				admin.ExecContext(ctx, "DROP FUNCTION IF EXISTS "+fn+map[bool]string{true: "()"}[tg.driver == "pgx"])
+				admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl)
+			})
+			db := openCached(t, tg.driver, tg.dsn(), "namespace="+runID+"_fw")
+			q := fmt.Sprintf(tg.read, tbl)
+			scalar(t, db, q)
+			mustExec(t, db, "SELECT "+fn+"()")
+			want := scalar(t, admin, q)
+			if got := scalar(t, db, q); got != want {
+				t.Errorf("after SELECT %s(): cachedsql %s, database %s", fn, got, want)
+			}
+		})
 	}
 }
 
@@ -79,46 +97,6 @@ func TestWritePathPGRelationSize(t *testing.T) {
 	want := scalar(t, admin, q)
 	if got := scalar(t, db, q); got != want {
 		t.Errorf("after INSERT: cachedsql %s, database %s", got, want)
-	}
-}
-
-// DO and CALL change session state (search_path, temp tables) without being
-// treated as session statements.
-func TestWritePathPGDoChangesSession(t *testing.T) {
-	requirePG(t)
-	ctx := context.Background()
-	admin := openDirect(t, "pgx", pgURL())
-	s1, tbl := runID+"_do", runID+"_doitems"
-	for _, q := range []string{
-		"CREATE SCHEMA " + s1,
-		fmt.Sprintf("CREATE TABLE public.%s (v text)", tbl),
-		fmt.Sprintf("CREATE TABLE %s.%s (v text)", s1, tbl),
-		fmt.Sprintf("INSERT INTO public.%s VALUES ('public')", tbl),
-		fmt.Sprintf("INSERT INTO %s.%s VALUES ('s1')", s1, tbl),
-	} {
-		mustExec(t, admin, q)
-	}
-	t.Cleanup(func() {
-		admin.ExecContext(ctx, fmt.Sprintf("DROP SCHEMA %s CASCADE", s1))
-		admin.ExecContext(ctx, fmt.Sprintf("DROP TABLE IF EXISTS public.%s", tbl))
-	})
-	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_do")
-	q := "SELECT v FROM " + tbl
-	if got := scalar(t, db, q); got != "public" {
-		t.Fatal(got)
-	}
-	s := conn(t, db)
-	mustExec(t, s, fmt.Sprintf("DO $$BEGIN PERFORM set_config('search_path', '%s', false); END$$", s1))
-	if got := scalar(t, s, "SELECT current_setting('search_path')"); got != s1 {
-		t.Fatalf("search_path %q", got)
-	}
-	if got := scalar(t, s, q); got != "s1" {
-		t.Errorf("session with search_path=%s read %q through cachedsql; the database returns s1", s1, got)
-	}
-	fresh := q + " -- fresh"
-	scalar(t, s, fresh) // cached from the changed session
-	if got := scalar(t, db, fresh); got != "public" {
-		t.Errorf("default session read %q: the DO session's result was cached", got)
 	}
 }
 
@@ -212,28 +190,6 @@ func TestWritePathMariaDBCallCreatesTempTable(t *testing.T) {
 	}
 	if got := scalar(t, db, q); got != "real" {
 		t.Errorf("another session read %q through cachedsql; the database returns real", got)
-	}
-}
-
-func TestWritePathMariaDBSelectFunctionThatWrites(t *testing.T) {
-	requireMySQL(t)
-	ctx := context.Background()
-	admin := openDirect(t, "mysql", mysqlDSN())
-	tbl, fn := runID+"_mfw", runID+"_mbump"
-	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int primary key, q int)", tbl))
-	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1, 1)", tbl))
-	mustExec(t, admin, fmt.Sprintf("CREATE FUNCTION %s() RETURNS int MODIFIES SQL DATA BEGIN UPDATE %s SET q = q + 1 WHERE id = 1; RETURN 1; END", fn, tbl))
-	t.Cleanup(func() {
-		admin.ExecContext(ctx, "DROP FUNCTION IF EXISTS "+fn)
-		admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl)
-	})
-	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_mfw")
-	q := fmt.Sprintf("SELECT CAST(q AS CHAR) FROM %s WHERE id = 1", tbl)
-	scalar(t, db, q)
-	mustExec(t, db, "SELECT "+fn+"()")
-	want := scalar(t, admin, q)
-	if got := scalar(t, db, q); got != want {
-		t.Errorf("after SELECT %s(): cachedsql %s, database %s", fn, got, want)
 	}
 }
 
