@@ -169,11 +169,13 @@ func (s *scanner) nowLiteral(i int) bool {
 		return true
 	}
 	for _, w := range [...]string{"date", "timestamp", "timestamptz"} {
-		if s.wordIs(i-1, w) {
+		// date 'today', date('today'), CAST('today' AS date)
+		if s.wordIs(i-1, w) || (s.isPunct(i-1, '(') && s.wordIs(i-2, w)) ||
+			(s.wordIs(i+1, "as") && s.wordIs(i+2, w)) {
 			return true
 		}
 	}
-	return false
+	return s.wordIs(i-1, "zone") // TIMESTAMP WITH TIME ZONE 'today'
 }
 
 // isCall reports whether the word at i, followed by '(', is a function call
