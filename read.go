@@ -58,8 +58,13 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		sh.ctr.bypass[byOutOfSync].Add(1)
 		return cn.passQuery(ctx, query, args, st)
 	}
+	// Reads through a prepared statement have keys of their own; so do
+	// connection-path reads that database/sql will send through one anyway
+	// (the inner connection answers them driver.ErrSkip, or cannot query):
+	// their rows come from the statement path, and a hit here spares the
+	// prepare.
 	ns, km := c.cfg.Namespace, &cn.memo
-	if st != nil {
+	if st != nil || p.connSkips.Load() || (cn.qc == nil && cn.q == nil) {
 		ns, km = c.stmtNamespace, &cn.stmtMemo
 	}
 	key, memo := km.lookup(query, args, gens)

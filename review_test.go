@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,9 +226,10 @@ func TestReviewAutocommitOffSurvivesDriverTx(t *testing.T) {
 // until release, standing for the moment other callers join the flight.
 type skipConn struct {
 	driver.Conn
-	arrived chan struct{}
-	release chan struct{}
-	once    *sync.Once
+	arrived  chan struct{}
+	release  chan struct{}
+	once     *sync.Once
+	prepares *atomic.Int64
 }
 
 func (c *skipConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
@@ -242,14 +244,16 @@ func (c *skipConn) QueryContext(ctx context.Context, q string, args []driver.Nam
 }
 
 func (c *skipConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	c.prepares.Add(1)
 	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
 }
 
 type skipConnector struct {
-	inner   driver.Connector
-	arrived chan struct{}
-	release chan struct{}
-	once    sync.Once
+	inner    driver.Connector
+	arrived  chan struct{}
+	release  chan struct{}
+	once     sync.Once
+	prepares atomic.Int64
 }
 
 func (s *skipConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -257,7 +261,7 @@ func (s *skipConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &skipConn{Conn: ic, arrived: s.arrived, release: s.release, once: &s.once}, nil
+	return &skipConn{Conn: ic, arrived: s.arrived, release: s.release, once: &s.once, prepares: &s.prepares}, nil
 }
 func (s *skipConnector) Driver() driver.Driver { return s.inner.Driver() }
 
@@ -319,6 +323,40 @@ func TestReviewErrSkipLeaderFailsStmtWaiter(t *testing.T) {
 	release()
 	if err := <-leader; err != nil {
 		t.Errorf("connection-path caller: %v", err)
+	}
+}
+
+// TestSkippingDriverHitsWithoutPreparing: go-sql-driver/mysql without
+// interpolateParams answers driver.ErrSkip to a query with arguments, and
+// database/sql then prepares it. Once cachedsql has seen that, a repeated
+// read is a hit on the connection path itself, keyed as the statement path
+// filled it: no prepare reaches the driver.
+func TestSkippingDriverHitsWithoutPreparing(t *testing.T) {
+	d, _ := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	sc := &skipConnector{inner: d.Connector("x"), arrived: make(chan struct{}), release: make(chan struct{})}
+	close(sc.release)
+	c, err := NewConnector(Config{Connector: sc, Namespace: "review-skiphit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	const q = "SELECT name FROM users WHERE id = ?"
+	for range 2 { // the first fills through the statement path
+		var s string
+		if err := db.QueryRow(q, 1).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, hits := sc.prepares.Load(), c.Stats().L1Hits
+	for range 5 {
+		var s string
+		if err := db.QueryRow(q, 1).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, h := sc.prepares.Load()-before, c.Stats().L1Hits-hits; p != 0 || h != 5 {
+		t.Fatalf("5 repeated reads: %d prepares, %d L1 hits; want 0 and 5", p, h)
 	}
 }
 
