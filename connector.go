@@ -171,8 +171,9 @@ var (
 )
 
 // sqliteMemory tells whether cfg names an in-memory SQLite database: one
-// private to each opening (":memory:", "file::memory:", mode=memory, the
-// empty name), or, with cache=shared, one shared in this process alone.
+// private to each opening (":memory:", "file::memory:", mode=memory,
+// vfs=memdb, the empty name), or one shared in this process alone
+// (cache=shared, or vfs=memdb with a name that begins with '/').
 func sqliteMemory(cfg *Config) int {
 	name := strings.ToLower(cfg.DriverName)
 	if cfg.DriverName == "" {
@@ -181,14 +182,25 @@ func sqliteMemory(cfg *Config) int {
 	if !strings.Contains(name, "sqlite") {
 		return memoryNone
 	}
-	dsn := strings.ToLower(cfg.DSN)
-	path, query, _ := strings.Cut(dsn, "?")
+	path, query, _ := strings.Cut(cfg.DSN, "?")
 	path = strings.TrimPrefix(path, "file:")
-	if path != "" && path != ":memory:" && !strings.Contains(query, "mode=memory") {
+	var mode, cache, vfs string
+	for kv := range strings.SplitSeq(query, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(k) { // not _journal_mode=memory: that one is a file
+		case "mode":
+			mode = strings.ToLower(v)
+		case "cache":
+			cache = strings.ToLower(v)
+		case "vfs":
+			vfs = strings.ToLower(v)
+		}
+	}
+	if path != "" && path != ":memory:" && mode != "memory" && vfs != "memdb" {
 		return memoryNone
 	}
-	if strings.Contains(query, "cache=shared") {
-		return memoryShared
+	if cache == "shared" || (vfs == "memdb" && strings.HasPrefix(path, "/")) {
+		return memoryShared // memdb shares a name that begins with '/'
 	}
 	return memoryPrivate
 }

@@ -39,3 +39,31 @@ func TestReadPathMemoryDatabasesShareNamespace(t *testing.T) {
 		t.Fatalf("database a read %q, database b read %q; want a and b", va, vb)
 	}
 }
+
+// TestSQLiteMemoryDSNs: which SQLite DSNs name an in-memory database, whose
+// default namespace must be the opener's alone (a helper's review of the
+// first version found _journal_mode=MEMORY, a file, taken for one).
+func TestSQLiteMemoryDSNs(t *testing.T) {
+	for _, tc := range []struct {
+		driver, dsn string
+		want        int
+	}{
+		{"sqlite3", "file:app.db", memoryNone},
+		{"sqlite3", "file:app.db?_journal_mode=MEMORY", memoryNone},
+		{"sqlite3", "/var/app.db?mode=rwc", memoryNone},
+		{"sqlite3", "", memoryPrivate},
+		{"sqlite3", ":memory:", memoryPrivate},
+		{"sqlite3", "file::memory:", memoryPrivate},
+		{"sqlite3", "file:x?mode=memory", memoryPrivate},
+		{"sqlite3", "file:x?MODE=Memory&_fk=1", memoryPrivate},
+		{"sqlite3", "file:db?vfs=memdb", memoryPrivate},
+		{"sqlite3", "file::memory:?cache=shared", memoryShared},
+		{"sqlite3", "file:x?mode=memory&cache=shared", memoryShared},
+		{"sqlite3", "file:/db?vfs=memdb", memoryShared},
+		{"pgx", ":memory:", memoryNone},
+	} {
+		if got := sqliteMemory(&Config{DriverName: tc.driver, DSN: tc.dsn}); got != tc.want {
+			t.Errorf("%s %q: %d, want %d", tc.driver, tc.dsn, got, tc.want)
+		}
+	}
+}
