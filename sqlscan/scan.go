@@ -27,6 +27,7 @@ type scanner struct {
 	readsAll, writesAll, locking bool
 	opaque, setsSession          bool
 	implicitCommit               bool
+	analyzed                     bool // EXPLAIN ANALYZE or MariaDB ANALYZE ran a statement
 	bad                          bool // unterminated literal or comment, unbalanced parentheses
 	ambiguous                    bool // contains a form Generic reads two ways
 	nested                       bool // a nested statement or SELECT INTO writes
@@ -51,7 +52,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.volatile, s.savepoint = "", ""
 	s.catalog, s.temp = "", false
 	s.readsAll, s.writesAll, s.locking = false, false, false
-	s.opaque, s.setsSession, s.implicitCommit = false, false, false
+	s.opaque, s.setsSession, s.implicitCommit, s.analyzed = false, false, false, false
 	s.bad, s.ambiguous, s.nested = false, false, false
 	s.depth = 0
 }
@@ -243,20 +244,22 @@ func (s *scanner) topLevel(i, hi int, f func(int) bool) int {
 // commitsImplicitly reports a statement at lo that MySQL runs only after
 // committing the open transaction (see Statement.ImplicitCommit).
 func (s *scanner) commitsImplicitly(lo int) bool {
-	switch s.kwAt(lo) {
-	case kCreate, kDrop:
-		for i := lo + 1; i < lo+3; i++ {
+	switch {
+	case s.kwAt(lo) == kCreate || s.kwAt(lo) == kDrop:
+		for i := lo + 1; i < lo+4; i++ { // CREATE OR REPLACE TEMPORARY TABLE
 			if s.kwAt(i) == kTemporary || s.kwAt(i) == kTemp {
 				return false
 			}
 		}
 		return true
-	case kAlter, kRename, kTruncate, kLock, kUnlock, kGrant, kRevoke:
+	case s.kwAt(lo) == kAlter, s.kwAt(lo) == kRename, s.kwAt(lo) == kTruncate, s.kwAt(lo) == kLock,
+		s.kwAt(lo) == kUnlock, s.kwAt(lo) == kGrant, s.kwAt(lo) == kRevoke, s.wordIs(lo, "flush"):
 		return true
-	case kAnalyze, kOptimize:
-		return s.kwAt(lo+1) == kTable
+	case s.kwAt(lo) == kAnalyze, s.kwAt(lo) == kOptimize, s.wordIs(lo, "repair"), s.wordIs(lo, "check"):
+		// ... [LOCAL | NO_WRITE_TO_BINLOG] TABLE
+		return s.kwAt(lo+1) == kTable || s.kwAt(lo+2) == kTable
 	}
-	return s.wordIs(lo, "repair") && s.kwAt(lo+1) == kTable
+	return false
 }
 
 func (s *scanner) statement(lo, hi int) Kind {
@@ -507,6 +510,7 @@ inner:
 	if i >= hi {
 		return Other
 	}
+	s.analyzed = s.analyzed || analyze
 	wmark, wall := len(s.writes), s.writesAll
 	saved := s.nested
 	k := s.statement(i, hi)

@@ -104,7 +104,8 @@ type Statement struct {
 	// (user-defined or from an extension), lower-cased, sorted. Such a
 	// function may read any table, so their presence sets ReadsAll; it may
 	// also write any table and change session state, which is for the
-	// caller to weigh.
+	// caller to weigh. An Other that ran a read (EXPLAIN ANALYZE SELECT,
+	// MariaDB's ANALYZE SELECT) names its calls too.
 	Calls []string
 	// Opaque is true for CALL, DO, EXEC and EXECUTE: they run code the
 	// scanner cannot see, which may change session state (WritesAll is set
@@ -249,6 +250,10 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	}
 	if r.Kind == Read && len(s.calls) > 0 {
 		// A function the scanner does not know may read any table.
+		r.Calls = sortedSet(s.calls)
+		r.ReadsAll = true
+	} else if r.Kind == Other && s.analyzed && len(s.calls) > 0 {
+		// EXPLAIN ANALYZE ran the read, and its calls with it.
 		r.Calls = sortedSet(s.calls)
 		r.ReadsAll = true
 	}
