@@ -205,38 +205,49 @@ func sqliteMemory(cfg *Config) int {
 	return memoryPrivate
 }
 
-// closeDeps makes Config.Dependencies symmetric and transitive: a write to
-// orders that cascades to order_items, whose trigger writes audit, changes
-// all three, however the links were written down.
+// closeDeps turns Config.Dependencies into, for each table, the tables
+// whose writes reach it, which a read of it keys on. Links are followed the
+// way they point: a write to a table reaches every key whose list names it,
+// and the keys whose lists name those (a view over a view over it); a write
+// to a key reaches its list, and their lists (a cascade that cascades). The
+// tables whose writes reach t are then those reached from t the same two
+// ways. A link is never followed back: a write to orders reaches a view
+// user_orders over users and orders, but not users.
 func closeDeps(d map[string][]string) map[string][]string {
 	if len(d) == 0 {
 		return nil
 	}
-	links := map[string][]string{}
-	add := func(a, b string) {
-		if a != b && !contains(links[a], b) {
-			links[a] = append(links[a], b)
+	up := map[string][]string{}   // table → keys whose lists name it
+	down := map[string][]string{} // key → its list
+	link := func(g map[string][]string, a, b string) {
+		if !contains(g[a], b) {
+			g[a] = append(g[a], b)
 		}
 	}
 	for k, vs := range d {
 		k = normTable(k)
 		for _, v := range vs {
-			v = normTable(v)
-			add(k, v)
-			add(v, k)
-		}
-	}
-	out := make(map[string][]string, len(links))
-	for t := range links {
-		seen := []string{t}
-		for i := 0; i < len(seen); i++ {
-			for _, n := range links[seen[i]] {
-				if !contains(seen, n) {
-					seen = append(seen, n)
-				}
+			if v = normTable(v); v != k {
+				link(down, k, v)
+				link(up, v, k)
 			}
 		}
-		out[t] = seen[1:]
+	}
+	out := map[string][]string{}
+	for _, g := range []map[string][]string{up, down} {
+		for t := range g {
+			seen := []string{t}
+			for i := 0; i < len(seen); i++ {
+				for _, n := range g[seen[i]] {
+					if !contains(seen, n) {
+						seen = append(seen, n)
+					}
+				}
+			}
+			for _, n := range seen[1:] {
+				link(out, t, n)
+			}
+		}
 	}
 	return out
 }
@@ -316,17 +327,9 @@ type Event = generation.Event
 // received from another process, until cancel is called. fn must not block.
 func (c *Connector) Subscribe(fn func(Event)) (cancel func()) { return c.sh.clock.Subscribe(fn) }
 
-// advance moves the generations of tables (and their dependencies).
+// advance moves the generations of tables: reads of the tables that depend
+// on them hold theirs too (Config.Dependencies, closeDeps).
 func (c *Connector) advance(ctx context.Context, tables []string, all bool) error {
-	if !all && len(c.deps) > 0 {
-		for _, t := range tables {
-			for _, d := range c.deps[t] {
-				if !contains(tables, d) {
-					tables = append(tables, d)
-				}
-			}
-		}
-	}
 	c.sh.ctr.invalidations.Add(1)
 	err := c.sh.clock.Advance(ctx, tables, all)
 	if err != nil {
