@@ -112,11 +112,17 @@ func TestWritePathDependencyChain(t *testing.T) {
 func TestWritePathSQLiteNowAsArgument(t *testing.T) {
 	db, raw := rwOpenSQLite(t, "rw-nowarg", nil)
 	q := "SELECT CAST(strftime('%s', ?) AS INTEGER)"
+	scan := func(d *sql.DB, v *int64) {
+		t.Helper()
+		if err := d.QueryRow(q, "now").Scan(v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var first, got, want int64
-	db.QueryRow(q, "now").Scan(&first)
-	time.Sleep(1100 * time.Millisecond)
-	raw.QueryRow(q, "now").Scan(&want)
-	db.QueryRow(q, "now").Scan(&got)
+	scan(db, &first)
+	time.Sleep(1100 * time.Millisecond) // the clock is what is tested
+	scan(raw, &want)
+	scan(db, &got)
 	if got != want {
 		t.Errorf("%s with 'now': cachedsql %d, database %d", q, got, want)
 	}
