@@ -73,11 +73,13 @@ func (s *scanner) volatileAndCalls() {
 }
 
 // addCall records a call of a function the scanner does not know, but for
-// SQLite's pragma_* table-valued functions: SQLite offers them only for
-// pragmas without side effects, and their reads are catalog reads
-// (isSystemTable).
+// SQLite's pragma_* table-valued functions (SQLite offers them only for
+// pragmas without side effects, and their reads are catalog reads,
+// isSystemTable) and spatial st_* functions.
 func (s *scanner) addCall(name string) {
-	if !strings.HasPrefix(name, "pragma_") {
+	// PostGIS's and SpatiaLite's st_* functions compute on their arguments
+	// (the ones that write, such as AddGeometryColumn, are named otherwise).
+	if !strings.HasPrefix(name, "pragma_") && !strings.HasPrefix(name, "st_") {
 		s.calls = append(s.calls, name)
 	}
 }

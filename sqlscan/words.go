@@ -339,6 +339,7 @@ var funcClass = func() map[string]uint8 {
 		"pg_conf_load_time", "pg_my_temp_schema", "pg_is_in_recovery", "pg_current_wal_lsn",
 		"pg_notify", "pg_cancel_backend", "pg_terminate_backend", "crypt", "sqlite_version",
 		"benchmark", "sys_guid", "localtimestamp", "pg_trigger_depth", "to_timestamp_now",
+		"array_shuffle", "array_sample", "random_normal",
 		// catalog lookups: DDL and writes change them without naming them
 		"obj_description", "col_description", "pg_get_serial_sequence", "pg_get_indexdef",
 		"pg_get_viewdef", "pg_get_constraintdef", "pg_get_expr", "pg_table_is_visible",
@@ -450,7 +451,18 @@ var funcClass = func() map[string]uint8 {
 		"tuple", "st_distance", "st_dwithin", "st_makepoint", "st_setsrid", "st_contains",
 		"st_intersects", "st_astext", "st_geomfromtext", "st_x", "st_y", "st_asgeojson",
 		"st_transform", "st_buffer", "st_within", "st_area", "st_length", "st_point",
-		"st_distance_sphere", "st_geogfromtext", "geography", "geometry")
+		"st_distance_sphere", "st_geogfromtext", "geography", "geometry",
+		// SQLite FTS5, JSONB and carray; MariaDB aggregates and dynamic columns
+		"bm25", "highlight", "snippet", "jsonb_extract", "jsonb_array", "jsonb_object",
+		"jsonb_set", "jsonb_insert", "jsonb_replace", "jsonb_remove", "jsonb_patch",
+		"jsonb_group_array", "jsonb_group_object", "carray", "std", "column_get",
+		"column_create", "column_json", "column_list", "column_exists", "column_add",
+		"column_delete",
+		// PostgreSQL hstore, ltree, earthdistance
+		"hstore", "akeys", "avals", "skeys", "svals", "hstore_to_json", "hstore_to_jsonb",
+		"hstore_to_array", "exist", "defined", "slice", "subltree", "subpath", "nlevel",
+		"text2ltree", "ltree2text", "lca", "earth_distance", "ll_to_earth", "earth_box",
+		"cube_distance", "latitude", "longitude")
 	add(fnNotCall,
 		// keywords that can stand before '('
 		"in", "exists", "any", "all", "some", "values", "value", "as", "on", "using", "over",
