@@ -60,7 +60,8 @@ type Config struct {
 	// change session state. A read calling any other function cachedsql does
 	// not know is not cached and, since that function may write any table
 	// or change the session, invalidates every table when it runs and keeps
-	// its connection uncached from then on. nil means none.
+	// its connection uncached from then on (DSN key pure_functions,
+	// comma-separated). nil means none.
 	PureFunctions []string
 
 	// Namespace separates cache entries and invalidations (DSN key namespace).

@@ -17,14 +17,15 @@ import (
 var ErrDSN = errors.New("cachedsql: bad DSN")
 
 // dsnKeys lists every key in the order FormatDSN writes them.
-var dsnKeys = []string{"driver", "dsn", "redis", "ttl", "namespace", "l1_mib", "l1_ttl", "max_rows", "max_bytes", "redis_timeout", "stale_bound"}
+var dsnKeys = []string{"driver", "dsn", "redis", "ttl", "namespace", "l1_mib", "l1_ttl", "max_rows", "max_bytes", "redis_timeout", "stale_bound", "pure_functions"}
 
 // ParseDSN reads a cachedsql DSN:
 //
 //	driver=sqlite3 dsn='file:app.db?_journal_mode=WAL' redis=redis://127.0.0.1:6379/0 ttl=5m
 //
 // Keys: driver (required), dsn (required), redis, ttl, namespace, l1_mib,
-// l1_ttl, max_rows, max_bytes, redis_timeout, stale_bound; see Config for
+// l1_ttl, max_rows, max_bytes, redis_timeout, stale_bound, pure_functions
+// (comma-separated, for Config.PureFunctions); see Config for
 // what each means. The syntax is libpq's keyword/value form.
 func ParseDSN(s string) (*Config, error) {
 	pairs, err := dsnkv.Parse(s)
@@ -75,6 +76,15 @@ func ParseDSN(s string) (*Config, error) {
 			cfg.RedisTimeout, err = parseDuration(v)
 		case "stale_bound":
 			cfg.StaleBound, err = parseDuration(v)
+		case "pure_functions":
+			cfg.PureFunctions = nil
+			for f := range strings.SplitSeq(v, ",") {
+				if f = strings.TrimSpace(f); f == "" || strings.ContainsAny(f, " \t'\\") {
+					err = fmt.Errorf("%q is not a function name (give names separated by commas)", f)
+					break
+				}
+				cfg.PureFunctions = append(cfg.PureFunctions, f)
+			}
 		default:
 			return nil, fmt.Errorf("%w: unknown key %q (known keys: %s)", ErrDSN, p.Key, strings.Join(dsnKeys, ", "))
 		}
@@ -128,6 +138,9 @@ func FormatDSN(cfg *Config) string {
 	}
 	if cfg.StaleBound != 0 {
 		add("stale_bound", cfg.StaleBound.String())
+	}
+	if len(cfg.PureFunctions) > 0 {
+		add("pure_functions", strings.Join(cfg.PureFunctions, ","))
 	}
 	return dsnkv.Format(pairs)
 }
