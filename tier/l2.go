@@ -134,6 +134,11 @@ type L2 struct {
 	nodes *nodeBreakers
 	base  time.Time
 	now   func() time.Time // tests replace it to move the breaker's time
+	// readTimeout is the client's read timeout (DefaultL2ReadTimeout where
+	// it cannot be known): a lookup cut short by its share of a caller's
+	// deadline counts against the breaker only if that share was at least a
+	// quarter of it.
+	readTimeout time.Duration
 
 	// fetch reads a value and its PTTL in one round trip. It is
 	// fetchPipeline; the benchmarks swap in the alternatives they compare.
@@ -193,6 +198,13 @@ func NewL2(cfg L2Config) (*L2, error) {
 			return nil, err
 		}
 		l.client, l.ownClient = c, true
+	}
+	l.readTimeout = DefaultL2ReadTimeout
+	switch c := l.client.(type) {
+	case *redis.Client:
+		l.readTimeout = cmp(max(c.Options().ReadTimeout, 0), DefaultL2ReadTimeout)
+	case *redis.ClusterClient:
+		l.readTimeout = cmp(max(c.Options().ReadTimeout, 0), DefaultL2ReadTimeout)
 	}
 	switch c := l.client.(type) {
 	case *redis.ClusterClient:
@@ -256,7 +268,8 @@ func (l *L2) Key(key keying.Key) string {
 // While the breaker (with a Cluster or Ring, the key's node's) is open,
 // Get returns a miss with ErrOpen at once. Under a context with a deadline,
 // the call may take half of the time left: the caller keeps the other half
-// to ask the database, and a call cut short counts as Redis failing.
+// to ask the database, and a call cut short counts as Redis failing if that
+// half was at least a quarter of the client's read timeout.
 func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bool, error) {
 	return l.get(ctx, key, true)
 }
@@ -278,12 +291,18 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 	caller := ctx
 	if dl, ok := ctx.Deadline(); ok {
 		// A lookup may take half of what the caller has left, so that a
-		// stalled Redis leaves it time to ask the database instead; and a
-		// lookup cut short that way counts against the breaker, which it
-		// would not if it ran into the caller's own deadline.
+		// stalled Redis leaves it time to ask the database instead. A lookup
+		// cut short that way counts against the breaker, which it would not
+		// if it ran into the caller's own deadline; but only if its share
+		// was a fair time to wait, or callers near their deadlines would
+		// open the breaker for everyone over a brief stall.
+		share := time.Until(dl) / 2
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-time.Until(dl)/2))
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-share))
 		defer cancel()
+		if share < l.readTimeout/4 {
+			caller = ctx // cut short by its share, it counts as its caller leaving
+		}
 	}
 	k := l.Key(key)
 	b, err := l.acquire(ctx, caller, k)

@@ -495,33 +495,45 @@ func TestL2Paused(t *testing.T) {
 
 // TestL2PausedShortDeadlines: on a stalled Redis, callers whose deadlines
 // are shorter than the read timeout (an HTTP handler's budget) get their miss
-// with half their time left, to ask the database, and those misses open the
-// breaker. Without the lookup's own share of the deadline, each would wait
-// out its own deadline, and the breaker would take that for callers giving
+// with half their time left, to ask the database. Those misses open the
+// breaker when half a deadline is a fair wait (a quarter of the read timeout
+// or more); shorter shares say more about the callers than about Redis, and
+// leave the breaker closed. Without the lookup's own share, each caller
+// waited out its own deadline, and the breaker took that for callers giving
 // up, never for Redis failing.
 func TestL2PausedShortDeadlines(t *testing.T) {
-	s := redistest.Start(t)
-	cfg := testL2Config(s.URL())
-	cfg.ReadTimeout = 5 * time.Second
-	cfg.WriteTimeout = 5 * time.Second
-	l := newTestL2(t, cfg)
-	if err := l.Set(context.Background(), testKey(1), []byte("v"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	s.Pause()
-	t.Cleanup(s.Resume)
-	const deadline = 400 * time.Millisecond
-	for i := 0; l.Stats().BreakerState == BreakerClosed; i++ {
-		if i == cfg.BreakerFailures {
-			t.Fatalf("breaker still closed after %d calls that found Redis stalled: %+v", i, l.Stats())
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), deadline)
-		_, _, ok, err := l.Get(ctx, testKey(1))
-		left := ctx.Err() == nil
-		cancel()
-		if ok || err == nil || !left {
-			t.Fatalf("call %d on a stalled Redis: ok %v, err %v, caller's deadline not yet passed %v; want a miss with an error, in time", i, ok, err, left)
-		}
+	for _, tc := range []struct {
+		name      string
+		deadline  time.Duration
+		readLimit time.Duration
+		opens     bool
+	}{
+		{"fair share", time.Second, 1600 * time.Millisecond, true},
+		{"short share", 400 * time.Millisecond, 5 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := redistest.Start(t)
+			cfg := testL2Config(s.URL())
+			cfg.ReadTimeout, cfg.WriteTimeout = tc.readLimit, tc.readLimit
+			l := newTestL2(t, cfg)
+			if err := l.Set(context.Background(), testKey(1), []byte("v"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			s.Pause()
+			t.Cleanup(s.Resume)
+			for i := range cfg.BreakerFailures {
+				ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
+				_, _, ok, err := l.Get(ctx, testKey(1))
+				left := ctx.Err() == nil
+				cancel()
+				if ok || err == nil || !left {
+					t.Fatalf("call %d on a stalled Redis: ok %v, err %v, caller's deadline not yet passed %v; want a miss with an error, in time", i, ok, err, left)
+				}
+			}
+			if open := l.Stats().BreakerState != BreakerClosed; open != tc.opens {
+				t.Fatalf("after %d calls that found Redis stalled: breaker open %v, want %v", cfg.BreakerFailures, open, tc.opens)
+			}
+		})
 	}
 }
 
