@@ -255,12 +255,8 @@ func (c *Connector) makePlan(query string) *plan {
 		}
 	}
 	p.setsSession = st.SetsSession || st.Opaque || p.mayWrite
-	// Only reads follow Config.Dependencies: a read's key holds the
-	// generations of every table whose writes reach it, so a write moves its
-	// own tables' alone. Moving the tables a write reaches too would make a
-	// write to a, through a view over a and b, invalidate reads of b.
 	p.reads = c.withDeps(st.Reads)
-	p.writes = st.Writes
+	p.writes = c.withDeps(st.Writes)
 	if s, ok, bad := hintStrategy(st.Hints); ok {
 		p.hint = s
 	} else if bad != "" {

@@ -50,10 +50,9 @@ type Config struct {
 	// the SQL does not show: a view's base tables ("active_users": {"users"} makes
 	// a write to users invalidate reads of active_users), or a table that a
 	// trigger or a foreign-key cascade writes ("orders": {"order_items"}).
-	// Lookups go both ways and chain the way the links point: a write to any
-	// table in a list invalidates the key (and keys whose lists name that
-	// key), a write to the key invalidates the list (and their lists); a
-	// write to users does not reach orders through a view over both.
+	// Lookups go both ways and chain: a write to any table in a list
+	// invalidates the key, a write to the key invalidates the list, and so on
+	// through every table linked to those.
 	Dependencies map[string][]string
 	// PureFunctions names functions of the application's (user-defined, or
 	// from an extension cachedsql does not know) that neither write nor

@@ -205,49 +205,38 @@ func sqliteMemory(cfg *Config) int {
 	return memoryPrivate
 }
 
-// closeDeps turns Config.Dependencies into, for each table, the tables
-// whose writes reach it, which a read of it keys on. Links are followed the
-// way they point: a write to a table reaches every key whose list names it,
-// and the keys whose lists name those (a view over a view over it); a write
-// to a key reaches its list, and their lists (a cascade that cascades). The
-// tables whose writes reach t are then those reached from t the same two
-// ways. A link is never followed back: a write to orders reaches a view
-// user_orders over users and orders, but not users.
+// closeDeps makes Config.Dependencies symmetric and transitive: a write to
+// orders that cascades to order_items, whose trigger writes audit, changes
+// all three, however the links were written down.
 func closeDeps(d map[string][]string) map[string][]string {
 	if len(d) == 0 {
 		return nil
 	}
-	up := map[string][]string{}   // table → keys whose lists name it
-	down := map[string][]string{} // key → its list
-	link := func(g map[string][]string, a, b string) {
-		if !contains(g[a], b) {
-			g[a] = append(g[a], b)
+	links := map[string][]string{}
+	add := func(a, b string) {
+		if a != b && !contains(links[a], b) {
+			links[a] = append(links[a], b)
 		}
 	}
 	for k, vs := range d {
 		k = normTable(k)
 		for _, v := range vs {
-			if v = normTable(v); v != k {
-				link(down, k, v)
-				link(up, v, k)
-			}
+			v = normTable(v)
+			add(k, v)
+			add(v, k)
 		}
 	}
-	out := map[string][]string{}
-	for _, g := range []map[string][]string{up, down} {
-		for t := range g {
-			seen := []string{t}
-			for i := 0; i < len(seen); i++ {
-				for _, n := range g[seen[i]] {
-					if !contains(seen, n) {
-						seen = append(seen, n)
-					}
+	out := make(map[string][]string, len(links))
+	for t := range links {
+		seen := []string{t}
+		for i := 0; i < len(seen); i++ {
+			for _, n := range links[seen[i]] {
+				if !contains(seen, n) {
+					seen = append(seen, n)
 				}
 			}
-			for _, n := range seen[1:] {
-				link(out, t, n)
-			}
 		}
+		out[t] = seen[1:]
 	}
 	return out
 }
@@ -327,9 +316,17 @@ type Event = generation.Event
 // received from another process, until cancel is called. fn must not block.
 func (c *Connector) Subscribe(fn func(Event)) (cancel func()) { return c.sh.clock.Subscribe(fn) }
 
-// advance moves the generations of tables: reads of the tables that depend
-// on them hold theirs too (Config.Dependencies, closeDeps).
+// advance moves the generations of tables (and their dependencies).
 func (c *Connector) advance(ctx context.Context, tables []string, all bool) error {
+	if !all && len(c.deps) > 0 {
+		for _, t := range tables {
+			for _, d := range c.deps[t] {
+				if !contains(tables, d) {
+					tables = append(tables, d)
+				}
+			}
+		}
+	}
 	c.sh.ctr.invalidations.Add(1)
 	err := c.sh.clock.Advance(ctx, tables, all)
 	if err != nil {
