@@ -52,7 +52,10 @@ type Config struct {
 	// trigger or a foreign-key cascade writes ("orders": {"order_items"}).
 	// Lookups go both ways and chain: a write to any table in a list
 	// invalidates the key, a write to the key invalidates the list, and so on
-	// through every table linked to those.
+	// through every table linked to those. (A list does not say whether it
+	// names a view's base tables or a cascade's targets, and a write may
+	// cascade and then change a view over what it reached: tables linked
+	// through any others form one group.)
 	Dependencies map[string][]string
 	// PureFunctions names functions of the application's (user-defined, or
 	// from an extension cachedsql does not know) that neither write nor

@@ -234,14 +234,16 @@ func TestPerTablePrecision(t *testing.T) {
 func TestDependencies(t *testing.T) {
 	schema := append(slices.Clone(abSchema),
 		"CREATE VIEW va AS SELECT id, v * 10 AS w FROM a",
+		"CREATE VIEW vchild AS SELECT COUNT(*) AS n FROM child",
 		"CREATE TABLE parent (id INTEGER PRIMARY KEY)",
 		"CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL REFERENCES parent(id) ON DELETE CASCADE)",
 		"INSERT INTO parent VALUES (1), (2)",
 		"INSERT INTO child VALUES (1, 1), (2, 1), (3, 2)",
 	)
 	const (
-		qView  = "SELECT w FROM va WHERE id = 1"
-		qChild = "SELECT COUNT(*) FROM child"
+		qView   = "SELECT w FROM va WHERE id = 1"
+		qChild  = "SELECT COUNT(*) FROM child"
+		qVChild = "SELECT n FROM vchild"
 	)
 	all := []string{qA, qB, qView, qChild}
 	cases := []struct {
@@ -250,23 +252,29 @@ func TestDependencies(t *testing.T) {
 		// write runs through cachedsql.
 		write       string
 		invalidated []string
+		also        []string // read besides all
 	}{
 		// Without the rule the scanner cannot know that va reads a: the view
 		// stays cached (and stale) until its TTL. This is why the rule exists.
-		{"no rule: view stale", nil, "UPDATE a SET v = v + 1 WHERE id = 1", []string{qA}},
-		{"view over its base table", map[string][]string{"va": {"a"}}, "UPDATE a SET v = v + 1 WHERE id = 1", []string{qA, qView}},
-		{"rule keys fold case", map[string][]string{"VA": {"A"}}, "UPDATE a SET v = v + 1 WHERE id = 1", []string{qA, qView}},
-		{"no rule: cascade stale", nil, "DELETE FROM parent WHERE id = 1", nil},
-		{"cascade target", map[string][]string{"parent": {"child"}}, "DELETE FROM parent WHERE id = 1", []string{qChild}},
-		{"rule does not spread to other tables", map[string][]string{"parent": {"child"}}, "UPDATE b SET v = 0 WHERE id = 1", []string{qB}},
+		{"no rule: view stale", nil, "UPDATE a SET v = v + 1 WHERE id = 1", []string{qA}, nil},
+		{"view over its base table", map[string][]string{"va": {"a"}}, "UPDATE a SET v = v + 1 WHERE id = 1", []string{qA, qView}, nil},
+		{"rule keys fold case", map[string][]string{"VA": {"A"}}, "UPDATE a SET v = v + 1 WHERE id = 1", []string{qA, qView}, nil},
+		{"no rule: cascade stale", nil, "DELETE FROM parent WHERE id = 1", nil, nil},
+		{"cascade target", map[string][]string{"parent": {"child"}}, "DELETE FROM parent WHERE id = 1", []string{qChild}, nil},
+		{"rule does not spread to other tables", map[string][]string{"parent": {"child"}}, "UPDATE b SET v = 0 WHERE id = 1", []string{qB}, nil},
+		// A cascade, then a view over what it reached: the write goes down
+		// one link and up the next (a helper's review found this stale when
+		// links were followed one way only).
+		{"cascade then a view over its target", map[string][]string{"parent": {"child"}, "vchild": {"child"}}, "DELETE FROM parent WHERE id = 1", []string{qChild, qVChild}, []string{qVChild}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newSQLiteEnv(t, Config{Dependencies: tc.deps}, schema...)
-			e.warm(t, all...)
+			queries := append(slices.Clone(all), tc.also...)
+			e.warm(t, queries...)
 			mustExec(t, e.db, tc.write)
 			stale := tc.deps == nil
-			for _, q := range all {
+			for _, q := range queries {
 				want := rawInt(t, e.raw, q)
 				got, hit := readInt(t, e.c, e.db, q)
 				if wantMiss := slices.Contains(tc.invalidated, q); hit == wantMiss {
@@ -927,5 +935,31 @@ func TestUnknownFunctionsInvalidateUnlessPure(t *testing.T) {
 				t.Fatalf("the connection that called dbl still serves cached reads: %+v", st.Bypass)
 			}
 		})
+	}
+}
+
+// TestDependenciesOfTheWriter: a write follows the writer's Dependencies, so
+// a reader that declares none (another connector on the namespace, or
+// another process) still misses what the write reached.
+func TestDependenciesOfTheWriter(t *testing.T) {
+	e := newSQLiteEnv(t, Config{Dependencies: map[string][]string{"parent": {"child"}}},
+		"CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+		"CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL REFERENCES parent(id) ON DELETE CASCADE)",
+		"INSERT INTO parent VALUES (1), (2)",
+		"INSERT INTO child VALUES (1, 1), (2, 1), (3, 2)")
+	r, err := NewConnector(Config{DriverName: "sqlite3", DSN: e.dsn, Namespace: e.c.Namespace()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := sql.OpenDB(r)
+	t.Cleanup(func() { reader.Close() })
+	const q = "SELECT COUNT(*) FROM child"
+	readInt(t, r, reader, q)
+	if _, hit := readInt(t, r, reader, q); !hit {
+		t.Fatal("the reader's second read was not a hit")
+	}
+	mustExec(t, e.db, "DELETE FROM parent WHERE id = 1")
+	if got, hit := readInt(t, r, reader, q); hit || got != 1 {
+		t.Fatalf("after the cascade: %d rows (hit %v), want 1 from the database", got, hit)
 	}
 }
