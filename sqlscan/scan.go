@@ -247,7 +247,7 @@ func (s *scanner) commitsImplicitly(lo int) bool {
 	switch {
 	case s.kwAt(lo) == kCreate || s.kwAt(lo) == kDrop:
 		for i := lo + 1; i < lo+4; i++ { // CREATE OR REPLACE TEMPORARY TABLE
-			if s.kwAt(i) == kTemporary || s.kwAt(i) == kTemp {
+			if s.kwAt(i) == kTemporary { // MySQL has no TEMP: there it is a name
 				return false
 			}
 		}

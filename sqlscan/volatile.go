@@ -73,13 +73,12 @@ func (s *scanner) volatileAndCalls() {
 }
 
 // addCall records a call of a function the scanner does not know, but for
-// SQLite's pragma_* table-valued functions (SQLite offers them only for
-// pragmas without side effects, and their reads are catalog reads,
-// isSystemTable) and spatial st_* functions.
+// SQLite's pragma_* table-valued functions: SQLite offers them only for
+// pragmas without side effects, and their reads are catalog reads
+// (isSystemTable). (Not st_*: PostGIS's topology functions, ST_AddIsoNode
+// and the like, write tables.)
 func (s *scanner) addCall(name string) {
-	// PostGIS's and SpatiaLite's st_* functions compute on their arguments
-	// (the ones that write, such as AddGeometryColumn, are named otherwise).
-	if !strings.HasPrefix(name, "pragma_") && !strings.HasPrefix(name, "st_") {
+	if !strings.HasPrefix(name, "pragma_") {
 		s.calls = append(s.calls, name)
 	}
 }
