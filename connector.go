@@ -183,17 +183,21 @@ func sqliteMemory(cfg *Config) int {
 		return memoryNone
 	}
 	path, query, _ := strings.Cut(cfg.DSN, "?")
-	path = strings.TrimPrefix(path, "file:")
 	var mode, cache, vfs string
-	for kv := range strings.SplitSeq(query, "&") {
-		k, v, _ := strings.Cut(kv, "=")
-		switch strings.ToLower(k) { // not _journal_mode=memory: that one is a file
-		case "mode":
-			mode = strings.ToLower(v)
-		case "cache":
-			cache = strings.ToLower(v)
-		case "vfs":
-			vfs = strings.ToLower(v)
+	if p, ok := strings.CutPrefix(path, "file:"); ok {
+		// A URI: SQLite reads mode, cache and vfs from it, by exact name
+		// (not _journal_mode=memory, a file's journal).
+		path = p
+		for kv := range strings.SplitSeq(query, "&") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "mode":
+				mode = v
+			case "cache":
+				cache = v
+			case "vfs":
+				vfs = v
+			}
 		}
 	}
 	if path != "" && path != ":memory:" && mode != "memory" && vfs != "memdb" {

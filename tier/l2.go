@@ -137,7 +137,9 @@ type L2 struct {
 	// readTimeout is the client's read timeout (DefaultL2ReadTimeout where
 	// it cannot be known): a lookup cut short by its share of a caller's
 	// deadline counts against the breaker only if that share was at least a
-	// quarter of it.
+	// quarter of it, or of DefaultL2ReadTimeout if that is shorter (50 ms:
+	// a client with go-redis's 3 s default would otherwise never back off
+	// for callers with deadlines under 1.5 s).
 	readTimeout time.Duration
 
 	// fetch reads a value and its PTTL in one round trip. It is
@@ -269,7 +271,8 @@ func (l *L2) Key(key keying.Key) string {
 // Get returns a miss with ErrOpen at once. Under a context with a deadline,
 // the call may take half of the time left: the caller keeps the other half
 // to ask the database, and a call cut short counts as Redis failing if that
-// half was at least a quarter of the client's read timeout.
+// half was at least a quarter of the client's read timeout (or of
+// DefaultL2ReadTimeout, if shorter).
 func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bool, error) {
 	return l.get(ctx, key, true)
 }
@@ -300,7 +303,7 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-share))
 		defer cancel()
-		if share < l.readTimeout/4 {
+		if share < min(l.readTimeout, DefaultL2ReadTimeout)/4 {
 			caller = ctx // cut short by its share, it counts as its caller leaving
 		}
 	}

@@ -496,9 +496,9 @@ func TestL2Paused(t *testing.T) {
 // TestL2PausedShortDeadlines: on a stalled Redis, callers whose deadlines
 // are shorter than the read timeout (an HTTP handler's budget) get their miss
 // with half their time left, to ask the database. Those misses open the
-// breaker when half a deadline is a fair wait (a quarter of the read timeout
-// or more); shorter shares say more about the callers than about Redis, and
-// leave the breaker closed. Without the lookup's own share, each caller
+// breaker when half a deadline is a fair wait (a quarter of the read timeout,
+// or of DefaultL2ReadTimeout if shorter: 50 ms); shorter shares say more
+// about the callers than about Redis, and leave the breaker closed. Without the lookup's own share, each caller
 // waited out its own deadline, and the breaker took that for callers giving
 // up, never for Redis failing.
 func TestL2PausedShortDeadlines(t *testing.T) {
@@ -508,8 +508,8 @@ func TestL2PausedShortDeadlines(t *testing.T) {
 		readLimit time.Duration
 		opens     bool
 	}{
-		{"fair share", time.Second, 1600 * time.Millisecond, true},
-		{"short share", 400 * time.Millisecond, 5 * time.Second, false},
+		{"fair share", 400 * time.Millisecond, 5 * time.Second, true},
+		{"short share", 60 * time.Millisecond, 5 * time.Second, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := redistest.Start(t)
