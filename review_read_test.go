@@ -56,7 +56,7 @@ func TestSQLiteMemoryDSNs(t *testing.T) {
 		{"sqlite3", "file::memory:", memoryPrivate},
 		{"sqlite3", "file:x?mode=memory", memoryPrivate},
 		{"sqlite3", "file:x?mode=memory&_fk=1", memoryPrivate},
-		{"sqlite3", "file:x?MODE=memory", memoryNone}, // SQLite reads the name exactly
+		{"sqlite3", "file:x?MODE=memory", memoryNone},       // SQLite reads the name exactly
 		{"sqlite3", ":memory:?cache=shared", memoryPrivate}, // not a URI: no shared cache
 		{"sqlite3", "file:db?vfs=memdb", memoryPrivate},
 		{"sqlite3", "file::memory:?cache=shared", memoryShared},
