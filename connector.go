@@ -183,21 +183,20 @@ func sqliteMemory(cfg *Config) int {
 		return memoryNone
 	}
 	path, query, _ := strings.Cut(cfg.DSN, "?")
+	path, uri := strings.CutPrefix(path, "file:")
 	var mode, cache, vfs string
-	if p, ok := strings.CutPrefix(path, "file:"); ok {
-		// A URI: SQLite reads mode, cache and vfs from it, by exact name
-		// (not _journal_mode=memory, a file's journal).
-		path = p
-		for kv := range strings.SplitSeq(query, "&") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "mode":
-				mode = v
-			case "cache":
-				cache = v
-			case "vfs":
-				vfs = v
-			}
+	for kv := range strings.SplitSeq(query, "&") {
+		// By exact name, as SQLite reads them (not _journal_mode=memory, a
+		// file's journal); mode and cache only from a URI, while the drivers
+		// (mattn, modernc) take vfs from any DSN.
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "mode" && uri:
+			mode = v
+		case k == "cache" && uri:
+			cache = v
+		case k == "vfs":
+			vfs = v
 		}
 	}
 	if path != "" && path != ":memory:" && mode != "memory" && vfs != "memdb" {

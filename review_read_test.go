@@ -62,6 +62,8 @@ func TestSQLiteMemoryDSNs(t *testing.T) {
 		{"sqlite3", "file::memory:?cache=shared", memoryShared},
 		{"sqlite3", "file:x?mode=memory&cache=shared", memoryShared},
 		{"sqlite3", "file:/db?vfs=memdb", memoryShared},
+		{"sqlite3", "/db?vfs=memdb", memoryShared}, // the drivers read vfs from any DSN
+		{"sqlite3", "db?vfs=memdb", memoryPrivate},
 		{"pgx", ":memory:", memoryNone},
 	} {
 		if got := sqliteMemory(&Config{DriverName: tc.driver, DSN: tc.dsn}); got != tc.want {

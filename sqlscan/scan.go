@@ -246,8 +246,11 @@ func (s *scanner) topLevel(i, hi int, f func(int) bool) int {
 func (s *scanner) commitsImplicitly(lo int) bool {
 	switch {
 	case s.kwAt(lo) == kCreate || s.kwAt(lo) == kDrop:
-		for i := lo + 1; i < lo+4; i++ { // CREATE OR REPLACE TEMPORARY TABLE
-			if s.kwAt(i) == kTemporary { // MySQL has no TEMP: there it is a name
+		// CREATE [OR REPLACE] TEMPORARY TABLE, DROP TEMPORARY TABLE: only
+		// right before TABLE is it the keyword (MySQL has no TEMP, and lets
+		// temporary name a table or an index).
+		for i := lo + 1; i < lo+4; i++ {
+			if (s.kwAt(i) == kTemporary || (s.d == Generic && s.kwAt(i) == kTemp)) && s.kwAt(i+1) == kTable {
 				return false
 			}
 		}

@@ -25,6 +25,9 @@ func (s *scanner) volatileAndCalls() {
 				s.addCall(strings.ToLower(t.text)) // "MyFunc"(x)
 			}
 		case tWord:
+			if (i == 0 || s.isPunct(i-1, ';')) && s.isPunct(i+1, '(') {
+				continue // EXPLAIN (ANALYZE) ..., VACUUM (FULL) ...: a statement, not a call
+			}
 			if s.volatile == "" && s.wordIs(i+1, "value") && s.wordIs(i+2, "for") &&
 				(s.wordIs(i, "next") || s.wordIs(i, "previous")) {
 				s.volatile = "next_value_for" // MariaDB and SQL Server sequences

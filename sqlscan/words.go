@@ -476,7 +476,7 @@ var funcClass = func() map[string]uint8 {
 		"not", "when", "then", "else", "select", "where", "by", "from", "join", "lateral",
 		"into", "returning", "case", "is", "like", "ilike", "between", "overlaps", "distinct",
 		"conflict", "do", "key", "index", "primary", "unique", "check", "references", "foreign",
-		"explain", "analyze", "analyse", "vacuum", "reindex", "cluster",
+		"analyze", "analyse",
 		"partition", "use", "force", "ignore", "with", "include", "tablesample", "bernoulli",
 		"system", "repeatable", "cube", "rollup", "sets", "limit", "offset", "fetch", "window",
 		"order", "exclude", "default", "table", "union", "intersect", "except", "minus", "escape",
