@@ -247,10 +247,7 @@ func (c *Connector) makePlan(query string) *plan {
 	st := sqlscan.Scan(c.dialect, query)
 	p := &plan{text: query, st: st}
 	for _, f := range st.Calls {
-		// PostgreSQL's own pg_* functions write no table and set nothing
-		// a later read sees (pg_advisory_lock and the like are volatile,
-		// and bypass as such); migration tools call them on the catalogs.
-		if !c.pure[f] && !strings.HasPrefix(f, "pg_") {
+		if !c.pure[f] {
 			p.mayWrite = true
 		}
 	}

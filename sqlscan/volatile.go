@@ -76,12 +76,20 @@ func (s *scanner) volatileAndCalls() {
 }
 
 // addCall records a call of a function the scanner does not know, but for
-// SQLite's pragma_* table-valued functions: SQLite offers them only for
-// pragmas without side effects, and their reads are catalog reads
-// (isSystemTable). (Not st_*: PostGIS's topology functions, ST_AddIsoNode
+// the databases' own: SQLite's pragma_* table-valued functions (SQLite
+// offers them only for pragmas without side effects, and their reads are
+// catalog reads, isSystemTable) and PostgreSQL's pg_* functions (volatile). (Not st_*: PostGIS's topology functions, ST_AddIsoNode
 // and the like, write tables.)
 func (s *scanner) addCall(name string) {
-	if !strings.HasPrefix(name, "pragma_") {
+	switch {
+	case strings.HasPrefix(name, "pragma_"):
+	case strings.HasPrefix(name, "pg_"):
+		// PostgreSQL's own functions write no table and set nothing a later
+		// read sees (those with effects, pg_advisory_lock and the like, are
+		// listed volatile already); the rest read the catalogs, which DDL
+		// changes without naming them. Migration tools call them.
+		s.setVolatile(name)
+	default:
 		s.calls = append(s.calls, name)
 	}
 }
