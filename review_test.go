@@ -265,6 +265,25 @@ func (s *skipConnector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 func (s *skipConnector) Driver() driver.Driver { return s.inner.Driver() }
 
+// openSkipping opens cachedsql in namespace ns over a fake driver whose
+// connection answers ErrSkip to queries with arguments (skipConn); unless
+// released, the first such query parks until sc.release is closed.
+func openSkipping(t *testing.T, ns string, released bool) (*sql.DB, *Connector, *skipConnector) {
+	t.Helper()
+	d, _ := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
+	sc := &skipConnector{inner: d.Connector("x"), arrived: make(chan struct{}), release: make(chan struct{})}
+	if released {
+		close(sc.release)
+	}
+	c, err := NewConnector(Config{Connector: sc, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	return db, c, sc
+}
+
 // TestReviewErrSkipLeaderFailsStmtWaiter: a connection-path leader whose
 // driver answers driver.ErrSkip must not hand that error to a
 // prepared-statement caller, whose Stmt.QueryContext would pass it to
@@ -275,14 +294,7 @@ func (s *skipConnector) Driver() driver.Driver { return s.inner.Driver() }
 // statement caller runs its own query while the leader is still inside its
 // driver, and never waits on it.
 func TestReviewErrSkipLeaderFailsStmtWaiter(t *testing.T) {
-	d, _ := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
-	sc := &skipConnector{inner: d.Connector("x"), arrived: make(chan struct{}), release: make(chan struct{})}
-	c, err := NewConnector(Config{Connector: sc, Namespace: "review-errskip"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	t.Cleanup(func() { db.Close() })
+	db, _, sc := openSkipping(t, "review-errskip", false)
 	db.SetMaxOpenConns(4)
 	const q = "SELECT name FROM users WHERE id = ?"
 	st, err := db.Prepare(q)
@@ -332,15 +344,7 @@ func TestReviewErrSkipLeaderFailsStmtWaiter(t *testing.T) {
 // read is a hit on the connection path itself, keyed as the statement path
 // filled it: no prepare reaches the driver.
 func TestSkippingDriverHitsWithoutPreparing(t *testing.T) {
-	d, _ := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
-	sc := &skipConnector{inner: d.Connector("x"), arrived: make(chan struct{}), release: make(chan struct{})}
-	close(sc.release)
-	c, err := NewConnector(Config{Connector: sc, Namespace: "review-skiphit"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	t.Cleanup(func() { db.Close() })
+	db, c, sc := openSkipping(t, "review-skiphit", true)
 	const q = "SELECT name FROM users WHERE id = ?"
 	for range 2 { // the first fills through the statement path
 		var s string
@@ -439,15 +443,7 @@ func TestReviewSharedQueryKeepsCallerArgs(t *testing.T) {
 // statement path looks in L1 and L2 again and opens a second flight: every
 // miss is counted twice and costs two Redis GETs.
 func TestReviewMissCountedOnce(t *testing.T) {
-	d, _ := newFake(t, fakedb.Options{Ifaces: fakedb.AllIfaces})
-	sc := &skipConnector{inner: d.Connector("x"), arrived: make(chan struct{}), release: make(chan struct{})}
-	close(sc.release)
-	c, err := NewConnector(Config{Connector: sc, Namespace: "review-misses"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	t.Cleanup(func() { db.Close() })
+	db, c, _ := openSkipping(t, "review-misses", true)
 	before := c.Stats().L1Misses
 	queryName(t, db, 1)
 	if n := c.Stats().L1Misses - before; n != 1 {
