@@ -6,34 +6,14 @@ package cachedsql
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 )
 
-func rwOpenSQLite(t *testing.T, ns string, deps map[string][]string) (*sql.DB, *sql.DB) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "rw.db")
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000"
-	raw, err := sql.Open("sqlite3", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	c, err := NewConnector(Config{DriverName: "sqlite3", DSN: dsn, Namespace: ns, Dependencies: deps})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	t.Cleanup(func() { db.Close() })
-	return db, raw
-}
-
-func rwInt(t *testing.T, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, query string) int64 {
+// rwInt reads one integer through q (a *sql.DB, *sql.Conn or *sql.Tx).
+func rwInt(t *testing.T, q queryer, query string) int64 {
 	t.Helper()
 	var v int64
 	if err := q.QueryRowContext(context.Background(), query).Scan(&v); err != nil {
@@ -46,7 +26,8 @@ func rwInt(t *testing.T, q interface {
 // shadows main.x on that connection only; the scanner does not treat it as
 // session state, so that connection's reads are cached and served to others.
 func TestWritePathSQLiteTempSchemaShadow(t *testing.T) {
-	db, raw := rwOpenSQLite(t, "rw-temp", nil)
+	e := newSQLiteEnv(t, Config{Namespace: "rw-temp"})
+	db, raw := e.db, e.raw
 	ctx := context.Background()
 	if _, err := raw.Exec("CREATE TABLE orders (id INTEGER); INSERT INTO orders VALUES (1)"); err != nil {
 		t.Fatal(err)
@@ -75,7 +56,8 @@ func TestWritePathSQLiteTempSchemaShadow(t *testing.T) {
 
 // SQLite's strftime(format) with no time value means 'now'.
 func TestWritePathSQLiteStrftimeNoTimeValue(t *testing.T) {
-	db, raw := rwOpenSQLite(t, "rw-strftime", nil)
+	e := newSQLiteEnv(t, Config{Namespace: "rw-strftime"})
+	db, raw := e.db, e.raw
 	q := "SELECT CAST(strftime('%s') AS INTEGER)"
 	first := rwInt(t, db, q)
 	time.Sleep(1100 * time.Millisecond)
@@ -89,9 +71,10 @@ func TestWritePathSQLiteStrftimeNoTimeValue(t *testing.T) {
 // views declared link by link, a write to the base table does not reach a
 // view three links away.
 func TestWritePathDependencyChain(t *testing.T) {
-	db, raw := rwOpenSQLite(t, "rw-deps", map[string][]string{
+	e := newSQLiteEnv(t, Config{Namespace: "rw-deps", Dependencies: map[string][]string{
 		"v1": {"t"}, "v2": {"v1"}, "v3": {"v2"}, "v4": {"v3"},
-	})
+	}})
+	db, raw := e.db, e.raw
 	if _, err := raw.Exec(`CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1);
 		CREATE VIEW v1 AS SELECT * FROM t; CREATE VIEW v2 AS SELECT * FROM v1; CREATE VIEW v3 AS SELECT * FROM v2; CREATE VIEW v4 AS SELECT * FROM v3`); err != nil {
 		t.Fatal(err)
@@ -110,7 +93,8 @@ func TestWritePathDependencyChain(t *testing.T) {
 // A date function whose time value is a bound 'now' is cached under the
 // argument "now".
 func TestWritePathSQLiteNowAsArgument(t *testing.T) {
-	db, raw := rwOpenSQLite(t, "rw-nowarg", nil)
+	e := newSQLiteEnv(t, Config{Namespace: "rw-nowarg"})
+	db, raw := e.db, e.raw
 	q := "SELECT CAST(strftime('%s', ?) AS INTEGER)"
 	scan := func(d *sql.DB, v *int64) {
 		t.Helper()
