@@ -12,16 +12,6 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 )
 
-// rwInt reads one integer through q (a *sql.DB, *sql.Conn or *sql.Tx).
-func rwInt(t *testing.T, q queryer, query string) int64 {
-	t.Helper()
-	var v int64
-	if err := q.QueryRowContext(context.Background(), query).Scan(&v); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	return v
-}
-
 // CREATE TABLE temp.x makes a temporary table (like CREATE TEMP TABLE) that
 // shadows main.x on that connection only; the scanner does not treat it as
 // session state, so that connection's reads are cached and served to others.
@@ -45,11 +35,11 @@ func TestWritePathSQLiteTempSchemaShadow(t *testing.T) {
 	if _, err := c1.ExecContext(ctx, "CREATE TABLE temp.orders AS SELECT 999 AS id"); err != nil {
 		t.Fatal(err)
 	}
-	if got := rwInt(t, c1, "SELECT id FROM orders"); got != 999 {
+	if got := rawIntIn(t, c1, "SELECT id FROM orders"); got != 999 {
 		t.Fatalf("c1 sees %d, want its temp table's 999", got)
 	}
-	want := rwInt(t, raw, "SELECT id FROM orders")
-	if got := rwInt(t, c2, "SELECT id FROM orders"); got != want {
+	want := rawIntIn(t, raw, "SELECT id FROM orders")
+	if got := rawIntIn(t, c2, "SELECT id FROM orders"); got != want {
 		t.Errorf("another connection read %d through cachedsql; the database holds %d", got, want)
 	}
 }
@@ -59,10 +49,10 @@ func TestWritePathSQLiteStrftimeNoTimeValue(t *testing.T) {
 	e := newSQLiteEnv(t, Config{Namespace: "rw-strftime"})
 	db, raw := e.db, e.raw
 	q := "SELECT CAST(strftime('%s') AS INTEGER)"
-	first := rwInt(t, db, q)
+	first := rawIntIn(t, db, q)
 	time.Sleep(1100 * time.Millisecond)
-	want := rwInt(t, raw, q)
-	if got := rwInt(t, db, q); got != want {
+	want := rawIntIn(t, raw, q)
+	if got := rawIntIn(t, db, q); got != want {
 		t.Errorf("%s: cachedsql %d, database %d (first read %d)", q, got, want, first)
 	}
 }
@@ -80,12 +70,12 @@ func TestWritePathDependencyChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := "SELECT count(*) FROM v4"
-	rwInt(t, db, q)
+	rawIntIn(t, db, q)
 	if _, err := db.Exec("INSERT INTO t VALUES (2)"); err != nil {
 		t.Fatal(err)
 	}
-	want := rwInt(t, raw, q)
-	if got := rwInt(t, db, q); got != want {
+	want := rawIntIn(t, raw, q)
+	if got := rawIntIn(t, db, q); got != want {
 		t.Errorf("%s: cachedsql %d, database %d", q, got, want)
 	}
 }
