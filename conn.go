@@ -33,6 +33,9 @@ type conn struct {
 	session bool     // session state changed: results here may differ from other connections
 	// manualCommit is set while MySQL autocommit is off on this connection.
 	manualCommit bool
+	// chainCommit is set while MySQL's completion_type is CHAIN here: every
+	// COMMIT and ROLLBACK begins a new transaction.
+	chainCommit bool
 
 	kb       keying.Builder
 	gens     []uint64
@@ -94,8 +97,11 @@ var (
 	_ driver.NamedValueChecker  = (*conn)(nil)
 )
 
-func newConn(c *Connector, ic driver.Conn) driver.Conn {
-	cn := wrapConn(c, ic)
+func newConn(c *Connector, ic driver.Conn) driver.Conn { return wrapConn(c, ic).api() }
+
+// api is cn as database/sql should see it: with exactly the query and exec
+// interfaces the inner connection has a form of.
+func (cn *conn) api() driver.Conn {
 	q, e := cn.qc != nil || cn.q != nil, cn.ec != nil || cn.e != nil
 	switch {
 	case q && e:

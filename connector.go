@@ -259,7 +259,14 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, redactErr(err, c.cfg.DSN)
 	}
-	return newConn(c, ic), nil
+	cn := wrapConn(c, ic)
+	if c.dialect == sqlscan.MySQL {
+		if err := cn.readTxVars(ctx); err != nil {
+			c.log.Warn("cachedsql: could not read the connection's autocommit and completion_type; assuming the defaults (on, NO_CHAIN)",
+				"err", redactErr(err, c.cfg.DSN))
+		}
+	}
+	return cn.api(), nil
 }
 
 // Driver implements driver.Connector.

@@ -3,7 +3,8 @@ package cachedsql
 import (
 	"context"
 	"database/sql/driver"
-	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cachedsql/cachedsql/sqlscan"
@@ -11,7 +12,8 @@ import (
 
 // tx wraps an inner transaction. Reads inside it go to the database; the
 // tables it writes are invalidated when it commits, not before (other
-// connections cannot see uncommitted rows) and not at all if it rolls back.
+// connections cannot see uncommitted rows) and not at all if it rolls back,
+// but with MySQL, whose non-transactional tables keep their writes.
 type tx struct {
 	cn    *conn
 	inner driver.Tx
@@ -33,16 +35,19 @@ func (t *tx) Rollback() error {
 	err := t.inner.Rollback()
 	st := t.cn.tx
 	t.cn.endDriverTx()
-	if st != nil && st.uncertain {
+	if st != nil && (st.uncertain || t.cn.c.dialect == sqlscan.MySQL) {
+		// MySQL: writes to MyISAM, Aria or MEMORY tables stay after a
+		// rollback.
 		st.flush(t.cn)
 	}
 	return err
 }
 
 // endDriverTx leaves the state a driver transaction had: with MySQL
-// autocommit off, the next statement opens a new transaction.
+// autocommit off, or completion_type CHAIN, the next statement is in a
+// transaction again.
 func (cn *conn) endDriverTx() {
-	if cn.manualCommit {
+	if cn.manualCommit || cn.chainCommit {
 		cn.tx = &txState{sql: true}
 	} else {
 		cn.tx = nil
@@ -142,6 +147,16 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 	if p.setsSession {
 		cn.session = true
 	}
+	if st.Opaque && !failed && (cn.c.dialect == sqlscan.MySQL || cn.c.dialect == sqlscan.Generic) {
+		// A MySQL procedure may start a transaction and return with it open,
+		// or turn autocommit off: from here cachedsql cannot tell whether
+		// a transaction is open.
+		if cn.tx == nil {
+			cn.tx = &txState{sql: true, uncertain: true}
+		} else {
+			cn.tx.uncertain = true
+		}
+	}
 	if st.ImplicitCommit && cn.tx != nil {
 		// MySQL committed the open transaction before running this (even if
 		// it then failed): what it wrote is in, and a ROLLBACK from here on
@@ -162,6 +177,13 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 	case sqlscan.Commit, sqlscan.Rollback:
 		s := cn.tx
 		if s == nil {
+			if st.WritesAll && !failed {
+				// XA COMMIT of a transaction this connection did not see.
+				cn.c.advance(context.WithoutCancel(ctx), nil, true)
+			}
+			if st.Chain && !failed {
+				cn.tx = &txState{sql: true, uncertain: true}
+			}
 			return
 		}
 		if failed {
@@ -169,9 +191,9 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 			s.uncertain = true
 			return
 		}
-		cn.endSQLTx(s)
-		if st.Kind == sqlscan.Commit || s.uncertain {
-			s.flush(cn)
+		cn.endSQLTx(s, st.Chain || (cn.chainCommit && !st.NoChain))
+		if st.Kind == sqlscan.Commit || s.uncertain || cn.c.dialect == sqlscan.MySQL {
+			s.flush(cn) // MySQL: a rollback leaves non-transactional tables written
 		}
 		return
 	case sqlscan.Savepoint:
@@ -188,20 +210,20 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.tx.savepoint(st.Savepoint)
 		return
 	case sqlscan.RollbackTo:
-		if !failed && cn.tx != nil {
+		if !failed && cn.tx != nil && cn.c.dialect != sqlscan.MySQL {
 			cn.tx.rollbackTo(st.Savepoint)
 		}
 		return
 	case sqlscan.Release:
 		if s := cn.tx; !failed && s != nil && s.release(st.Savepoint) && s.bySavepoint {
-			cn.endSQLTx(s)
+			cn.endSQLTx(s, false)
 			s.flush(cn)
 		}
 		return
 	case sqlscan.Session:
 		cn.session = true
-		if m := autocommitRe.FindStringSubmatch(p.text); m != nil && !failed {
-			cn.setAutocommit(m[1] == "1" || equalFold(m[1], "on") || equalFold(m[1], "true"))
+		if !failed {
+			cn.setVars(st.SessionVars)
 		}
 		if len(st.Writes) == 0 && !st.WritesAll {
 			return
@@ -213,7 +235,9 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 	if st.TxControl && cn.tx == nil {
 		// "BEGIN; UPDATE t" may leave a transaction open, or may not.
 		cn.tx = &txState{sql: true, uncertain: true}
-	} else if st.TxControl {
+	} else if st.TxControl && !cn.tx.uncertain {
+		// "COMMIT; BEGIN" may have committed what the state holds.
+		cn.tx.flush(cn)
 		cn.tx.uncertain = true
 	}
 	if s := cn.tx; s != nil {
@@ -237,10 +261,86 @@ func (cn *conn) openSQLTx() {
 	cn.tx.uncertain = true
 }
 
-// autocommitRe finds MySQL's SET autocommit = 0/1: with autocommit off, every
-// write is part of a transaction that later COMMITs, and invalidating before
-// that commit would let a reader cache the old rows again.
-var autocommitRe = regexp.MustCompile(`(?i)\bautocommit\s*(?::=|=)\s*'?(0|1|on|off|true|false)\b`)
+// setVars follows what a SET statement did to MySQL's autocommit and
+// completion_type: with autocommit off every write is part of a
+// transaction that a later COMMIT ends, and with completion_type CHAIN
+// (or 1) every COMMIT and ROLLBACK begins a new one; invalidating before
+// that commit would let a reader cache the old rows again. A value it
+// cannot read (an expression, DEFAULT, whose value is the server's)
+// leaves it unable to tell whether a transaction is open.
+func (cn *conn) setVars(vars []sqlscan.SessionVar) {
+	for _, v := range vars {
+		switch v.Name {
+		case "autocommit":
+			switch v.Value {
+			case "1", "on", "true":
+				cn.setAutocommit(true)
+			case "0", "off", "false":
+				cn.setAutocommit(false)
+			default:
+				cn.unsure()
+			}
+		case "completion_type":
+			switch v.Value {
+			case "0", "no_chain", "2", "release":
+				cn.chainCommit = false
+			case "1", "chain":
+				cn.chainCommit = true
+			default:
+				cn.chainCommit = true // chaining only makes cachedsql wait for more COMMITs
+				cn.unsure()
+			}
+		}
+	}
+}
+
+// readTxVars asks a MySQL server for the connection's autocommit and
+// completion_type, which a DSN parameter (go-sql-driver/mysql's
+// autocommit=0), the server's configuration or init_connect may have set
+// before cachedsql saw any SQL.
+func (cn *conn) readTxVars(ctx context.Context) error {
+	const q = "SELECT @@autocommit, @@completion_type"
+	rows, err := cn.innerQuery(ctx, q, nil, nil)
+	if err == driver.ErrSkip {
+		var st driver.Stmt
+		if st, err = cn.inner.Prepare(q); err != nil {
+			return err
+		}
+		defer st.Close()
+		rows, err = st.Query(nil) //nolint:staticcheck // the fallback database/sql itself takes
+	}
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 2)
+	if err := rows.Next(v); err != nil {
+		return err
+	}
+	text := func(x driver.Value) string {
+		switch x := x.(type) {
+		case []byte:
+			return strings.ToLower(string(x))
+		case string:
+			return strings.ToLower(x)
+		case int64:
+			return strconv.FormatInt(x, 10)
+		}
+		return ""
+	}
+	cn.setVars([]sqlscan.SessionVar{{Name: "autocommit", Value: text(v[0])}, {Name: "completion_type", Value: text(v[1])}})
+	return nil
+}
+
+// unsure marks the connection's transaction state uncertain: reads go to
+// the database, and writes invalidate at once and again when a transaction
+// ends.
+func (cn *conn) unsure() {
+	if cn.tx == nil {
+		cn.tx = &txState{sql: true}
+	}
+	cn.tx.uncertain = true
+}
 
 func (cn *conn) setAutocommit(on bool) {
 	switch {
@@ -260,11 +360,16 @@ func (cn *conn) setAutocommit(on bool) {
 }
 
 // endSQLTx ends the transaction state s after COMMIT, ROLLBACK or a
-// committing RELEASE sent as SQL.
-func (cn *conn) endSQLTx(s *txState) {
+// committing RELEASE sent as SQL; chain: a new transaction began at once.
+func (cn *conn) endSQLTx(s *txState, chain bool) {
 	switch {
+	case chain:
+		cn.tx = &txState{sql: s.sql, uncertain: s.uncertain}
 	case !s.sql:
-		cn.tx = &txState{} // inside a driver transaction: what follows is new work
+		// Inside a driver transaction: the database is back in autocommit
+		// (or, with autocommit off, in a new transaction), but the driver's
+		// Commit or Rollback is still to come. Uncertain is right either way.
+		cn.tx = &txState{uncertain: true}
 	case cn.manualCommit:
 		cn.tx = &txState{sql: true} // autocommit off: the next statement opens a new one
 	default:

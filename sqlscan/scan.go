@@ -21,12 +21,14 @@ type scanner struct {
 
 	volatile  string
 	savepoint string
-	catalog   string // the first system catalog read (information_schema.tables, pg_class, ...)
-	temp      bool   // creates a temporary table (SELECT INTO TEMP, pg_temp.t): session state
+	vars      []SessionVar // session-scope SET assignments (MySQL, Generic)
+	catalog   string       // the first system catalog read (information_schema.tables, pg_class, ...)
+	temp      bool         // creates a temporary table (SELECT INTO TEMP, pg_temp.t): session state
 
 	readsAll, writesAll, locking bool
 	opaque, setsSession          bool
 	implicitCommit               bool
+	chain, noChain               bool // COMMIT or ROLLBACK AND [NO] CHAIN
 	analyzed                     bool // EXPLAIN ANALYZE or MariaDB ANALYZE ran a statement
 	bad                          bool // unterminated literal or comment, unbalanced parentheses
 	ambiguous                    bool // contains a form Generic reads two ways
@@ -49,6 +51,8 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.hints = s.hints[:0]
 	s.cte = s.cte[:0]
 	s.kinds = s.kinds[:0]
+	s.vars = s.vars[:0]
+	s.chain, s.noChain = false, false
 	s.volatile, s.savepoint = "", ""
 	s.catalog, s.temp = "", false
 	s.readsAll, s.writesAll, s.locking = false, false, false
@@ -258,6 +262,8 @@ func (s *scanner) commitsImplicitly(lo int) bool {
 	case s.kwAt(lo) == kAlter, s.kwAt(lo) == kRename, s.kwAt(lo) == kTruncate, s.kwAt(lo) == kLock,
 		s.kwAt(lo) == kUnlock, s.kwAt(lo) == kGrant, s.kwAt(lo) == kRevoke, s.wordIs(lo, "flush"):
 		return true
+	case s.kwAt(lo) == kReset:
+		return !s.wordIs(lo+1, "persist") // RESET MASTER, QUERY CACHE, ...: all but MySQL's RESET PERSIST
 	case s.kwAt(lo) == kAnalyze, s.kwAt(lo) == kOptimize, s.wordIs(lo, "repair"), s.wordIs(lo, "check"):
 		// ... [LOCAL | NO_WRITE_TO_BINLOG] TABLE
 		return s.kwAt(lo+1) == kTable || s.kwAt(lo+2) == kTable
@@ -385,14 +391,29 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 			return Other
 		}
 		return Session
-	case kSet, kReset, kUse, kDiscard, kDeallocate, kAttach, kDetach:
+	case kSet:
+		if s.d == MySQL || s.d == Generic {
+			s.setVars(lo, hi)
+		}
+		return Session
+	case kReset, kUse, kDiscard, kDeallocate, kAttach, kDetach:
 		return Session
 	case kPrepare:
 		if s.kwAt(lo+1) == kTransaction {
-			return Unknown
+			// PostgreSQL hands the transaction to a later COMMIT PREPARED
+			// (a Write of every table): this connection's transaction ends
+			// here, with nothing it wrote visible yet.
+			return Rollback
 		}
 		return Session
+	case kXa:
+		return s.xa(lo)
 	case kBegin:
+		if s.compoundAt(lo) {
+			// MariaDB's compound statement runs code the scanner cannot see.
+			s.writesAll, s.opaque = true, true
+			return Write
+		}
 		return s.begin(lo, hi)
 	case kStart:
 		if s.kwAt(lo+1) == kTransaction {
@@ -404,6 +425,7 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 			s.writesAll = true
 			return Write
 		}
+		s.chainAt(lo+1, hi)
 		return Commit
 	case kRollback, kAbort:
 		return s.rollback(lo, hi)
@@ -481,7 +503,107 @@ func (s *scanner) rollback(lo, hi int) Kind {
 		s.savepoint = s.savepointName(i)
 		return RollbackTo
 	}
+	s.chainAt(i, hi)
 	return Rollback
+}
+
+// compoundAt reports MariaDB's compound statement at lo: BEGIN NOT ATOMIC
+// (a label before it is not supported outside stored programs).
+func (s *scanner) compoundAt(lo int) bool {
+	return (s.d == MySQL || s.d == Generic) && s.kwAt(lo) == kBegin && s.kwAt(lo+1) == kNot && s.wordIs(lo+2, "atomic")
+}
+
+// chainAt reads COMMIT's or ROLLBACK's AND [NO] CHAIN from token i.
+func (s *scanner) chainAt(i, hi int) {
+	for ; i < hi; i++ {
+		if s.kwAt(i) != kAnd {
+			continue
+		}
+		switch {
+		case s.kwAt(i+1) == kChain:
+			s.chain = true
+		case s.kwAt(i+1) == kNo && s.kwAt(i+2) == kChain:
+			s.noChain = true
+		}
+		return
+	}
+}
+
+// xa classifies MySQL's XA statements. XA COMMIT may commit a transaction
+// another connection prepared, whose tables cannot be known: it writes all.
+func (s *scanner) xa(lo int) Kind {
+	if s.d != MySQL && s.d != Generic {
+		return Unknown
+	}
+	switch s.kwAt(lo + 1) {
+	case kStart, kBegin:
+		return Begin
+	case kEnd, kPrepare:
+		return Other // the transaction stays open until XA COMMIT or ROLLBACK
+	case kCommit:
+		s.writesAll = true
+		return Commit
+	case kRollback:
+		return Rollback
+	}
+	if s.wordIs(lo+1, "recover") {
+		return Other
+	}
+	return Unknown
+}
+
+// setVars records the session-scope assignments of MySQL's SET: SET
+// [GLOBAL|SESSION|LOCAL|PERSIST|PERSIST_ONLY] name = value, ..., where a
+// scope applies to the assignments after it that name none, and
+// @@[global.|session.|local.]name is the same. An assignment whose value is
+// not one literal has Value "".
+func (s *scanner) setVars(lo, hi int) {
+	global := false
+	for i := lo + 1; i < hi; {
+		switch {
+		case s.kwAt(i) == kGlobal || s.wordIs(i, "persist") || s.wordIs(i, "persist_only"):
+			global = true
+			i++
+			continue
+		case s.wordIs(i, "session") || s.kwAt(i) == kLocal:
+			global = false
+			i++
+			continue
+		}
+		name, ok, g := "", false, global
+		switch t := &s.toks[i]; {
+		case t.kind == tWord:
+			name, ok = strings.ToLower(t.text), true
+		case t.kind == tVar && strings.HasPrefix(t.text, "@@"):
+			name, ok = strings.ToLower(t.text[2:]), true
+			if scope, rest, dotted := strings.Cut(name, "."); dotted {
+				name = rest
+				g = scope == "global" || scope == "persist" || scope == "persist_only"
+			}
+		}
+		end := s.topLevel(i, hi, func(j int) bool { return s.isPunct(j, ',') })
+		if end < 0 {
+			end = hi
+		}
+		val := -1 // the first token of the value
+		switch {
+		case s.isOp(i+1, "="):
+			val = i + 2
+		case s.isOp(i+1, ":") && s.isOp(i+2, "="):
+			val = i + 3
+		}
+		if ok && !g && val > 0 && val <= end {
+			v := SessionVar{Name: name}
+			if val+1 == end {
+				switch t := &s.toks[val]; t.kind {
+				case tWord, tNumber, tString:
+					v.Value = strings.ToLower(t.text)
+				}
+			}
+			s.vars = append(s.vars, v)
+		}
+		i = end + 1
+	}
 }
 
 func (s *scanner) explain(lo, hi int) Kind {

@@ -61,9 +61,15 @@ const (
 	// COPY FROM, LOAD DATA, CALL, EXPLAIN ANALYZE of a write, SELECT INTO,
 	// a data-modifying CTE, and any RETURNING form.
 	Write
-	Begin      // BEGIN, START TRANSACTION (SQLite BEGIN IMMEDIATE and the like too)
-	Commit     // COMMIT, END (COMMIT AND CHAIN is reported as Commit)
-	Rollback   // ROLLBACK, ABORT (whole transaction)
+	Begin // BEGIN, START TRANSACTION, XA START (SQLite BEGIN IMMEDIATE and the like too)
+	// Commit is COMMIT, END and XA COMMIT (see Chain for COMMIT AND CHAIN).
+	// XA COMMIT sets WritesAll: it may commit a transaction that another
+	// connection prepared.
+	Commit
+	// Rollback is ROLLBACK, ABORT and XA ROLLBACK of the whole transaction,
+	// and PostgreSQL's PREPARE TRANSACTION, which ends the connection's
+	// transaction with nothing it wrote visible until COMMIT PREPARED.
+	Rollback
 	Savepoint  // SAVEPOINT name
 	RollbackTo // ROLLBACK TO [SAVEPOINT] name
 	Release    // RELEASE [SAVEPOINT] name
@@ -123,10 +129,26 @@ type Statement struct {
 	// Hints are the bodies of comments that begin with "cachedsql:", without
 	// that prefix and trimmed (for example "ttl=30s", "nocache").
 	Hints []string
+	// Chain is true for COMMIT and ROLLBACK ... AND CHAIN, which begin a new
+	// transaction at once; NoChain for ... AND NO CHAIN, which does not even
+	// where MySQL's completion_type says chain.
+	Chain, NoChain bool
+	// SessionVars are the session-scope system variables a SET assigns, in
+	// the MySQL and Generic dialects, in order (not GLOBAL or PERSIST ones,
+	// nor @user variables).
+	SessionVars []SessionVar
 	// TxControl is true when a text of several statements includes
 	// transaction control (BEGIN; UPDATE t; ...): whether it leaves a
 	// transaction open cannot be told from the combined Kind.
 	TxControl bool
+}
+
+// SessionVar is one assignment of SET: Name lower-cased, without @@ or a
+// scope; Value the lower-cased literal assigned (a number, a word such as ON
+// or DEFAULT, or a string's content), or "" for anything else (an
+// expression, a variable, a parameter).
+type SessionVar struct {
+	Name, Value string
 }
 
 // Scan classifies sql in dialect d. It never panics and returns the same
@@ -199,6 +221,9 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 			if !s.isPunct(i, ';') {
 				continue
 			}
+			if s.compoundAt(lo) {
+				i = len(s.toks) // its body's semicolons are its own
+			}
 		}
 		if i > lo {
 			if s.d == MySQL || s.d == Generic {
@@ -225,6 +250,9 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		r.Kind = Session // it also writes the table, which callers see in Writes
 	}
 	r.Locking = s.locking
+	if len(s.vars) > 0 {
+		r.SessionVars = append([]SessionVar(nil), s.vars...)
+	}
 	r.Opaque, r.SetsSession, r.ImplicitCommit = s.opaque, s.setsSession, s.implicitCommit
 	r.Volatile = s.volatile
 	if r.Volatile == "" && s.catalog != "" {
@@ -236,6 +264,8 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		r.ReadsAll, r.WritesAll = true, true
 		return r
 	case Begin, Commit, Rollback:
+		r.Chain, r.NoChain = s.chain, s.noChain
+		r.WritesAll = s.writesAll // XA COMMIT: a transaction another connection may have prepared
 		return r
 	case Savepoint, RollbackTo, Release:
 		r.Savepoint = s.savepoint
@@ -327,7 +357,8 @@ func union(a, b Statement) Statement {
 		return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: a.Hints,
 			Volatile: a.Volatile, Locking: a.Locking || b.Locking, TxControl: a.TxControl || b.TxControl,
 			Opaque: a.Opaque || b.Opaque, SetsSession: a.SetsSession || b.SetsSession,
-			ImplicitCommit: a.ImplicitCommit || b.ImplicitCommit}
+			ImplicitCommit: a.ImplicitCommit || b.ImplicitCommit,
+			SessionVars:    append(a.SessionVars, b.SessionVars...)}
 	}
 	a.Reads = sortedSet(append(append([]string(nil), a.Reads...), b.Reads...))
 	a.Writes = sortedSet(append(append([]string(nil), a.Writes...), b.Writes...))
@@ -339,6 +370,11 @@ func union(a, b Statement) Statement {
 	a.Opaque = a.Opaque || b.Opaque
 	a.SetsSession = a.SetsSession || b.SetsSession
 	a.ImplicitCommit = a.ImplicitCommit || b.ImplicitCommit
+	a.Chain = a.Chain || b.Chain
+	a.NoChain = a.NoChain || b.NoChain
+	if len(a.SessionVars) != len(b.SessionVars) {
+		a.SessionVars = append(a.SessionVars, b.SessionVars...) // read both ways: what either sets
+	}
 	if a.Volatile == "" {
 		a.Volatile = b.Volatile
 	}

@@ -134,6 +134,15 @@ func parseWant(spec string) (Statement, error) {
 		case "calls":
 			var dummy bool
 			w.Calls = list(val, &dummy)
+		case "chain":
+			w.Chain = true
+		case "nochain":
+			w.NoChain = true
+		case "set": // set=name:value,name:value (value empty when not a literal)
+			for _, e := range strings.Split(val, ",") {
+				n, v, _ := strings.Cut(e, ":")
+				w.SessionVars = append(w.SessionVars, SessionVar{Name: n, Value: strings.ReplaceAll(v, "%20", " ")})
+			}
 		default:
 			return w, fmt.Errorf("unknown field %q", f)
 		}
@@ -168,8 +177,8 @@ func TestCorpus(t *testing.T) {
 }
 
 func describe(s Statement) string {
-	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v opaque=%v setssession=%v implicitcommit=%v",
-		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl, s.Opaque, s.SetsSession, s.ImplicitCommit)
+	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v opaque=%v setssession=%v implicitcommit=%v chain=%v nochain=%v set=%v",
+		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl, s.Opaque, s.SetsSession, s.ImplicitCommit, s.Chain, s.NoChain, s.SessionVars)
 }
 
 // checkInvariants holds every result to the structural contract.
@@ -199,7 +208,7 @@ func checkInvariants(t *testing.T, sql string, s Statement) {
 			t.Errorf("%q: Other with writes: %s", sql, describe(s))
 		}
 	case Begin, Commit, Rollback, Savepoint, RollbackTo, Release:
-		if len(s.Reads)+len(s.Writes) > 0 || s.ReadsAll || s.WritesAll {
+		if len(s.Reads)+len(s.Writes) > 0 || s.ReadsAll || (s.WritesAll && s.Kind != Commit) {
 			t.Errorf("%q: transaction control with tables: %s", sql, describe(s))
 		}
 	}
