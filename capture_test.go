@@ -157,8 +157,9 @@ func (r *brokenSets) HasNextResultSet() bool { return true }
 func (r *brokenSets) NextResultSet() error   { return r.err }
 
 // TestCaptureReturnsTheDriversError: an error from Next, on the first row or
-// later, or from NextResultSet, comes back from capture as is, with no
-// result and no overflow, whatever the hint (not a panic).
+// later, comes back from capture as is with the rows before it and overflow
+// set (the caller reads those rows, then the error); from NextResultSet, as
+// is with no result and no overflow; whatever the hint (not a panic).
 func TestCaptureReturnsTheDriversError(t *testing.T) {
 	boom := errors.New("connection reset")
 	mk := func() sliceRows {
@@ -185,6 +186,17 @@ func TestCaptureReturnsTheDriversError(t *testing.T) {
 					r.sliceRows, r.read = mk(), 0
 				}
 				res, _, overflow, err := captureEncoded(t, tt.rows, 0, 0, hint)
+				if r, ok := tt.rows.(*brokenRows); ok {
+					if !errors.Is(err, boom) || !overflow || res == nil || len(res.Sets) != 1 || len(res.Sets[0].Rows) != r.failAt {
+						t.Fatalf("capture = %v, overflow %v, %v; want the %d rows before the error, true, %v", res, overflow, err, r.failAt, boom)
+					}
+					for i, row := range res.Sets[0].Rows {
+						if row[0] != int64(i) {
+							t.Fatalf("row %d = %v", i, row)
+						}
+					}
+					return
+				}
 				if !errors.Is(err, boom) || res != nil || overflow {
 					t.Fatalf("capture = %v, overflow %v, %v; want nil, false, %v", res, overflow, err, boom)
 				}

@@ -28,6 +28,9 @@ type Config struct {
 	Driver driver.Driver
 	// Connector is an inner connector, used instead of Driver and DSN.
 	Connector driver.Connector
+	// registered is the name Register gave the wrapped driver: it tells
+	// apart, across processes, Driver values that DriverName alone does not.
+	registered string
 
 	// RedisURL enables the Redis L2 and the cross-process invalidation stream
 	// (DSN key redis): a URL as go-redis ParseURL accepts it. "" with a nil

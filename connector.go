@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cachedsql/cachedsql/generation"
 	"github.com/cachedsql/cachedsql/sqlscan"
@@ -29,6 +30,13 @@ type Connector struct {
 	log     *slog.Logger
 	deps    map[string][]string // table → tables that change with it, both directions
 	pure    map[string]bool     // Config.PureFunctions, lower-cased
+	// keyNamespace keys reads on the connection path: the namespace, the
+	// process's local time zone (drivers read times in it: go-sql-driver's
+	// loc=Local, pgx's timestamptz), and a Driver value's identity when it
+	// is not the driver registered under DriverName (one with hooks may
+	// answer differently). Invalidations stay the namespace's: such
+	// processes and drivers reach one database.
+	keyNamespace string
 	// stmtNamespace keys reads through prepared statements apart from the
 	// same text sent on the connection: a driver may answer the two
 	// differently (go-sql-driver/mysql's binary protocol returns int64 and
@@ -88,9 +96,12 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 		log:     log,
 		deps:    closeDeps(cfg.Dependencies),
 		pure:    map[string]bool{},
-
-		stmtNamespace: cfg.Namespace + "\x00prepared",
 	}
+	c.keyNamespace = cfg.Namespace + "\x00" + localZone()
+	if id := driverIdentity(&cfg); id != "" {
+		c.keyNamespace += "\x00" + id
+	}
+	c.stmtNamespace = c.keyNamespace + "\x00prepared"
 	for _, f := range cfg.PureFunctions {
 		c.pure[strings.ToLower(strings.TrimSpace(f))] = true
 	}
@@ -135,6 +146,33 @@ type dsnConnector struct {
 
 func (t dsnConnector) Connect(context.Context) (driver.Conn, error) { return t.drv.Open(t.dsn) }
 func (t dsnConnector) Driver() driver.Driver                        { return t.drv }
+
+// localZone fingerprints the process's local time zone by its names and
+// offsets in winter and summer from 1900 to 2100: what a driver that reads
+// times in time.Local makes of the same row.
+var localZone = sync.OnceValue(func() string {
+	h := sha256.New()
+	for y := 1900; y <= 2100; y += 2 {
+		for _, m := range [...]time.Month{time.January, time.July} {
+			name, off := time.Date(y, m, 15, 12, 0, 0, 0, time.Local).Zone()
+			fmt.Fprintf(h, "%s%d,", name, off)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+})
+
+// driverIdentity tells apart a Driver value given beside a DriverName
+// (which then only names the dialect and the namespace's database): by its
+// type and the name Register gave it, both the same in every process. A
+// value with connect hooks may answer differently from the driver
+// registered under DriverName, or from another value registered apart.
+// "" when cfg names no such value.
+func driverIdentity(cfg *Config) string {
+	if cfg.Connector != nil || cfg.Driver == nil || cfg.DriverName == "" {
+		return ""
+	}
+	return fmt.Sprintf("%T\x00%s", cfg.Driver, cfg.registered)
+}
 
 // defaultNamespace identifies the inner database: a hash of driver name and
 // DSN (never the DSN itself: it may hold a password).

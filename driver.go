@@ -60,7 +60,9 @@ func Register(name string, inner driver.Driver, base Config) {
 	if base.DriverName == "" {
 		base.DriverName = name
 	}
-	sql.Register(name, Wrap(inner, base))
+	d := Wrap(inner, base)
+	d.base.registered = name
+	sql.Register(name, d)
 }
 
 // OpenConnector implements driver.DriverContext: database/sql calls it once per

@@ -871,7 +871,7 @@ func fillL1(b *testing.B, c *Connector, q string, n int) {
 	}
 	var kb keying.Builder
 	key := func(id int64) keying.Key {
-		kb.Reset(c.cfg.Namespace)
+		kb.Reset(c.keyNamespace)
 		kb.Query(q)
 		if err := kb.Arg(driver.NamedValue{Ordinal: 1, Value: id}); err != nil {
 			b.Fatal(err)

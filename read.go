@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cachedsql/cachedsql/internal/readhook"
 	"github.com/cachedsql/cachedsql/keying"
@@ -63,7 +64,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	// (the inner connection answers them driver.ErrSkip, or cannot query):
 	// their rows come from the statement path, and a hit here spares the
 	// prepare.
-	ns, km := c.cfg.Namespace, &cn.memo
+	ns, km := c.keyNamespace, &cn.memo
 	if st != nil || p.connSkips.Load() || (cn.qc == nil && cn.q == nil) {
 		ns, km = c.stmtNamespace, &cn.stmtMemo
 	}
@@ -73,7 +74,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		kb.Reset(ns)
 		kb.Query(query)
 		for i := range args {
-			if clockArg(args[i].Value) {
+			if clockArg(c.dialect, args[i].Value) {
 				sh.ctr.bypass[byVolatile].Add(1)
 				return cn.passQuery(ctx, query, args, st)
 			}
@@ -170,26 +171,50 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 
 // clockArg reports an argument the database may read as the time of the
 // query: 'now' to SQLite's date functions and PostgreSQL's date types, and
-// 'today', 'tomorrow' and 'yesterday' to PostgreSQL's. The text of the query
-// cannot show it (strftime('%s', ?)), so a read with one is not cached.
-func clockArg(v driver.Value) bool {
+// 'today', 'tomorrow' and 'yesterday' to PostgreSQL's, alone or inside a
+// longer text ('{now}'::timestamptz[], '[-infinity,now]'::tstzrange,
+// 'today 10:00 UTC'). The text of the query cannot show it
+// (strftime('%s', ?)), so a read with one of those words anywhere in an
+// argument is not cached: a false alarm costs a read from the database.
+// MySQL reads none of them.
+func clockArg(d sqlscan.Dialect, v driver.Value) bool {
+	if d == sqlscan.MySQL {
+		return false
+	}
 	switch x := v.(type) {
 	case string:
-		return len(x) >= 3 && len(x) <= 16 && clockWord(strings.TrimSpace(x))
+		return hasClockWord(x)
 	case []byte:
-		return len(x) >= 3 && len(x) <= 16 && clockWord(string(bytes.TrimSpace(x)))
+		return hasClockWord(unsafe.String(unsafe.SliceData(x), len(x)))
 	}
 	return false
 }
 
-func clockWord(s string) bool {
-	for _, w := range [...]string{"now", "today", "tomorrow", "yesterday"} {
-		if strings.EqualFold(s, w) {
-			return true
+// hasClockWord reports whether s holds now, today, tomorrow or yesterday,
+// in any case, as a whole word.
+func hasClockWord(s string) bool {
+	for i := 0; i < len(s); {
+		if !isLetter(s[i]) {
+			i++
+			continue
 		}
+		j := i + 1
+		for j < len(s) && isLetter(s[j]) {
+			j++
+		}
+		if n := j - i; n == 3 || n == 5 || n == 8 || n == 9 {
+			w := s[i:j]
+			if strings.EqualFold(w, "now") || strings.EqualFold(w, "today") ||
+				strings.EqualFold(w, "tomorrow") || strings.EqualFold(w, "yesterday") {
+				return true
+			}
+		}
+		i = j
 	}
 	return false
 }
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // errLookupLeft marks a shared L2 lookup that failed because the caller
 // running it left.
@@ -443,14 +468,19 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	if err != nil || overflow {
 		putScratch(bp, enc.Abandon())
 	}
-	if err != nil {
+	if err != nil && !overflow {
 		rows.Close()
 		qcancel()
 		return nil, err
 	}
 	if overflow {
+		// Too large to cache, or a row the driver failed to read: the leader
+		// reads the rest (or the error) as it would have unwrapped; the
+		// others run their own query.
 		sh.ctr.uncacheable.Add(1)
-		h.give(newOverflowRows(res, rows, qcancel))
+		o := newOverflowRows(res, rows, qcancel)
+		o.err = err
+		h.give(o)
 		return &fill{}, nil
 	}
 	defer qcancel()
@@ -535,7 +565,8 @@ type sizeHint struct {
 // It stops early (overflow) when the result exceeds a cap (maxBytes counts
 // encoded bytes) or holds a value or column type the codec cannot reproduce;
 // res then holds what was read so far, rows is positioned just after it, and
-// enc is unusable. got is the hint this result gives. The result is read
+// enc is unusable. A row the driver fails to read is an overflow too, with
+// that error: res holds the rows before it. got is the hint this result gives. The result is read
 // into mem's chunks where they are large enough, and mem keeps the chunks
 // that had to be made instead, for the capture that reuses it.
 func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset.Encoder, mem *fillMem) (res *rowset.Result, got sizeHint, overflow bool, err error) {
@@ -624,7 +655,10 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 				break
 			}
 			if err != nil {
-				return nil, got, false, err
+				// The rows read so far go to the caller, then this error, as
+				// the driver would have given them.
+				res.Sets = append(res.Sets, set)
+				return res, got, true, err
 			}
 			// Each value is encoded as it is copied, in one switch on its
 			// type, while the row is in the CPU's cache. An error sticks in

@@ -202,6 +202,10 @@ type overflowRows struct {
 	last   int                // index of the result set the inner rows are in
 	cancel context.CancelFunc // ends the inner query
 	stop   func() bool        // stops following the reader's context
+	// err, if not nil, is what the inner rows' Next returned after pre's
+	// rows: Next returns it then, rather than reading on; told once it has.
+	err  error
+	told bool
 }
 
 func newOverflowRows(pre *rowset.Result, inner driver.Rows, cancel context.CancelFunc) *overflowRows {
@@ -227,6 +231,13 @@ func (r *overflowRows) Close() error {
 		r.stop()
 	}
 	r.cancel()
+	if err == nil && r.err != nil && !r.told {
+		// The reader stops before the failed row. Some drivers' Close would
+		// read on and report the error (lib/pq), others would not (SQLite);
+		// the error already happened, so report it rather than let a failed
+		// query pass for a good one.
+		err = r.err
+	}
 	return err
 }
 
@@ -237,6 +248,10 @@ func (r *overflowRows) Next(dest []driver.Value) error {
 		}
 		r.pre.set = r.last + 1 // the prefix of the live set is used up
 	}
+	if r.err != nil {
+		r.told = true
+		return r.err
+	}
 	return r.live.Next(dest)
 }
 
@@ -244,7 +259,7 @@ func (r *overflowRows) HasNextResultSet() bool {
 	if r.replaying() {
 		return true
 	}
-	return r.live.HasNextResultSet()
+	return r.err == nil && r.live.HasNextResultSet()
 }
 
 func (r *overflowRows) NextResultSet() error {
