@@ -2,6 +2,7 @@ package cachedsql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -78,7 +79,7 @@ func acquireShared(cfg *Config, log *slog.Logger) (*shared, error) {
 	return sh, nil
 }
 
-func releaseShared(sh *shared) {
+func releaseShared(sh *shared) error {
 	registry.mu.Lock()
 	sh.refs--
 	last := sh.refs == 0
@@ -91,10 +92,13 @@ func releaseShared(sh *shared) {
 		sh.closed = true
 		sh.bgMu.Unlock()
 		sh.bg.Wait()
+		var errs []error
 		for i := len(sh.close) - 1; i >= 0; i-- {
-			sh.close[i]()
+			errs = append(errs, sh.close[i]())
 		}
+		return errors.Join(errs...)
 	}
+	return nil
 }
 
 func newShared(cfg *Config, sig string, log *slog.Logger) (_ *shared, err error) {

@@ -312,12 +312,18 @@ func (c *Connector) Driver() driver.Driver { return c.drv }
 
 // Close releases the connector's share of the cache and closes the inner
 // connector if it can be closed. It waits for cache writes still under way.
+// The namespace's last Close makes one last attempt to publish
+// invalidations Redis has not seen (writes made while it was unreachable);
+// if that fails it returns an error wrapping generation.ErrNotPublished, and other
+// processes will serve those tables' old rows until their TTL: announce
+// them with Invalidate or `cachedsql invalidate`.
 func (c *Connector) Close() error {
 	c.closeOnce.Do(func() {
-		releaseShared(c.sh)
+		err := releaseShared(c.sh)
 		if cl, ok := c.inner.(io.Closer); ok {
-			c.closeErr = cl.Close()
+			err = errors.Join(err, cl.Close())
 		}
+		c.closeErr = err
 	})
 	return c.closeErr
 }

@@ -43,11 +43,24 @@
 // the clock stop vouching at once and resync. When a read returns nothing, the
 // clock checks that the hash still holds its epoch (eviction or a flush with no
 // later writes) and a "!seq" equal to the last sequence it read (a stream key
-// deleted or evicted with events in it that the clock had not read). A resync replaces the local numbers with Redis's and counts in
-// Stats.Resyncs. If Redis still has the clock's epoch but a "!seq" below one the
-// clock has seen (a failover to a replica that had not received the last
-// writes), the resync script replaces the epoch: the lost increments would
-// otherwise be handed out again for different data.
+// deleted or evicted with events in it that the clock had not read), and
+// that the event the hash records under that number is the one it read. A
+// resync replaces the local numbers with Redis's and counts in
+// Stats.Resyncs.
+//
+// # Redis losing writes
+//
+// A Redis restarted from a snapshot, or a replica promoted before it had
+// the last writes, keeps the epoch but not the last increments, and would
+// hand them out again for different data. Each event carries a random
+// nonce, and the hash keeps the last 64 ("!n<seq mod 64>"). The resync
+// script replaces the epoch (every key changes) when the hash's "!seq" is
+// below the last sequence the clock saw, or when the event under that
+// number is not the one the clock saw, by the ring or by the stream entry
+// it read (a reader more than 64 events behind whose entry was trimmed
+// cannot tell, and replaces it too: a cold cache, not a stale one). A
+// clock whose own Advance is answered with the number of an event it saw
+// with another nonce forces that replacement.
 //
 // While the reader cannot show it is in step (disconnected, Redis not
 // answering), Read keeps vouching (ok=true) for at most StaleBound after the
@@ -64,10 +77,8 @@
 // are published by a background loop when Redis answers again; Advance returns
 // an error wrapping ErrNotPublished.
 //
-// Limitation: when Redis loses writes with its epoch kept, a process whose own
-// Advance is answered with numbers it already used sees its write only once its
-// reader has noticed the sequence going back and resynchronised (one stream
-// round trip later).
+// Close makes one last attempt to publish what is pending, and returns an
+// error wrapping ErrNotPublished if it fails.
 //
 // The clock uses its own copy of a *redis.Client or *redis.ClusterClient with
 // context deadlines enabled (so a Redis that stops answering cannot hold a
@@ -324,10 +335,12 @@ func (c *Clock) Stats() Stats {
 }
 
 // Close stops reading the stream. It waits for the clock's goroutines to end.
-// Closing twice does nothing.
+// Changes Redis has not seen yet (made while it was unreachable) get one
+// last attempt to be published; if that fails too, Close logs them and
+// returns an error wrapping ErrNotPublished. Closing twice does nothing.
 func (c *Clock) Close() error {
 	if c.rs != nil {
-		c.rs.stop()
+		return c.rs.stop()
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,11 +38,14 @@ type redisSide struct {
 	waiters   chan struct{}
 
 	wantResync atomic.Bool // set when an Advance reply shows another epoch
+	// forceResync: a reply proved Redis lost an event this clock saw; the
+	// next resync replaces the epoch.
+	forceResync atomic.Bool
 
 	// Guarded by c.mu.
 	pending    map[string]uint64 // tables advanced locally, not yet published -> version
 	pendingAll uint64
-	maxSeq     uint64   // highest sequence seen in the current epoch
+	last       tip      // the event with the highest sequence seen in the current epoch
 	resyncing  bool     // a resync script is in flight: record replies
 	replies    []*reply // replies applied while resyncing
 
@@ -118,8 +122,9 @@ func (r *redisSide) start() {
 	go r.publishLoop()
 }
 
-func (r *redisSide) stop() {
+func (r *redisSide) stop() (err error) {
 	r.stopOnce.Do(func() {
+		err = r.publishPending()
 		r.cancel()
 		if r.own {
 			// Closing the connections ends a blocked XREAD at once.
@@ -131,6 +136,38 @@ func (r *redisSide) stop() {
 		r.connected.Store(false)
 		r.c.connected.Store(false)
 	})
+	return err
+}
+
+// publishPending makes one last attempt, bounded by opTimeout, to publish
+// the changes Redis has not seen: a process that wrote while Redis was
+// unreachable and closes before its publisher got through would otherwise
+// take them with it, and other processes would serve the old rows for
+// their TTL.
+func (r *redisSide) publishPending() error {
+	c := r.c
+	c.mu.Lock()
+	tables := make([]string, 0, len(r.pending))
+	for t := range r.pending {
+		tables = append(tables, t)
+	}
+	all := r.pendingAll > 0
+	c.mu.Unlock()
+	if len(tables) == 0 && !all {
+		return nil
+	}
+	if all {
+		tables = nil
+	}
+	slices.Sort(tables)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if _, err := runAdvance(ctx, r.rdb, c.namespace, c.origin, c.instance, tables, all, c.now(), r.maxLen); err != nil {
+		c.log.Error("generation: closing with changes other processes never saw; announce them with cachedsql invalidate",
+			"namespace", c.namespace, "tables", tables, "all", all, "err", err)
+		return fmt.Errorf("%w (namespace %q, tables %q, all %v): closing: %w", ErrNotPublished, c.namespace, tables, all, err)
+	}
+	return nil
 }
 
 func (r *redisSide) callCtx(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -347,9 +384,18 @@ func (r *redisSide) inStep(lastSeq uint64) (bool, error) {
 	hash, _ := Keys(r.c.namespace)
 	ctx, cancel := r.callCtx(r.ctx, opTimeout)
 	defer cancel()
-	v, err := r.rdb.HMGet(ctx, hash, fieldEpoch, fieldSeq).Result()
+	v, err := r.rdb.HMGet(ctx, hash, fieldEpoch, fieldSeq, ringField(lastSeq)).Result()
 	if err != nil {
 		return false, err
+	}
+	r.c.mu.Lock()
+	last := r.last
+	r.c.mu.Unlock()
+	if n, _ := v[2].(string); last.seq == lastSeq && last.nonce != "" && n != last.nonce {
+		// Another event holds the number of the last one seen: Redis lost
+		// that one, and a writer since reused its number (one whose stream id
+		// sorts before it never reaches this reader).
+		return false, nil
 	}
 	epoch, _ := v[0].(string) // nil when the field (or the hash) is gone
 	if e, err := parseUint63(epoch); err != nil || e != r.c.st.Load().epoch {
@@ -371,12 +417,13 @@ func (r *redisSide) resync(count bool) (lastID string, lastSeq uint64, err error
 	r.wantResync.Store(false)
 	c.mu.Lock()
 	cur := c.st.Load()
-	minSeq := r.maxSeq
+	last := r.last
 	r.resyncing, r.replies = true, nil
 	c.mu.Unlock()
 
+	force := r.forceResync.Swap(false)
 	ctx, cancel := r.callCtx(r.ctx, opTimeout)
-	lastID, snap, err := runResync(ctx, r.rdb, c.namespace, cur.epoch, minSeq)
+	lastID, snap, err := runResync(ctx, r.rdb, c.namespace, cur.epoch, last, force)
 	cancel()
 
 	c.mu.Lock()
@@ -384,6 +431,9 @@ func (r *redisSide) resync(count bool) (lastID string, lastSeq uint64, err error
 	r.resyncing, r.replies = false, nil
 	if err != nil {
 		c.mu.Unlock()
+		if force {
+			r.forceResync.Store(true)
+		}
 		return "", 0, fmt.Errorf("generation: resync of namespace %q: %w", c.namespace, err)
 	}
 	// Replies to advances that ran after the script are missing from the
@@ -421,10 +471,10 @@ func (r *redisSide) resync(count bool) (lastID string, lastSeq uint64, err error
 	}
 	changed := !sameNumbers(cur, next)
 	c.st.Store(next)
-	r.maxSeq = snap.seq
+	r.last = tip{seq: snap.seq, nonce: snap.nonce, id: lastID}
 	for _, rep := range replies {
-		if rep.epoch == snap.epoch {
-			r.maxSeq = max(r.maxSeq, rep.seq)
+		if rep.epoch == snap.epoch && rep.seq > r.last.seq {
+			r.last = tip{seq: rep.seq, nonce: rep.nonce, id: rep.id}
 		}
 	}
 	c.mu.Unlock()
@@ -465,12 +515,15 @@ func sameNumbers(a, b *state) bool {
 // the script's reply already).
 func (r *redisSide) applyEvent(e *event) {
 	c := r.c
+	c.mu.Lock()
+	if e.seq > r.last.seq {
+		r.last = tip{seq: e.seq, nonce: e.nonce, id: e.id}
+	}
 	if e.instance == c.instance {
+		c.mu.Unlock()
 		return
 	}
-	c.mu.Lock()
 	s := c.st.Load()
-	r.maxSeq = max(r.maxSeq, e.seq)
 	if e.all > 0 && e.all > s.all.shared {
 		s.all.shared = e.all
 		if r.pendingAll > 0 {
@@ -493,7 +546,8 @@ func (r *redisSide) applyEvent(e *event) {
 // applyReplyLocked applies what the script answered to this clock's own
 // advance. versions (from the publisher) are the pending versions being
 // published; nil for a direct Advance. c.mu must be held. It reports whether the
-// reply came from another epoch, in which case a resync is needed.
+// reply came from another epoch, or proves Redis lost writes, in which case a
+// resync is needed.
 func (r *redisSide) applyReplyLocked(rep *reply, versions map[string]uint64, allVersion uint64) (otherEpoch bool) {
 	s := r.c.st.Load()
 	if r.resyncing {
@@ -511,9 +565,16 @@ func (r *redisSide) applyReplyLocked(rep *reply, versions map[string]uint64, all
 			r.pendingAll = 0
 		}
 	}
-	if rep.epoch != s.epoch {
-		// The shared numbers belong to a state this clock has not loaded yet:
-		// local values make the write visible here until the resync.
+	// Two events under one number: Redis lost the one seen before, and its
+	// counters hand out numbers keys were already filled under.
+	lost := rep.epoch == s.epoch && rep.seq == r.last.seq && r.last.nonce != "" && rep.nonce != r.last.nonce
+	if lost {
+		r.forceResync.Store(true)
+	}
+	if rep.epoch != s.epoch || lost {
+		// The shared numbers belong to a state this clock has not loaded yet
+		// (or to none it can trust): local values make the write visible here
+		// until the resync.
 		if rep.all > 0 {
 			s.all.advanceLocal()
 		}
@@ -522,7 +583,9 @@ func (r *redisSide) applyReplyLocked(rep *reply, versions map[string]uint64, all
 		}
 		return true
 	}
-	r.maxSeq = max(r.maxSeq, rep.seq)
+	if rep.seq > r.last.seq {
+		r.last = tip{seq: rep.seq, nonce: rep.nonce, id: rep.id}
+	}
 	for _, t := range cleared {
 		if _, named := rep.gens[t]; !named {
 			// Published through a namespace-wide change, which moved every key

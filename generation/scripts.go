@@ -17,6 +17,11 @@ import (
 // random candidate becomes the epoch, so counters that restart at 1 never
 // rebuild a key from before.
 //
+// The candidate is also the event's nonce: the entry carries it (n), and the
+// hash keeps the last 64 under "!n<seq mod 64>", so that a clock can later
+// tell whether the event it saw with some sequence is still the one Redis
+// holds under that number (see resyncScript).
+//
 // KEYS: hash, stream. ARGV: candidate epoch, origin, instance, unix ms, maxlen,
 // "1" for the whole namespace or "0", then the tables.
 // Reply: epoch, sequence, namespace counter (0 if untouched), stream id, then
@@ -28,7 +33,8 @@ if not e then
   redis.call('HSET', KEYS[1], '!epoch', e)
 end
 local seq = redis.call('HINCRBY', KEYS[1], '!seq', 1)
-local f = {'o', ARGV[2], 'i', ARGV[3], 'e', e, 's', seq, 'ms', ARGV[4]}
+redis.call('HSET', KEYS[1], '!n' .. (seq % 64), ARGV[1])
+local f = {'o', ARGV[2], 'i', ARGV[3], 'e', e, 's', seq, 'ms', ARGV[4], 'n', ARGV[1]}
 local out = {e, seq, 0, ''}
 if ARGV[6] == '1' then
   local a = redis.call('HINCRBY', KEYS[1], '!all', 1)
@@ -52,19 +58,46 @@ return out
 // nothing the hash does not already hold.
 //
 // It creates the epoch if the hash is missing, and replaces it when the hash
-// still has the caller's epoch but a sequence below one the caller has already
-// seen: Redis lost writes (a failover to a lagging replica, a restore), and its
-// counters would otherwise hand out numbers that old keys already used.
+// still has the caller's epoch but not the history the caller saw: Redis
+// lost writes (a restart from a snapshot, a failover to a lagging replica, a
+// restore), and its counters would otherwise hand out numbers that keys the
+// caller filled already used. Lost writes show as a sequence below the
+// caller's last, or, once other writers have caught up, as another event
+// under the caller's last sequence: its nonce is neither in the hash's ring
+// nor on the stream entry the caller read it from. (A reader more than 64
+// events behind a stream trimmed or evicted past its last entry cannot
+// tell, and replaces the epoch: a cold cache, never a stale one.) force
+// replaces it regardless: the caller has proof of a loss.
 //
-// KEYS: hash, stream. ARGV: candidate epoch, the caller's epoch, the highest
-// sequence the caller saw in it.
+// KEYS: hash, stream. ARGV: candidate epoch, the caller's epoch, the
+// highest sequence the caller saw in it, that event's nonce ("" if
+// unknown) and stream id ("" if unknown), "1" to force.
 // Reply: last stream id ("0-0" if none), then HGETALL's flat field/value list.
 var resyncScript = redis.NewScript(`
 local e = redis.call('HGET', KEYS[1], '!epoch')
 if not e then
   redis.call('HSET', KEYS[1], '!epoch', ARGV[1])
-elseif e == ARGV[2] and tonumber(redis.call('HGET', KEYS[1], '!seq') or '0') < tonumber(ARGV[3]) then
-  redis.call('HSET', KEYS[1], '!epoch', ARGV[1])
+elseif e == ARGV[2] then
+  local seq = tonumber(redis.call('HGET', KEYS[1], '!seq') or '0')
+  local tip = tonumber(ARGV[3])
+  local lost = ARGV[6] == '1' or seq < tip
+  if not lost and tip > 0 and ARGV[4] ~= '' then
+    lost = redis.call('HGET', KEYS[1], '!n' .. (tip % 64)) ~= ARGV[4]
+    if lost and ARGV[5] ~= '' then
+      local ev = redis.call('XRANGE', KEYS[2], ARGV[5], ARGV[5])
+      if #ev > 0 then
+        local f = ev[1][2]
+        for i = 1, #f, 2 do
+          if f[i] == 'n' and f[i+1] == ARGV[4] then
+            lost = false
+          end
+        end
+      end
+    end
+  end
+  if lost then
+    redis.call('HSET', KEYS[1], '!epoch', ARGV[1])
+  end
 end
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local id = '0-0'
@@ -85,6 +118,7 @@ type reply struct {
 	seq   uint64
 	all   uint64
 	id    string
+	nonce string
 	gens  map[string]uint64
 }
 
@@ -98,7 +132,8 @@ func runAdvance(ctx context.Context, rdb redis.Scripter, namespace, origin, inst
 	if all {
 		allArg = "1"
 	}
-	args = append(args, strconv.FormatUint(random63(), 10), origin, instance,
+	nonce := strconv.FormatUint(random63(), 10)
+	args = append(args, nonce, origin, instance,
 		strconv.FormatInt(at.UnixMilli(), 10), strconv.FormatInt(maxLen, 10), allArg)
 	for _, t := range tables {
 		args = append(args, t)
@@ -110,7 +145,7 @@ func runAdvance(ctx context.Context, rdb redis.Scripter, namespace, origin, inst
 	if len(res) != 4+len(tables) {
 		return nil, fmt.Errorf("generation: advance script answered %d values, want %d", len(res), 4+len(tables))
 	}
-	rep := &reply{gens: make(map[string]uint64, len(tables))}
+	rep := &reply{nonce: nonce, gens: make(map[string]uint64, len(tables))}
 	if rep.epoch, err = uint63Of(res[0]); err != nil {
 		return nil, fmt.Errorf("generation: advance script epoch: %w", err)
 	}
@@ -133,10 +168,15 @@ func runAdvance(ctx context.Context, rdb redis.Scripter, namespace, origin, inst
 }
 
 // runResync runs resyncScript and decodes its answer.
-func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch, minSeq uint64) (lastID string, snap *snapshot, err error) {
+func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch uint64, tip tip, force bool) (lastID string, snap *snapshot, err error) {
 	hash, stream := Keys(namespace)
+	forceArg := "0"
+	if force {
+		forceArg = "1"
+	}
 	res, err := resyncScript.Run(ctx, rdb, []string{hash, stream},
-		strconv.FormatUint(random63(), 10), strconv.FormatUint(epoch, 10), strconv.FormatUint(minSeq, 10)).Slice()
+		strconv.FormatUint(random63(), 10), strconv.FormatUint(epoch, 10), strconv.FormatUint(tip.seq, 10),
+		tip.nonce, tip.id, forceArg).Slice()
 	if err != nil {
 		return "", nil, err
 	}

@@ -38,7 +38,22 @@ const (
 	entrySeq      = "s"
 	entryTime     = "ms"
 	entryAll      = "a"
+	entryNonce    = "n"
+	// ringPrefix holds, in the hash, the nonces of the last 64 events:
+	// "!n<seq mod 64>".
+	ringPrefix = "!n"
 )
+
+// ringField is the hash field that holds the nonce of event seq.
+func ringField(seq uint64) string { return ringPrefix + strconv.FormatUint(seq%64, 10) }
+
+// tip is the last event a clock saw in its epoch: its sequence, and, to
+// tell it from another event Redis may later hold under that number after
+// losing it, its nonce and stream id ("" when not known).
+type tip struct {
+	seq       uint64
+	nonce, id string
+}
 
 // event is a decoded stream entry.
 type event struct {
@@ -48,6 +63,7 @@ type event struct {
 	epoch    uint64
 	seq      uint64
 	time     time.Time
+	nonce    string            // "" from writers before nonces
 	all      uint64            // new namespace-wide counter; 0 when the event is per table
 	gens     map[string]uint64 // table -> new generation
 }
@@ -81,6 +97,8 @@ func decodeEvent(id string, values map[string]any) (*event, error) {
 			e.origin = s
 		case k == entryInstance:
 			e.instance = s
+		case k == entryNonce:
+			e.nonce = s
 		case k == entryEpoch:
 			e.epoch, err = parseUint63(s)
 			haveEpoch = true
@@ -136,6 +154,7 @@ func parseUint63(s string) (uint64, error) {
 type snapshot struct {
 	epoch uint64
 	seq   uint64
+	nonce string // of event seq, from the ring; "" if not there
 	all   uint64
 	gens  map[string]uint64
 }
@@ -171,6 +190,7 @@ func decodeSnapshot(fields map[string]string) (*snapshot, error) {
 			return nil, fmt.Errorf("generation: hash field %q: %w", k, err)
 		}
 	}
+	s.nonce = fields[ringField(s.seq)]
 	return s, nil
 }
 
