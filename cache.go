@@ -129,6 +129,12 @@ func newShared(cfg *Config, sig string, log *slog.Logger) (_ *shared, err error)
 		Redis:      rc,
 		StaleBound: cfg.staleBound(),
 		Logger:     log,
+		// Entries this process filled may be under numbers Redis lost and
+		// handed out again: drop them (Redis's own were lost with it).
+		OnUnverified: func() {
+			sh.l1.Reset()
+			sh.hot.reset()
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cachedsql: invalidation clock: %w", err)

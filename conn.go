@@ -36,6 +36,9 @@ type conn struct {
 	// chainCommit is set while MySQL's completion_type is CHAIN here: every
 	// COMMIT and ROLLBACK begins a new transaction.
 	chainCommit bool
+	// autocommitUnknown is set after SET autocommit to a value cachedsql
+	// could not read (and, with MySQL, the server could not be asked).
+	autocommitUnknown bool
 
 	kb       keying.Builder
 	gens     []uint64

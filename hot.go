@@ -117,6 +117,23 @@ func (h *hotSet) share(k *keying.Key, res *rowset.Result, encodedLen int, ttl ti
 }
 
 // put keeps res, decoded from encodedLen bytes, for ttl; nil if it did not.
+// reset drops every entry.
+func (h *hotSet) reset() {
+	if h == nil {
+		return
+	}
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.Lock()
+		for k, x := range s.m {
+			h.slot(&k).CompareAndSwap(x, nil)
+		}
+		clear(s.m)
+		s.bytes = 0
+		s.mu.Unlock()
+	}
+}
+
 func (h *hotSet) put(k *keying.Key, res *rowset.Result, encodedLen int, ttl time.Duration) *hotEntry {
 	if h == nil || ttl <= 0 {
 		return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/cachedsql/cachedsql/internal/redistest"
 	"github.com/cachedsql/cachedsql/keying"
 	"github.com/cachedsql/cachedsql/rowset"
+	"github.com/cachedsql/cachedsql/tier"
 )
 
 // A caller that writes into the sql.RawBytes it scanned must not change what
@@ -471,5 +472,41 @@ func TestLoneLeaderValuesOutliveItsMemory(t *testing.T) {
 	r.Close()
 	if err := r.Next(make([]driver.Value, 4)); err != io.EOF {
 		t.Fatalf("Next after Close: %v, want io.EOF", err)
+	}
+}
+
+// TestHotSetAndL1Reset: reset (what a clock that could not check its
+// history asks for) leaves neither the decoded set nor L1 with an entry.
+func TestHotSetAndL1Reset(t *testing.T) {
+	h := newHotSet(8)
+	l1, err := tier.NewL1(tier.L1Config{CapacityMiB: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	ctx := context.Background()
+	res := &rowset.Result{Sets: []rowset.Set{{Columns: []rowset.Column{{Name: "a"}}, Rows: [][]driver.Value{{int64(1)}}}}}
+	var keys []keying.Key
+	for i := range 100 {
+		k := keying.Key{byte(i), byte(i >> 8), 1}
+		keys = append(keys, k)
+		if h.put(&k, res, 16, time.Minute) == nil {
+			t.Fatal("put kept nothing")
+		}
+		if err := l1.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.reset()
+	if err := l1.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if h.get(&k) != nil {
+			t.Fatalf("decoded set still holds %x after reset", k)
+		}
+		if _, _, hit, _ := l1.Get(ctx, k); hit {
+			t.Fatalf("L1 still holds %x after Reset", k)
+		}
 	}
 }

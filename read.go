@@ -479,7 +479,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		// others run their own query.
 		sh.ctr.uncacheable.Add(1)
 		o := newOverflowRows(res, rows, qcancel)
-		o.err = err
+		o.err, o.lazy = err, c.dialect == sqlscan.SQLite
 		h.give(o)
 		return &fill{}, nil
 	}

@@ -206,6 +206,10 @@ type overflowRows struct {
 	// rows: Next returns it then, rather than reading on; told once it has.
 	err  error
 	told bool
+	// lazy: the inner driver computes rows as they are asked for (SQLite),
+	// so a reader that stops before the failed row would never have met
+	// its error.
+	lazy bool
 }
 
 func newOverflowRows(pre *rowset.Result, inner driver.Rows, cancel context.CancelFunc) *overflowRows {
@@ -231,11 +235,9 @@ func (r *overflowRows) Close() error {
 		r.stop()
 	}
 	r.cancel()
-	if err == nil && r.err != nil && !r.told {
-		// The reader stops before the failed row. Some drivers' Close would
-		// read on and report the error (lib/pq), others would not (SQLite);
-		// the error already happened, so report it rather than let a failed
-		// query pass for a good one.
+	if err == nil && r.err != nil && !r.told && !r.lazy {
+		// The reader stops before the failed row. A driver whose Close reads
+		// to the end would report it there (pgx, lib/pq, go-sql-driver).
 		err = r.err
 	}
 	return err

@@ -47,9 +47,12 @@ func (t *tx) Rollback() error {
 // autocommit off, or completion_type CHAIN, the next statement is in a
 // transaction again.
 func (cn *conn) endDriverTx() {
-	if cn.manualCommit || cn.chainCommit {
+	switch {
+	case cn.autocommitUnknown:
+		cn.tx = &txState{sql: true, uncertain: true}
+	case cn.manualCommit || cn.chainCommit:
 		cn.tx = &txState{sql: true}
-	} else {
+	default:
 		cn.tx = nil
 	}
 }
@@ -181,7 +184,7 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 				// XA COMMIT of a transaction this connection did not see.
 				cn.c.advance(context.WithoutCancel(ctx), nil, true)
 			}
-			if st.Chain && !failed {
+			if (st.Chain || (cn.chainCommit && !st.NoChain)) && !failed {
 				cn.tx = &txState{sql: true, uncertain: true}
 			}
 			return
@@ -224,6 +227,13 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.session = true
 		if !failed {
 			cn.setVars(st.SessionVars)
+			if cn.autocommitUnknown && cn.c.dialect == sqlscan.MySQL {
+				// Ask the server what it made of the value.
+				if err := cn.readTxVars(context.WithoutCancel(ctx)); err != nil {
+					cn.c.log.Warn("cachedsql: could not read the connection's autocommit after SET; treating its transactions as uncertain",
+						"err", redactErr(err, cn.c.cfg.DSN))
+				}
+			}
 		}
 		if len(st.Writes) == 0 && !st.WritesAll {
 			return
@@ -278,6 +288,9 @@ func (cn *conn) setVars(vars []sqlscan.SessionVar) {
 			case "0", "off", "false":
 				cn.setAutocommit(false)
 			default:
+				// SET autocommit = ?, = @saved: the server knows; until it
+				// is asked, every transaction end leaves the state uncertain.
+				cn.autocommitUnknown = true
 				cn.unsure()
 			}
 		case "completion_type":
@@ -343,6 +356,7 @@ func (cn *conn) unsure() {
 }
 
 func (cn *conn) setAutocommit(on bool) {
+	cn.autocommitUnknown = false
 	switch {
 	case !on && !cn.manualCommit:
 		cn.manualCommit = true
@@ -365,6 +379,8 @@ func (cn *conn) endSQLTx(s *txState, chain bool) {
 	switch {
 	case chain:
 		cn.tx = &txState{sql: s.sql, uncertain: s.uncertain}
+	case cn.autocommitUnknown:
+		cn.tx = &txState{sql: s.sql, uncertain: true}
 	case !s.sql:
 		// Inside a driver transaction: the database is back in autocommit
 		// (or, with autocommit off, in a new transaction), but the driver's

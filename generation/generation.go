@@ -113,6 +113,13 @@ type Config struct {
 	MaxLen int64
 	// Logger receives warnings. nil discards them.
 	Logger *slog.Logger
+	// OnUnverified, if set, is called when a resync could not check that
+	// Redis still holds every event this clock saw (its reader fell more
+	// than 64 events behind a stream trimmed past it): Redis may have lost
+	// some and handed their numbers out again, and only entries this
+	// process filled can be under them, so it should drop them. It is
+	// called before the clock vouches for the new numbers.
+	OnUnverified func()
 }
 
 // Event is one invalidation as carried by the stream.
@@ -142,7 +149,9 @@ type Clock struct {
 	instance   string // unique per Clock: tells own events apart even if two share an Origin
 	staleBound time.Duration
 	log        *slog.Logger
-	now        func() time.Time
+	// onUnverified is Config.OnUnverified.
+	onUnverified func()
+	now          func() time.Time
 
 	st atomic.Pointer[state]
 
@@ -196,6 +205,8 @@ func newClock(cfg Config, hook func(*redisSide)) (*Clock, error) {
 		staleBound: cfg.StaleBound,
 		log:        log,
 		now:        time.Now,
+
+		onUnverified: cfg.OnUnverified,
 	}
 	if c.origin == "" {
 		c.origin = "p-" + c.instance

@@ -391,7 +391,8 @@ func (r *redisSide) inStep(lastSeq uint64) (bool, error) {
 	r.c.mu.Lock()
 	last := r.last
 	r.c.mu.Unlock()
-	if n, _ := v[2].(string); last.seq == lastSeq && last.nonce != "" && n != last.nonce {
+	slot, _ := v[2].(string)
+	if n, ok := ringNonce(slot, lastSeq); ok && last.seq == lastSeq && last.nonce != "" && n != last.nonce {
 		// Another event holds the number of the last one seen: Redis lost
 		// that one, and a writer since reused its number (one whose stream id
 		// sorts before it never reaches this reader).
@@ -423,8 +424,13 @@ func (r *redisSide) resync(count bool) (lastID string, lastSeq uint64, err error
 
 	force := r.forceResync.Swap(false)
 	ctx, cancel := r.callCtx(r.ctx, opTimeout)
-	lastID, snap, err := runResync(ctx, r.rdb, c.namespace, cur.epoch, last, force)
+	lastID, snap, unverified, err := runResync(ctx, r.rdb, c.namespace, cur.epoch, last, force)
 	cancel()
+	if err == nil && unverified && c.onUnverified != nil {
+		// Redis may have lost writes this clock saw, and handed their numbers
+		// out again; only its own process's entries can be under them.
+		c.onUnverified()
+	}
 
 	c.mu.Lock()
 	replies := r.replies

@@ -18,9 +18,9 @@ import (
 // rebuild a key from before.
 //
 // The candidate is also the event's nonce: the entry carries it (n), and the
-// hash keeps the last 64 under "!n<seq mod 64>", so that a clock can later
-// tell whether the event it saw with some sequence is still the one Redis
-// holds under that number (see resyncScript).
+// hash keeps the last 64 as "<seq>:<nonce>" under "!n<seq mod 64>", so that
+// a clock can later tell whether the event it saw with some sequence is
+// still the one Redis holds under that number (see resyncScript).
 //
 // KEYS: hash, stream. ARGV: candidate epoch, origin, instance, unix ms, maxlen,
 // "1" for the whole namespace or "0", then the tables.
@@ -33,7 +33,7 @@ if not e then
   redis.call('HSET', KEYS[1], '!epoch', e)
 end
 local seq = redis.call('HINCRBY', KEYS[1], '!seq', 1)
-redis.call('HSET', KEYS[1], '!n' .. (seq % 64), ARGV[1])
+redis.call('HSET', KEYS[1], '!n' .. (seq % 64), string.format('%d', seq) .. ':' .. ARGV[1])
 local f = {'o', ARGV[2], 'i', ARGV[3], 'e', e, 's', seq, 'ms', ARGV[4], 'n', ARGV[1]}
 local out = {e, seq, 0, ''}
 if ARGV[6] == '1' then
@@ -63,18 +63,21 @@ return out
 // restore), and its counters would otherwise hand out numbers that keys the
 // caller filled already used. Lost writes show as a sequence below the
 // caller's last, or, once other writers have caught up, as another event
-// under the caller's last sequence: its nonce is neither in the hash's ring
-// nor on the stream entry the caller read it from. (A reader more than 64
-// events behind a stream trimmed or evicted past its last entry cannot
-// tell, and replaces the epoch: a cold cache, never a stale one.) force
-// replaces it regardless: the caller has proof of a loss.
+// under the caller's last sequence, by the hash's ring or by the stream
+// entry the caller read it from. force replaces it regardless: the caller
+// has proof of a loss. When neither can tell (the caller is more than 64
+// events behind and its entry was trimmed, or the events are from writers
+// without nonces), the epoch stays and the reply says so: the caller alone
+// may hold entries filled under lost numbers, and drops them.
 //
 // KEYS: hash, stream. ARGV: candidate epoch, the caller's epoch, the
 // highest sequence the caller saw in it, that event's nonce ("" if
 // unknown) and stream id ("" if unknown), "1" to force.
-// Reply: last stream id ("0-0" if none), then HGETALL's flat field/value list.
+// Reply: last stream id ("0-0" if none), HGETALL's flat field/value list,
+// 1 if the caller's history could not be checked, else 0.
 var resyncScript = redis.NewScript(`
 local e = redis.call('HGET', KEYS[1], '!epoch')
+local unverified = 0
 if not e then
   redis.call('HSET', KEYS[1], '!epoch', ARGV[1])
 elseif e == ARGV[2] then
@@ -82,17 +85,29 @@ elseif e == ARGV[2] then
   local tip = tonumber(ARGV[3])
   local lost = ARGV[6] == '1' or seq < tip
   if not lost and tip > 0 and ARGV[4] ~= '' then
-    lost = redis.call('HGET', KEYS[1], '!n' .. (tip % 64)) ~= ARGV[4]
-    if lost and ARGV[5] ~= '' then
+    local mine = ARGV[3] .. ':' .. ARGV[4]
+    local slot = redis.call('HGET', KEYS[1], '!n' .. (tip % 64)) or ''
+    local known = false
+    if slot == mine then
+      known = true
+    elseif string.sub(slot, 1, #ARGV[3] + 1) == ARGV[3] .. ':' then
+      known, lost = true, true
+    elseif ARGV[5] ~= '' then
       local ev = redis.call('XRANGE', KEYS[2], ARGV[5], ARGV[5])
       if #ev > 0 then
         local f = ev[1][2]
+        local n, s = '', ''
         for i = 1, #f, 2 do
-          if f[i] == 'n' and f[i+1] == ARGV[4] then
-            lost = false
-          end
+          if f[i] == 'n' then n = f[i+1] end
+          if f[i] == 's' then s = f[i+1] end
+        end
+        if s == ARGV[3] then
+          known, lost = true, n ~= ARGV[4]
         end
       end
+    end
+    if not known then
+      unverified = 1
     end
   end
   if lost then
@@ -104,7 +119,7 @@ local id = '0-0'
 if #last > 0 then
   id = last[1][1]
 end
-return {id, redis.call('HGETALL', KEYS[1])}
+return {id, redis.call('HGETALL', KEYS[1]), unverified}
 `)
 
 // maxScriptTables bounds the tables one event names: the script unpacks its
@@ -168,7 +183,7 @@ func runAdvance(ctx context.Context, rdb redis.Scripter, namespace, origin, inst
 }
 
 // runResync runs resyncScript and decodes its answer.
-func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch uint64, tip tip, force bool) (lastID string, snap *snapshot, err error) {
+func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch uint64, tip tip, force bool) (lastID string, snap *snapshot, unverified bool, err error) {
 	hash, stream := Keys(namespace)
 	forceArg := "0"
 	if force {
@@ -178,30 +193,34 @@ func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch 
 		strconv.FormatUint(random63(), 10), strconv.FormatUint(epoch, 10), strconv.FormatUint(tip.seq, 10),
 		tip.nonce, tip.id, forceArg).Slice()
 	if err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
-	if len(res) != 2 {
-		return "", nil, fmt.Errorf("generation: resync script answered %d values, want 2", len(res))
+	if len(res) != 3 {
+		return "", nil, false, fmt.Errorf("generation: resync script answered %d values, want 3", len(res))
 	}
 	lastID, ok := res[0].(string)
 	if !ok {
-		return "", nil, fmt.Errorf("generation: resync script stream id is a %T", res[0])
+		return "", nil, false, fmt.Errorf("generation: resync script stream id is a %T", res[0])
 	}
 	flat, ok := res[1].([]any)
 	if !ok || len(flat)%2 != 0 {
-		return "", nil, fmt.Errorf("generation: resync script hash is a %T of odd length or not a list", res[1])
+		return "", nil, false, fmt.Errorf("generation: resync script hash is a %T of odd length or not a list", res[1])
 	}
 	fields := make(map[string]string, len(flat)/2)
 	for i := 0; i < len(flat); i += 2 {
 		k, ok1 := flat[i].(string)
 		v, ok2 := flat[i+1].(string)
 		if !ok1 || !ok2 {
-			return "", nil, fmt.Errorf("generation: resync script hash holds a %T/%T pair", flat[i], flat[i+1])
+			return "", nil, false, fmt.Errorf("generation: resync script hash holds a %T/%T pair", flat[i], flat[i+1])
 		}
 		fields[k] = v
 	}
+	flag, ok := res[2].(int64)
+	if !ok {
+		return "", nil, false, fmt.Errorf("generation: resync script flag is a %T", res[2])
+	}
 	snap, err = decodeSnapshot(fields)
-	return lastID, snap, err
+	return lastID, snap, flag == 1, err
 }
 
 func uint63Of(v any) (uint64, error) {

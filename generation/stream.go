@@ -39,13 +39,24 @@ const (
 	entryTime     = "ms"
 	entryAll      = "a"
 	entryNonce    = "n"
-	// ringPrefix holds, in the hash, the nonces of the last 64 events:
-	// "!n<seq mod 64>".
+	// ringPrefix holds, in the hash, the last 64 events as "<seq>:<nonce>"
+	// under "!n<seq mod 64>".
 	ringPrefix = "!n"
 )
 
-// ringField is the hash field that holds the nonce of event seq.
+// ringField is the hash field that holds event seq's nonce while it is
+// among the last 64.
 func ringField(seq uint64) string { return ringPrefix + strconv.FormatUint(seq%64, 10) }
+
+// ringNonce is the nonce of event seq in ring value v ("<seq>:<nonce>"),
+// and whether v is event seq's at all.
+func ringNonce(v string, seq uint64) (string, bool) {
+	n, nonce, ok := strings.Cut(v, ":")
+	if !ok || n != strconv.FormatUint(seq, 10) {
+		return "", false
+	}
+	return nonce, true
+}
 
 // tip is the last event a clock saw in its epoch: its sequence, and, to
 // tell it from another event Redis may later hold under that number after
@@ -190,7 +201,7 @@ func decodeSnapshot(fields map[string]string) (*snapshot, error) {
 			return nil, fmt.Errorf("generation: hash field %q: %w", k, err)
 		}
 	}
-	s.nonce = fields[ringField(s.seq)]
+	s.nonce, _ = ringNonce(fields[ringField(s.seq)], s.seq)
 	return s, nil
 }
 

@@ -392,6 +392,20 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 		}
 		return Session
 	case kSet:
+		if (s.d == MySQL || s.d == Generic) && s.wordIs(lo+1, "statement") {
+			// MariaDB's SET STATEMENT var = value, ... FOR statement: the
+			// settings last for that statement alone, which is what runs. A
+			// read under them may differ from the same read without them.
+			at := s.topLevel(lo+2, hi, func(j int) bool { return s.kwAt(j) == kFor })
+			if at < 0 || at+1 >= hi {
+				return Unknown
+			}
+			k := s.statement(at+1, hi)
+			if k == Read {
+				s.readsAll = true
+			}
+			return k
+		}
 		if s.d == MySQL || s.d == Generic {
 			s.setVars(lo, hi)
 		}
@@ -575,7 +589,8 @@ func (s *scanner) setVars(lo, hi int) {
 		case t.kind == tWord:
 			name, ok = strings.ToLower(t.text), true
 		case t.kind == tVar && strings.HasPrefix(t.text, "@@"):
-			name, ok = strings.ToLower(t.text[2:]), true
+			// @@name is the session's own, whatever scope came before it.
+			name, ok, g = strings.ToLower(t.text[2:]), true, false
 			if scope, rest, dotted := strings.Cut(name, "."); dotted {
 				name = rest
 				g = scope == "global" || scope == "persist" || scope == "persist_only"

@@ -307,6 +307,15 @@ func (l *L1) Stats() L1Stats {
 	}
 }
 
+// Reset drops every entry. bigcache resets one shard at a time, so a Get
+// running meanwhile may still find an entry of a shard not yet reset.
+func (l *L1) Reset() error {
+	if c := l.cache.Load(); c != nil {
+		return c.Reset()
+	}
+	return nil
+}
+
 // Close implements Tier. It stops bigcache's cleaner and drops every entry;
 // later calls miss and store nothing. Closing twice is harmless.
 func (l *L1) Close() error {
