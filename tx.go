@@ -194,6 +194,9 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 			s.uncertain = true
 			return
 		}
+		if st.WritesAll && st.Kind == sqlscan.Commit {
+			s.all = true // XA COMMIT: maybe of another connection's transaction
+		}
 		cn.endSQLTx(s, st.Chain || (cn.chainCommit && !st.NoChain))
 		if st.Kind == sqlscan.Commit || s.uncertain || cn.c.dialect == sqlscan.MySQL {
 			s.flush(cn) // MySQL: a rollback leaves non-transactional tables written
@@ -237,6 +240,11 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		}
 		if len(st.Writes) == 0 && !st.WritesAll {
 			return
+		}
+		if cn.tx != nil && setsAutocommit(st.SessionVars) {
+			// "UPDATE t; SET autocommit=0" or the other way round: whether
+			// the writes are in the transaction cannot be told.
+			cn.tx.uncertain = true
 		}
 	}
 	// Write, Unknown, a session statement that also writes, or a read that
@@ -343,6 +351,15 @@ func (cn *conn) readTxVars(ctx context.Context) error {
 	}
 	cn.setVars([]sqlscan.SessionVar{{Name: "autocommit", Value: text(v[0])}, {Name: "completion_type", Value: text(v[1])}})
 	return nil
+}
+
+func setsAutocommit(vars []sqlscan.SessionVar) bool {
+	for _, v := range vars {
+		if v.Name == "autocommit" {
+			return true
+		}
+	}
+	return false
 }
 
 // unsure marks the connection's transaction state uncertain: reads go to

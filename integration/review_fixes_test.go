@@ -127,3 +127,18 @@ func TestReviewFixSetAutocommitUnreadableValue(t *testing.T) {
 		t.Errorf("after the second COMMIT: cachedsql reads %s, the database %s (stale)", got, want)
 	}
 }
+
+// TestReviewFixWriteThenAutocommitOffInOneText: "UPDATE ...; SET
+// autocommit=0" in one text ran the UPDATE autocommitted, but cachedsql
+// held its invalidation for a COMMIT that never comes.
+func TestReviewFixWriteThenAutocommitOffInOneText(t *testing.T) {
+	s := txServers(t)[1]
+	s.dsn = withParams(s.dsn, "multiStatements=true")
+	raw, db, tbl, q := txFixture(t, s, "acmulti")
+	c := conn(t, db)
+	mustExec(t, c, fmt.Sprintf("UPDATE %s SET v = 2 WHERE id = 1; SET autocommit = 0", tbl))
+	if got, want := scalar(t, db, q), scalar(t, raw, q); got != want {
+		t.Errorf("after the text: cachedsql reads %s, the database %s (stale)", got, want)
+	}
+	mustExec(t, c, "SET autocommit = 1")
+}
