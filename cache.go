@@ -26,11 +26,17 @@ type shared struct {
 	sig  string // the settings every connector on the namespace must agree on
 	refs int    // guarded by registry.mu
 
-	l1    *tier.L1
-	hot   *hotSet   // decoded results in front of l1; nil when L1 is off
-	l2    tier.Tier // nil without Redis
-	clock *generation.Clock
-	close []func() error
+	l1  *tier.L1
+	hot *hotSet // decoded results in front of l1; nil when L1 is off
+	// resets counts the times the clock could not check its history and
+	// the process's entries were dropped (OnUnverified); a fill that read
+	// its generations before one stores nothing. resetMu makes a fill's
+	// check and store one step against a reset.
+	resets  atomic.Uint64
+	resetMu sync.RWMutex
+	l2      tier.Tier // nil without Redis
+	clock   *generation.Clock
+	close   []func() error
 
 	flights flight.Group[keying.Key, *fill]
 	// l2reads coalesces identical concurrent L2 lookups: one GET and one
@@ -131,16 +137,23 @@ func newShared(cfg *Config, sig string, log *slog.Logger) (_ *shared, err error)
 		Logger:     log,
 		// Entries this process filled may be under numbers Redis lost and
 		// handed out again: drop them (Redis's own were lost with it).
-		OnUnverified: func() {
-			sh.l1.Reset()
-			sh.hot.reset()
-		},
+		OnUnverified: sh.dropLocal,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cachedsql: invalidation clock: %w", err)
 	}
 	sh.close = append(sh.close, sh.clock.Close)
 	return sh, nil
+}
+
+// dropLocal drops every entry of the process's cache (L1 and the decoded
+// set), and keeps fills that read their generations before it from storing.
+func (sh *shared) dropLocal() {
+	sh.resetMu.Lock()
+	sh.resets.Add(1)
+	sh.l1.Reset()
+	sh.hot.reset()
+	sh.resetMu.Unlock()
 }
 
 // async runs f off the caller's path; Close waits for it. Once the last

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,10 @@ type Connector struct {
 	log     *slog.Logger
 	deps    map[string][]string // table → tables that change with it, both directions
 	pure    map[string]bool     // Config.PureFunctions, lower-cased
+	// lazyRows: the inner driver computes rows only as they are asked for
+	// (SQLite), so a row that fails is no error to a reader that stopped
+	// before it (overflowRows.lazy).
+	lazyRows bool
 	// keyNamespace keys reads on the connection path: the namespace, the
 	// process's local time zone (drivers read times in it: go-sql-driver's
 	// loc=Local, pgx's timestamptz), and a Driver value's identity when it
@@ -97,6 +102,7 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 		deps:    closeDeps(cfg.Dependencies),
 		pure:    map[string]bool{},
 	}
+	c.lazyRows = c.dialect == sqlscan.SQLite || sqliteDriver(inner)
 	c.keyNamespace = cfg.Namespace + "\x00" + localZone()
 	if id := driverIdentity(&cfg); id != "" {
 		c.keyNamespace += "\x00" + id
@@ -160,6 +166,21 @@ var localZone = sync.OnceValue(func() string {
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 })
+
+// sqliteDriver reports an inner driver from a SQLite package, whatever
+// name it was registered under (go-sqlite3's ConnectHook is registered
+// under names of the application's choosing).
+func sqliteDriver(inner driver.Connector) bool {
+	drv := inner.Driver()
+	if drv == nil {
+		return false
+	}
+	t := reflect.TypeOf(drv)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return strings.Contains(strings.ToLower(t.PkgPath()), "sqlite")
+}
 
 // driverIdentity tells apart a Driver value given beside a DriverName
 // (which then only names the dialect and the namespace's database): by its

@@ -53,6 +53,9 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		sh.ctr.bypass[byNoCache].Add(1)
 		return cn.passQuery(ctx, query, args, st)
 	}
+	// Taken before the generations: entries filled under them are not
+	// stored if the process's cache was dropped meanwhile (stale reset).
+	mark := sh.resets.Load()
 	gens, ok := sh.clock.Read(cn.gens[:0], p.reads)
 	cn.gens = gens
 	if !ok {
@@ -101,6 +104,11 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		end := time.Now().Add(left)
 		if res, err := p.cols.Decode(v); err == nil {
 			sh.ctr.l1Hits.Add(1)
+			sh.resetMu.RLock()
+			defer sh.resetMu.RUnlock()
+			if sh.resets.Load() != mark {
+				return newHotRows(newHotEntry(res, len(v))), nil // read before a reset: kept nowhere
+			}
 			return sh.hot.share(&key, res, len(v), time.Until(end)), nil
 		}
 		sh.ctr.corrupt.Add(1)
@@ -116,7 +124,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 	var l2miss, l2err bool
 	if sh.l2 != nil {
 		e, err, leader, shared := sh.l2reads.Share(ctx, key, func(lctx context.Context) (*hotEntry, error) {
-			e, err := cn.lookL2(lctx, key, p)
+			e, err := cn.lookL2(lctx, key, p, mark)
 			if err != nil && lctx.Err() != nil {
 				// Whatever the client made of it, the lookup failed because its
 				// caller left; those waiting on it have not.
@@ -129,7 +137,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 			return nil, ctx.Err()
 		}
 		if errors.Is(err, errLookupLeft) {
-			e, err = cn.lookL2(ctx, key, p)
+			e, err = cn.lookL2(ctx, key, p, mark)
 			shared = false // this caller's own lookup
 		} else if !leader {
 			if h := readhook.From(ctx); h != nil {
@@ -155,7 +163,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 			return newHotRows(e), nil
 		}
 	}
-	rows, err := cn.fill(ctx, key, query, args, st, ttl, p)
+	rows, err := cn.fill(ctx, key, query, args, st, ttl, p, mark)
 	if err == driver.ErrSkip && st == nil {
 		return nil, err
 	}
@@ -223,7 +231,7 @@ var errLookupLeft = errors.New("cachedsql: the caller running the L2 lookup left
 // lookL2 reads key from L2 and decodes it once for every caller waiting on
 // the same lookup: nil on a miss (a corrupt entry included). An entry with
 // life left is promoted into L1 for no longer than that.
-func (cn *conn) lookL2(ctx context.Context, key keying.Key, p *plan) (*hotEntry, error) {
+func (cn *conn) lookL2(ctx context.Context, key keying.Key, p *plan, mark uint64) (*hotEntry, error) {
 	sh := cn.c.sh
 	var (
 		v    []byte
@@ -249,9 +257,16 @@ func (cn *conn) lookL2(ctx context.Context, key keying.Key, p *plan) (*hotEntry,
 	// The L1 copy lives no longer than the L2 entry has left, counted from
 	// the reply and not from after decoding (which can take milliseconds):
 	// a promotion never extends an entry's life.
-	if left > 0 && sh.l1.Enabled() && sh.l1.Set(ctx, key, v, time.Until(end)) == nil {
-		sh.ctr.promotions.Add(1)
-		if e := sh.hot.put(&key, res, len(v), min(time.Until(end), sh.l1.MaxTTL())); e != nil {
+	if left > 0 && sh.l1.Enabled() {
+		sh.resetMu.RLock()
+		promoted := sh.resets.Load() == mark && sh.l1.Set(ctx, key, v, time.Until(end)) == nil
+		var e *hotEntry
+		if promoted {
+			sh.ctr.promotions.Add(1)
+			e = sh.hot.put(&key, res, len(v), min(time.Until(end), sh.l1.MaxTTL()))
+		}
+		sh.resetMu.RUnlock()
+		if e != nil {
 			return e, nil
 		}
 	}
@@ -276,7 +291,10 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 	if err == driver.ErrSkip {
 		return nil, err
 	}
+	// The caller's rows are open: nothing else may be sent on the connection.
+	cn.rowsOpen = err == nil
 	cn.afterStatement(ctx, p, err)
+	cn.rowsOpen = false
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +370,7 @@ func (h *handoff) take() driver.Rows {
 
 var errNoHandoff = errors.New("cachedsql: internal error: the shared query left no rows for its leader")
 
-func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration, p *plan) (driver.Rows, error) {
+func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration, p *plan, mark uint64) (driver.Rows, error) {
 	if err := cn.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -381,7 +399,7 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 		if busy != nil {
 			defer cn.clearBusy(busy)
 		}
-		f, err := cn.runFill(fctx, h, key, query, shared, st, ttl, p)
+		f, err := cn.runFill(fctx, h, key, query, shared, st, ttl, p, mark)
 		if err == driver.ErrSkip && st == nil {
 			p.connSkips.Store(true)
 		}
@@ -434,7 +452,7 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 // runFill runs on the shared context in its own goroutine: it queries the
 // database on the leader's connection, materialises every row, and stores the
 // encoded result when it is within the caps.
-func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration, p *plan) (*fill, error) {
+func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query string, args []driver.NamedValue, st *stmt, ttl time.Duration, p *plan, mark uint64) (*fill, error) {
 	c := cn.c
 	sh := c.sh
 	// A caller that missed L1 just before the previous leader for this key
@@ -479,7 +497,7 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		// others run their own query.
 		sh.ctr.uncacheable.Add(1)
 		o := newOverflowRows(res, rows, qcancel)
-		o.err, o.lazy = err, c.dialect == sqlscan.SQLite
+		o.err, o.lazy = err, c.lazyRows
 		h.give(o)
 		return &fill{}, nil
 	}
@@ -502,20 +520,33 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		return &fill{}, nil
 	}
 	data := buf[tier.L1Room:]
+	sh.resetMu.RLock()
+	if sh.resets.Load() != mark {
+		// The process's cache was dropped after this fill read its
+		// generations, which may be numbers Redis lost and handed out again.
+		sh.resetMu.RUnlock()
+		putScratch(bp, buf)
+		f := &mem.fill
+		f.res, f.mem = res, mem
+		return f, nil
+	}
 	// A fill that began before an invalidation is stored under the generations
 	// it read at the start, which no later reader asks for.
 	if err := sh.l1.SetWithRoom(ctx, key, buf, ttl); err == nil || sh.l2 != nil {
 		sh.ctr.fills.Add(1)
 	}
+	sh.resetMu.RUnlock()
 	if sh.l2 != nil {
 		l2 := sh.l2
 		// The write owns the scratch buffer until it is done: no copy.
 		sh.async(func() { // skipped once the namespace's last connector has closed
 			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if l2.Set(wctx, key, data, ttl) != nil {
+			sh.resetMu.RLock()
+			if sh.resets.Load() == mark && l2.Set(wctx, key, data, ttl) != nil {
 				sh.ctr.l2Errors.Add(1)
 			}
+			sh.resetMu.RUnlock()
 			putScratch(bp, buf)
 		})
 	} else {

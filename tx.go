@@ -230,7 +230,7 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.session = true
 		if !failed {
 			cn.setVars(st.SessionVars)
-			if cn.autocommitUnknown && cn.c.dialect == sqlscan.MySQL {
+			if cn.autocommitUnknown && cn.c.dialect == sqlscan.MySQL && !cn.rowsOpen {
 				// Ask the server what it made of the value.
 				if err := cn.readTxVars(context.WithoutCancel(ctx)); err != nil {
 					cn.c.log.Warn("cachedsql: could not read the connection's autocommit after SET; treating its transactions as uncertain",
@@ -298,6 +298,10 @@ func (cn *conn) setVars(vars []sqlscan.SessionVar) {
 			default:
 				// SET autocommit = ?, = @saved: the server knows; until it
 				// is asked, every transaction end leaves the state uncertain.
+				// Turning it on would have committed what the state holds.
+				if cn.tx != nil {
+					cn.tx.flush(cn)
+				}
 				cn.autocommitUnknown = true
 				cn.unsure()
 			}

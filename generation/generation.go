@@ -117,8 +117,10 @@ type Config struct {
 	// Redis still holds every event this clock saw (its reader fell more
 	// than 64 events behind a stream trimmed past it): Redis may have lost
 	// some and handed their numbers out again, and only entries this
-	// process filled can be under them, so it should drop them. It is
-	// called before the clock vouches for the new numbers.
+	// process filled can be under them, so it should drop them, and not
+	// store fills that read their generations before the call. It is
+	// called after the new numbers are loaded and before the clock vouches
+	// for them.
 	OnUnverified func()
 }
 

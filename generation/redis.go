@@ -162,12 +162,20 @@ func (r *redisSide) publishPending() error {
 	slices.Sort(tables)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if _, err := runAdvance(ctx, r.rdb, c.namespace, c.origin, c.instance, tables, all, c.now(), r.maxLen); err != nil {
+	epoch, last := r.position()
+	if _, err := runAdvance(ctx, r.rdb, c.namespace, c.origin, c.instance, epoch, last, tables, all, c.now(), r.maxLen); err != nil {
 		c.log.Error("generation: closing with changes other processes never saw; announce them with cachedsql invalidate",
 			"namespace", c.namespace, "tables", tables, "all", all, "err", err)
 		return fmt.Errorf("%w (namespace %q, tables %q, all %v): closing: %w", ErrNotPublished, c.namespace, tables, all, err)
 	}
 	return nil
+}
+
+// position is the clock's epoch and the last event it saw in it.
+func (r *redisSide) position() (uint64, tip) {
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	return r.c.st.Load().epoch, r.last
 }
 
 func (r *redisSide) callCtx(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
@@ -426,10 +434,11 @@ func (r *redisSide) resync(count bool) (lastID string, lastSeq uint64, err error
 	ctx, cancel := r.callCtx(r.ctx, opTimeout)
 	lastID, snap, unverified, err := runResync(ctx, r.rdb, c.namespace, cur.epoch, last, force)
 	cancel()
-	if err == nil && unverified && c.onUnverified != nil {
+	if err == nil && unverified {
 		// Redis may have lost writes this clock saw, and handed their numbers
-		// out again; only its own process's entries can be under them.
-		c.onUnverified()
+		// out again; only its own process's entries can be under them. No
+		// read may use them from here until they are dropped, below.
+		r.distrust()
 	}
 
 	c.mu.Lock()
@@ -484,6 +493,11 @@ func (r *redisSide) resync(count bool) (lastID string, lastSeq uint64, err error
 		}
 	}
 	c.mu.Unlock()
+	if unverified && c.onUnverified != nil {
+		// After the new numbers are in: a fill that read the old ones has
+		// started before this, and its process can tell (Config.OnUnverified).
+		c.onUnverified()
+	}
 
 	if count {
 		c.resyncs.Add(1)
@@ -628,7 +642,8 @@ func (r *redisSide) advance(ctx context.Context, tables []string, all bool) erro
 	var cause error = errors.New("the invalidation stream is not connected")
 	if r.connected.Load() {
 		cctx, cancel := r.callCtx(ctx, opTimeout)
-		rep, err := runAdvance(cctx, r.rdb, c.namespace, c.origin, c.instance, tables, all, at, r.maxLen)
+		epoch, last := r.position()
+		rep, err := runAdvance(cctx, r.rdb, c.namespace, c.origin, c.instance, epoch, last, tables, all, at, r.maxLen)
 		cancel()
 		if err == nil {
 			c.mu.Lock()
@@ -689,7 +704,8 @@ func (r *redisSide) publishLoop() {
 				tables = nil
 			}
 			ctx, cancel := r.callCtx(r.ctx, opTimeout)
-			rep, err := runAdvance(ctx, r.rdb, c.namespace, c.origin, c.instance, tables, allVersion > 0, c.now(), r.maxLen)
+			epoch, last := r.position()
+			rep, err := runAdvance(ctx, r.rdb, c.namespace, c.origin, c.instance, epoch, last, tables, allVersion > 0, c.now(), r.maxLen)
 			cancel()
 			if err != nil {
 				if !failing {

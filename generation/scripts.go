@@ -22,8 +22,15 @@ import (
 // a clock can later tell whether the event it saw with some sequence is
 // still the one Redis holds under that number (see resyncScript).
 //
+// The caller's last event (its epoch, sequence and nonce) lets the script
+// catch, before it hands out a number, a Redis that lost that event: its
+// sequence is behind it, or the ring holds another event under its number.
+// It then replaces the epoch, as resyncScript would, and the caller, seeing
+// another epoch in the reply, resyncs.
+//
 // KEYS: hash, stream. ARGV: candidate epoch, origin, instance, unix ms, maxlen,
-// "1" for the whole namespace or "0", then the tables.
+// "1" for the whole namespace or "0", the caller's epoch, its last sequence
+// and that event's nonce ("" to skip the check), then the tables.
 // Reply: epoch, sequence, namespace counter (0 if untouched), stream id, then
 // one generation per table.
 var advanceScript = redis.NewScript(`
@@ -31,6 +38,18 @@ local e = redis.call('HGET', KEYS[1], '!epoch')
 if not e then
   e = ARGV[1]
   redis.call('HSET', KEYS[1], '!epoch', e)
+elseif e == ARGV[7] and ARGV[9] ~= '' then
+  local tip = tonumber(ARGV[8])
+  local seq = tonumber(redis.call('HGET', KEYS[1], '!seq') or '0')
+  local lost = seq < tip
+  if not lost and seq < tip + 64 then
+    local slot = redis.call('HGET', KEYS[1], '!n' .. (tip % 64)) or ''
+    lost = string.sub(slot, 1, #ARGV[8] + 1) == ARGV[8] .. ':' and slot ~= ARGV[8] .. ':' .. ARGV[9]
+  end
+  if lost then
+    e = ARGV[1]
+    redis.call('HSET', KEYS[1], '!epoch', e)
+  end
 end
 local seq = redis.call('HINCRBY', KEYS[1], '!seq', 1)
 redis.call('HSET', KEYS[1], '!n' .. (seq % 64), string.format('%d', seq) .. ':' .. ARGV[1])
@@ -42,7 +61,7 @@ if ARGV[6] == '1' then
   f[#f+1] = a
   out[3] = a
 end
-for i = 7, #ARGV do
+for i = 10, #ARGV do
   local k = 't:' .. ARGV[i]
   local g = redis.call('HINCRBY', KEYS[1], k, 1)
   f[#f+1] = k
@@ -66,9 +85,10 @@ return out
 // under the caller's last sequence, by the hash's ring or by the stream
 // entry the caller read it from. force replaces it regardless: the caller
 // has proof of a loss. When neither can tell (the caller is more than 64
-// events behind and its entry was trimmed, or the events are from writers
-// without nonces), the epoch stays and the reply says so: the caller alone
-// may hold entries filled under lost numbers, and drops them.
+// events behind and its entry was trimmed, or its last event came from a
+// writer without nonces and is gone from the stream), the epoch stays and
+// the reply says so: the caller alone may hold entries filled under lost
+// numbers, and drops them.
 //
 // KEYS: hash, stream. ARGV: candidate epoch, the caller's epoch, the
 // highest sequence the caller saw in it, that event's nonce ("" if
@@ -84,15 +104,17 @@ elseif e == ARGV[2] then
   local seq = tonumber(redis.call('HGET', KEYS[1], '!seq') or '0')
   local tip = tonumber(ARGV[3])
   local lost = ARGV[6] == '1' or seq < tip
-  if not lost and tip > 0 and ARGV[4] ~= '' then
-    local mine = ARGV[3] .. ':' .. ARGV[4]
-    local slot = redis.call('HGET', KEYS[1], '!n' .. (tip % 64)) or ''
+  if not lost and tip > 0 then
     local known = false
-    if slot == mine then
-      known = true
-    elseif string.sub(slot, 1, #ARGV[3] + 1) == ARGV[3] .. ':' then
-      known, lost = true, true
-    elseif ARGV[5] ~= '' then
+    if ARGV[4] ~= '' then
+      local slot = redis.call('HGET', KEYS[1], '!n' .. (tip % 64)) or ''
+      if slot == ARGV[3] .. ':' .. ARGV[4] then
+        known = true
+      elseif string.sub(slot, 1, #ARGV[3] + 1) == ARGV[3] .. ':' then
+        known, lost = true, true
+      end
+    end
+    if not known and ARGV[5] ~= '' then
       local ev = redis.call('XRANGE', KEYS[2], ARGV[5], ARGV[5])
       if #ev > 0 then
         local f = ev[1][2]
@@ -137,19 +159,20 @@ type reply struct {
 	gens  map[string]uint64
 }
 
-func runAdvance(ctx context.Context, rdb redis.Scripter, namespace, origin, instance string, tables []string, all bool, at time.Time, maxLen int64) (*reply, error) {
+func runAdvance(ctx context.Context, rdb redis.Scripter, namespace, origin, instance string, epoch uint64, last tip, tables []string, all bool, at time.Time, maxLen int64) (*reply, error) {
 	if len(tables) > maxScriptTables {
 		tables, all = nil, true
 	}
 	hash, stream := Keys(namespace)
-	args := make([]any, 0, 6+len(tables))
+	args := make([]any, 0, 9+len(tables))
 	allArg := "0"
 	if all {
 		allArg = "1"
 	}
 	nonce := strconv.FormatUint(random63(), 10)
 	args = append(args, nonce, origin, instance,
-		strconv.FormatInt(at.UnixMilli(), 10), strconv.FormatInt(maxLen, 10), allArg)
+		strconv.FormatInt(at.UnixMilli(), 10), strconv.FormatInt(maxLen, 10), allArg,
+		strconv.FormatUint(epoch, 10), strconv.FormatUint(last.seq, 10), last.nonce)
 	for _, t := range tables {
 		args = append(args, t)
 	}
@@ -251,7 +274,7 @@ func Publish(ctx context.Context, rdb redis.UniversalClient, namespace, origin s
 	if all {
 		tables = nil
 	}
-	if _, err := runAdvance(ctx, rdb, namespace, origin, "", tables, all, time.Now(), 10000); err != nil {
+	if _, err := runAdvance(ctx, rdb, namespace, origin, "", 0, tip{}, tables, all, time.Now(), 10000); err != nil {
 		return fmt.Errorf("generation: publishing to namespace %q: %w", namespace, err)
 	}
 	return nil
