@@ -103,8 +103,6 @@ var (
 	_ driver.NamedValueChecker  = (*conn)(nil)
 )
 
-func newConn(c *Connector, ic driver.Conn) driver.Conn { return wrapConn(c, ic).api() }
-
 // api is cn as database/sql should see it: with exactly the query and exec
 // interfaces the inner connection has a form of.
 func (cn *conn) api() driver.Conn {

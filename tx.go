@@ -413,5 +413,3 @@ func (cn *conn) endSQLTx(s *txState, chain bool) {
 		cn.tx = nil
 	}
 }
-
-func equalFold(a, b string) bool { return len(a) == len(b) && normTable(a) == normTable(b) }
