@@ -26,17 +26,11 @@ type shared struct {
 	sig  string // the settings every connector on the namespace must agree on
 	refs int    // guarded by registry.mu
 
-	l1  *tier.L1
-	hot *hotSet // decoded results in front of l1; nil when L1 is off
-	// resets counts the times the clock could not check its history and
-	// the process's entries were dropped (OnUnverified); a fill that read
-	// its generations before one stores nothing. resetMu makes a fill's
-	// check and store one step against a reset.
-	resets  atomic.Uint64
-	resetMu sync.RWMutex
-	l2      tier.Tier // nil without Redis
-	clock   *generation.Clock
-	close   []func() error
+	l1    *tier.L1
+	hot   *hotSet   // decoded results in front of l1; nil when L1 is off
+	l2    tier.Tier // nil without Redis
+	clock *generation.Clock
+	close []func() error
 
 	flights flight.Group[keying.Key, *fill]
 	// l2reads coalesces identical concurrent L2 lookups: one GET and one
@@ -46,6 +40,16 @@ type shared struct {
 	bg      sync.WaitGroup // cache writes off the callers' path
 	bgMu    sync.Mutex     // guards closed against bg.Add
 	closed  bool
+
+	// resets counts the times the clock could not check its history and
+	// the process's entries were dropped (OnUnverified); a fill that read
+	// its generations before one stores nothing. Every read loads it.
+	resets atomic.Uint64
+	// resetMu makes an L1 store's check and store one step against a
+	// reset; it is never held across I/O. On a cache line of its own: RLock
+	// writes it, and every read loads the fields above.
+	_       [64]byte
+	resetMu sync.RWMutex
 }
 
 var registry struct {

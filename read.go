@@ -542,11 +542,12 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		sh.async(func() { // skipped once the namespace's last connector has closed
 			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			sh.resetMu.RLock()
+			// No lock across a Redis call: a reset waits for none. (An L2
+			// write is exposed to a Redis that lost writes anyway: see
+			// generation's Redis losing writes.)
 			if sh.resets.Load() == mark && l2.Set(wctx, key, data, ttl) != nil {
 				sh.ctr.l2Errors.Add(1)
 			}
-			sh.resetMu.RUnlock()
 			putScratch(bp, buf)
 		})
 	} else {

@@ -487,9 +487,13 @@ func (r *redisSide) resync(count bool) (lastID string, lastSeq uint64, err error
 	changed := !sameNumbers(cur, next)
 	c.st.Store(next)
 	r.last = tip{seq: snap.seq, nonce: snap.nonce, id: lastID}
-	for _, rep := range replies {
-		if rep.epoch == snap.epoch && rep.seq > r.last.seq {
-			r.last = tip{seq: rep.seq, nonce: rep.nonce, id: rep.id}
+	for moved := true; moved; {
+		moved = false
+		for _, rep := range replies {
+			if rep.epoch == snap.epoch && rep.seq == r.last.seq+1 {
+				r.last = tip{seq: rep.seq, nonce: rep.nonce, id: rep.id}
+				moved = true
+			}
 		}
 	}
 	c.mu.Unlock()
@@ -603,7 +607,9 @@ func (r *redisSide) applyReplyLocked(rep *reply, versions map[string]uint64, all
 		}
 		return true
 	}
-	if rep.seq > r.last.seq {
+	if rep.seq == r.last.seq+1 {
+		// Only the next event: past a gap the reader has yet to cross, the
+		// tip would vouch for events this clock never checked.
 		r.last = tip{seq: rep.seq, nonce: rep.nonce, id: rep.id}
 	}
 	for _, t := range cleared {
