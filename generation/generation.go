@@ -53,14 +53,18 @@
 // A Redis restarted from a snapshot, or a replica promoted before it had
 // the last writes, keeps the epoch but not the last increments, and would
 // hand them out again for different data. Each event carries a random
-// nonce, and the hash keeps the last 64 ("!n<seq mod 64>"). The resync
-// script replaces the epoch (every key changes) when the hash's "!seq" is
-// below the last sequence the clock saw, or when the event under that
-// number is not the one the clock saw, by the ring or by the stream entry
-// it read (a reader more than 64 events behind whose entry was trimmed
-// cannot tell, and replaces it too: a cold cache, not a stale one). A
-// clock whose own Advance is answered with the number of an event it saw
-// with another nonce forces that replacement.
+// nonce, and the hash keeps the last 64 as "<seq>:<nonce>" under
+// "!n<seq mod 64>". The resync script replaces the epoch (every key
+// changes) when the hash's "!seq" is below the last sequence the clock saw,
+// or when the event under that number is not the one the clock saw, by the
+// ring or by the stream entry it read; the advance script does the same
+// check for the writer before it hands out a number. A reader that cannot
+// tell (more than 64 events behind, its entry trimmed) keeps the epoch and
+// calls Config.OnUnverified, so that its process drops what it filled: one
+// slow reader does not turn every process's cache cold. A clock whose own
+// Advance is answered with the number of an event it saw with another
+// nonce forces the replacement. A reply moves the clock's last event only
+// to the next sequence: past a gap, the reader checks.
 //
 // While the reader cannot show it is in step (disconnected, Redis not
 // answering), Read keeps vouching (ok=true) for at most StaleBound after the
