@@ -18,6 +18,13 @@ import (
 	"github.com/cachedsql/cachedsql/internal/redistest"
 )
 
+// kvProcess is the configuration of a process over the shared SQLite file
+// at path (newSharedSQLite), on namespace ns and Redis url.
+func kvProcess(path, ns, url string) Config {
+	return Config{DriverName: "sqlite3", DSN: sqliteInnerDSN(path), Driver: countingSQLite,
+		Namespace: ns, RedisURL: url, TTL: Custom(time.Minute)}
+}
+
 // openProcess opens a connector with a cache of its own, as another OS process
 // would have: the namespace's registry entry is dropped once it is made, so
 // the next connector on the namespace makes its own clock, L1 and L2.
@@ -143,10 +150,7 @@ func TestReviewRestartFromSnapshotServesStaleRow(t *testing.T) {
 	proxy := newTCPProxy(t, s.Addr())
 	path := newSharedSQLite(t, 3)
 	ns := l2Namespace(t)
-	cfg := func(url string) Config {
-		return Config{DriverName: "sqlite3", DSN: sqliteInnerDSN(path), Driver: countingSQLite,
-			Namespace: ns, RedisURL: url, TTL: Custom(time.Minute)}
-	}
+	cfg := func(url string) Config { return kvProcess(path, ns, url) }
 	ctx := context.Background()
 	rdb := s.Client()
 
@@ -205,10 +209,7 @@ func TestReviewCloseDropsUnpublishedInvalidation(t *testing.T) {
 	proxy := newTCPProxy(t, s.Addr())
 	path := newSharedSQLite(t, 3)
 	ns := l2Namespace(t)
-	cfg := func(url string) Config {
-		return Config{DriverName: "sqlite3", DSN: sqliteInnerDSN(path), Driver: countingSQLite,
-			Namespace: ns, RedisURL: url, TTL: Custom(time.Minute)}
-	}
+	cfg := func(url string) Config { return kvProcess(path, ns, url) }
 	rc, rdb := openProcess(t, cfg(s.URL()))
 	wc, wdb := openProcess(t, cfg(proxy.URL()))
 	if v := readKV(t, rdb, 1); v != "v1" {
@@ -239,8 +240,8 @@ func TestReviewEvictionAllKeysRandom(t *testing.T) {
 	s := redistest.Start(t, "--maxmemory", "4mb", "--maxmemory-policy", "allkeys-random")
 	path := newSharedSQLite(t, 3)
 	ns := l2Namespace(t)
-	cfg := Config{DriverName: "sqlite3", DSN: sqliteInnerDSN(path), Driver: countingSQLite,
-		Namespace: ns, RedisURL: s.URL(), TTL: Custom(time.Minute), StaleBound: 200 * time.Millisecond}
+	cfg := kvProcess(path, ns, s.URL())
+	cfg.StaleBound = 200 * time.Millisecond
 	ac, adb := openProcess(t, cfg)
 	_, bdb := openProcess(t, cfg)
 	rdb := s.Client()
@@ -279,9 +280,8 @@ func TestCloseReportsUnpublishedInvalidation(t *testing.T) {
 	path := newSharedSQLite(t, 3)
 	ns := l2Namespace(t)
 	var logs bytes.Buffer
-	cfg := Config{DriverName: "sqlite3", DSN: sqliteInnerDSN(path), Driver: countingSQLite,
-		Namespace: ns, RedisURL: proxy.URL(), TTL: Custom(time.Minute),
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	cfg := kvProcess(path, ns, proxy.URL())
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	wc, wdb := openProcess(t, cfg)
 	proxy.setDown(true)
 	l2Eventually(t, 10*time.Second, "W notices it is cut off", func() bool { return !wc.Stats().StreamConnected })
