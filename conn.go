@@ -39,6 +39,7 @@ type conn struct {
 	// autocommitUnknown is set after SET autocommit to a value cachedsql
 	// could not read (and, with MySQL, the server could not be asked).
 	autocommitUnknown bool
+	probeWarned       bool // the failure of readTxVars after a SET was logged
 	// rowsOpen is set while afterStatement runs for a query whose rows the
 	// caller has not read: the connection cannot be asked anything.
 	rowsOpen bool

@@ -230,9 +230,13 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.session = true
 		if !failed {
 			cn.setVars(st.SessionVars)
-			if cn.autocommitUnknown && cn.c.dialect == sqlscan.MySQL && !cn.rowsOpen {
-				// Ask the server what it made of the value.
-				if err := cn.readTxVars(context.WithoutCancel(ctx)); err != nil {
+			if cn.autocommitUnknown && setsAutocommit(st.SessionVars) && cn.c.dialect == sqlscan.MySQL && !cn.rowsOpen {
+				// Ask the server what it made of the value, within the
+				// caller's time: failing leaves the state uncertain, which is
+				// safe. Only after such a SET, and warned about once per
+				// connection.
+				if err := cn.readTxVars(ctx); err != nil && !cn.probeWarned {
+					cn.probeWarned = true
 					cn.c.log.Warn("cachedsql: could not read the connection's autocommit after SET; treating its transactions as uncertain",
 						"err", redactErr(err, cn.c.cfg.DSN))
 				}
