@@ -4,11 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/cachedsql/cachedsql"
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
+
+// registerCaseSensitiveLike registers the hooked driver once per process
+// (go test -count=N runs the test N times).
+var registerCaseSensitiveLike sync.Once
 
 // A driver value wrapped with Wrap/Register and DriverName "sqlite3" (the
 // name that selects the SQLite dialect) gets the same default namespace as
@@ -16,12 +21,14 @@ import (
 // makes the same query answer differently.
 func TestReviewWrappedDriverSharesNamespace(t *testing.T) {
 	ctx := context.Background()
-	cachedsql.Register("sqlite3_cs_like_review", &sqlite3.SQLiteDriver{
-		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec("PRAGMA case_sensitive_like = ON", nil)
-			return err
-		},
-	}, cachedsql.Config{DriverName: "sqlite3"})
+	registerCaseSensitiveLike.Do(func() {
+		cachedsql.Register("sqlite3_cs_like_review", &sqlite3.SQLiteDriver{
+			ConnectHook: func(c *sqlite3.SQLiteConn) error {
+				_, err := c.Exec("PRAGMA case_sensitive_like = ON", nil)
+				return err
+			},
+		}, cachedsql.Config{DriverName: "sqlite3"})
+	})
 	dsn := "file:" + filepath.Join(t.TempDir(), "like.db")
 	admin := openDirect(t, "sqlite3", dsn)
 	mustExec(t, admin, "CREATE TABLE names (n TEXT)")
