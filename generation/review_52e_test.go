@@ -3,7 +3,6 @@ package generation
 import (
 	"context"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,9 +27,7 @@ func TestReview52eFarOwnReplyHidesLoss(t *testing.T) {
 			s := redistest.Start(t)
 			ctx := context.Background()
 			rdb := s.Client()
-			pk := newParker()
-			var unverified atomic.Int32
-			w := startProcessHooked(t, s, Config{Origin: "W", OnUnverified: func() { unverified.Add(1) }}, pk.hook)
+			w, pk, unverified := parkedProcess(t, s, "W")
 			mustAdvance(t, w.Clock, []string{"u"}, false) // seq 1, u=1
 			restore := snapshotNS(t, s)
 			mustAdvance(t, w.Clock, []string{"u"}, false) // seq 2, u=2 (to be lost)

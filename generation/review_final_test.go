@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +22,7 @@ func TestReviewFinalSlowReaderOwnAdvancesNoFalseLoss(t *testing.T) {
 			s := redistest.Start(t)
 			ctx := context.Background()
 			rdb := s.Client()
-			pk := newParker()
-			var unverified atomic.Int32
-			w := startProcessHooked(t, s, Config{Origin: "W", OnUnverified: func() { unverified.Add(1) }}, pk.hook)
+			w, pk, unverified := parkedProcess(t, s, "W")
 			mustAdvance(t, w.Clock, []string{"t"}, false)
 			w.await(t, "W's own first", func(e Event) bool { return e.Origin == "W" })
 			hash, _ := Keys("ns")

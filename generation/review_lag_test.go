@@ -2,7 +2,6 @@ package generation
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,9 +20,7 @@ func TestLaggingReaderKeepsTheEpoch(t *testing.T) {
 	s := redistest.Start(t)
 	ctx := context.Background()
 	rdb := s.Client()
-	pk := newParker()
-	var unverified atomic.Int32
-	a := startProcessHooked(t, s, Config{Origin: "A", OnUnverified: func() { unverified.Add(1) }}, pk.hook)
+	a, pk, unverified := parkedProcess(t, s, "A")
 	w := startProcess(t, s, Config{Origin: "W", MaxLen: 10})
 	mustAdvance(t, w.Clock, []string{"t"}, false)
 	a.await(t, "A reads W's first write", fromOrigin("W", "t"))

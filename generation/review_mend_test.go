@@ -3,7 +3,6 @@ package generation
 import (
 	"context"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,9 +62,7 @@ func TestMendNonceLessTipLossUndetected(t *testing.T) {
 	s := redistest.Start(t)
 	ctx := context.Background()
 	rdb := s.Client()
-	pk := newParker()
-	var unverified atomic.Int32
-	a := startProcessHooked(t, s, Config{Origin: "A", OnUnverified: func() { unverified.Add(1) }}, pk.hook)
+	a, pk, unverified := parkedProcess(t, s, "A")
 	for range 2 {
 		if err := Publish(ctx, rdb, "ns", "B", []string{"t"}, false); err != nil {
 			t.Fatal(err)

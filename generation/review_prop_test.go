@@ -14,6 +14,16 @@ import (
 )
 
 // parker parks a clock's reader just before its next XREAD, once armed.
+// parkedProcess starts a clock named origin on s whose reader pk can stop
+// between two reads, and counts its OnUnverified calls.
+func parkedProcess(t testing.TB, s *redistest.Server, origin string) (*process, *parker, *atomic.Int32) {
+	t.Helper()
+	pk := newParker()
+	unverified := new(atomic.Int32)
+	p := startProcessHooked(t, s, Config{Origin: origin, OnUnverified: func() { unverified.Add(1) }}, pk.hook)
+	return p, pk, unverified
+}
+
 type parker struct {
 	armed   atomic.Bool
 	parked  chan struct{}
