@@ -160,6 +160,20 @@ func (sh *shared) dropLocal() {
 	sh.resetMu.Unlock()
 }
 
+// keep runs store, which puts what a read found into L1 or the decoded
+// set, unless the process's cache was dropped (dropLocal) after the read
+// took mark; it reports whether store ran. dropLocal waits for it, so a
+// store is either before the drop, and dropped, or refused.
+func (sh *shared) keep(mark uint64, store func()) bool {
+	sh.resetMu.RLock()
+	defer sh.resetMu.RUnlock()
+	if sh.resets.Load() != mark {
+		return false
+	}
+	store()
+	return true
+}
+
 // async runs f off the caller's path; Close waits for it. Once the last
 // connector has closed, f is dropped: a shared query that outlived every
 // connector must not write to closed tiers.

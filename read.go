@@ -104,12 +104,11 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 		end := time.Now().Add(left)
 		if res, err := p.cols.Decode(v); err == nil {
 			sh.ctr.l1Hits.Add(1)
-			sh.resetMu.RLock()
-			defer sh.resetMu.RUnlock()
-			if sh.resets.Load() != mark {
-				return newHotRows(newHotEntry(res, len(v))), nil // read before a reset: kept nowhere
+			var rows driver.Rows
+			if !sh.keep(mark, func() { rows = sh.hot.share(&key, res, len(v), time.Until(end)) }) {
+				rows = newHotRows(newHotEntry(res, len(v))) // read before a reset: kept nowhere
 			}
-			return sh.hot.share(&key, res, len(v), time.Until(end)), nil
+			return rows, nil
 		}
 		sh.ctr.corrupt.Add(1)
 	}
@@ -258,14 +257,13 @@ func (cn *conn) lookL2(ctx context.Context, key keying.Key, p *plan, mark uint64
 	// the reply and not from after decoding (which can take milliseconds):
 	// a promotion never extends an entry's life.
 	if left > 0 && sh.l1.Enabled() {
-		sh.resetMu.RLock()
-		promoted := sh.resets.Load() == mark && sh.l1.Set(ctx, key, v, time.Until(end)) == nil
 		var e *hotEntry
-		if promoted {
-			sh.ctr.promotions.Add(1)
-			e = sh.hot.put(&key, res, len(v), min(time.Until(end), sh.l1.MaxTTL()))
-		}
-		sh.resetMu.RUnlock()
+		sh.keep(mark, func() {
+			if sh.l1.Set(ctx, key, v, time.Until(end)) == nil {
+				sh.ctr.promotions.Add(1)
+				e = sh.hot.put(&key, res, len(v), min(time.Until(end), sh.l1.MaxTTL()))
+			}
+		})
 		if e != nil {
 			return e, nil
 		}
@@ -520,22 +518,21 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		return &fill{}, nil
 	}
 	data := buf[tier.L1Room:]
-	sh.resetMu.RLock()
-	if sh.resets.Load() != mark {
+	// A fill that began before an invalidation is stored under the generations
+	// it read at the start, which no later reader asks for.
+	kept := sh.keep(mark, func() {
+		if err := sh.l1.SetWithRoom(ctx, key, buf, ttl); err == nil || sh.l2 != nil {
+			sh.ctr.fills.Add(1)
+		}
+	})
+	if !kept {
 		// The process's cache was dropped after this fill read its
 		// generations, which may be numbers Redis lost and handed out again.
-		sh.resetMu.RUnlock()
 		putScratch(bp, buf)
 		f := &mem.fill
 		f.res, f.mem = res, mem
 		return f, nil
 	}
-	// A fill that began before an invalidation is stored under the generations
-	// it read at the start, which no later reader asks for.
-	if err := sh.l1.SetWithRoom(ctx, key, buf, ttl); err == nil || sh.l2 != nil {
-		sh.ctr.fills.Add(1)
-	}
-	sh.resetMu.RUnlock()
 	if sh.l2 != nil {
 		l2 := sh.l2
 		// The write owns the scratch buffer until it is done: no copy.
