@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachedsql/cachedsql"
 	"github.com/cachedsql/cachedsql/internal/redistest"
 )
 
@@ -76,10 +77,13 @@ func TestReviewL2LocalZoneAcrossProcesses(t *testing.T) {
 	}
 }
 
-// waitSynced waits until the namespace follows the invalidation stream:
-// before that, reads bypass the cache (out_of_sync).
+// waitSynced is cachedsql.WaitSync with a deadline: until the namespace
+// follows the invalidation stream, reads bypass the cache (out_of_sync).
 func waitSynced(t *testing.T, db *sql.DB) {
-	for i := 0; !stats(t, db).StreamConnected && i < 250; i++ {
-		time.Sleep(20 * time.Millisecond)
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cachedsql.WaitSync(ctx, db); err != nil {
+		t.Fatal(err)
 	}
 }
