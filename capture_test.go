@@ -158,8 +158,10 @@ func (r *brokenSets) NextResultSet() error   { return r.err }
 
 // TestCaptureReturnsTheDriversError: an error from Next, on the first row or
 // later, comes back from capture as is with the rows before it and overflow
-// set (the caller reads those rows, then the error); from NextResultSet, as
-// is with no result and no overflow; whatever the hint (not a panic).
+// set (the caller reads those rows, then the error); from NextResultSet,
+// marked as NextResultSet's, with the sets before it whole and overflow set
+// (the caller reads them, then gets it from NextResultSet); whatever the
+// hint (not a panic).
 func TestCaptureReturnsTheDriversError(t *testing.T) {
 	boom := errors.New("connection reset")
 	mk := func() sliceRows {
@@ -197,8 +199,9 @@ func TestCaptureReturnsTheDriversError(t *testing.T) {
 					}
 					return
 				}
-				if !errors.Is(err, boom) || res != nil || overflow {
-					t.Fatalf("capture = %v, overflow %v, %v; want nil, false, %v", res, overflow, err, boom)
+				var nse nextSetError
+				if !errors.As(err, &nse) || !errors.Is(err, boom) || !overflow || res == nil || len(res.Sets) != 1 || len(res.Sets[0].Rows) != 10 {
+					t.Fatalf("capture = %v, overflow %v, %v; want the whole first set, true, %v from NextResultSet", res, overflow, err, boom)
 				}
 			})
 		}

@@ -37,7 +37,9 @@ type Connector struct {
 	lazyRows bool
 	// keyNamespace keys reads on the connection path: the namespace, the
 	// process's local time zone (drivers read times in it: go-sql-driver's
-	// loc=Local, pgx's timestamptz), and a Driver value's identity when it
+	// loc=Local, pgx's timestamptz), a fingerprint of the inner DSN (its
+	// options change the Go types a driver returns: go-sql-driver's
+	// parseTime, lib/pq's timezone), and a Driver value's identity when it
 	// is not the driver registered under DriverName (one with hooks may
 	// answer differently). Invalidations stay the namespace's: such
 	// processes and drivers reach one database.
@@ -103,7 +105,7 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 		pure:    map[string]bool{},
 	}
 	c.lazyRows = c.dialect == sqlscan.SQLite || sqliteDriver(inner)
-	c.keyNamespace = cfg.Namespace + "\x00" + localZone()
+	c.keyNamespace = cfg.Namespace + "\x00" + localZone() + "\x00" + dsnFingerprint(&cfg)
 	if id := driverIdentity(&cfg); id != "" {
 		c.keyNamespace += "\x00" + id
 	}
@@ -171,15 +173,21 @@ var localZone = sync.OnceValue(func() string {
 // name it was registered under (go-sqlite3's ConnectHook is registered
 // under names of the application's choosing).
 func sqliteDriver(inner driver.Connector) bool {
+	return strings.Contains(driverPackage(inner), "sqlite")
+}
+
+// driverPackage is the lower-cased import path of inner's driver ("" when
+// it has none).
+func driverPackage(inner driver.Connector) string {
 	drv := inner.Driver()
 	if drv == nil {
-		return false
+		return ""
 	}
 	t := reflect.TypeOf(drv)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	return strings.Contains(strings.ToLower(t.PkgPath()), "sqlite")
+	return strings.ToLower(t.PkgPath())
 }
 
 // driverIdentity tells apart a Driver value given beside a DriverName
@@ -193,6 +201,19 @@ func driverIdentity(cfg *Config) string {
 		return ""
 	}
 	return fmt.Sprintf("%T\x00%s", cfg.Driver, cfg.registered)
+}
+
+// dsnFingerprint tells apart inner DSNs of one namespace: processes that
+// share a namespace to share invalidations may open the database with
+// options that change what the driver returns (go-sql-driver/mysql with and
+// without parseTime=true: time.Time or []byte). A hash, as defaultNamespace
+// is: the DSN may hold a password. "" for a Connector, which has no DSN.
+func dsnFingerprint(cfg *Config) string {
+	if cfg.Connector != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(cfg.DriverName + "\x00" + cfg.DSN))
+	return hex.EncodeToString(sum[:8])
 }
 
 // defaultNamespace identifies the inner database: a hash of driver name and

@@ -23,6 +23,15 @@ import (
 // L1 then L2, and on a miss let one caller per key run the query while the
 // others wait for its result.
 func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValue, st *stmt) (driver.Rows, error) {
+	rows, err := cn.read(ctx, query, args, st)
+	if err == nil && cn.c.lazyRows && ctx.Done() != nil {
+		followContext(rows, ctx)
+	}
+	return rows, err
+}
+
+// read answers a query from the cache, or from the database through it.
+func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue, st *stmt) (driver.Rows, error) {
 	c := cn.c
 	sh := c.sh
 	p := cn.lastPlan
@@ -496,6 +505,9 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		sh.ctr.uncacheable.Add(1)
 		o := newOverflowRows(res, rows, qcancel)
 		o.err, o.lazy = err, c.lazyRows
+		if e, ok := err.(nextSetError); ok {
+			o.err, o.atNextSet = e.err, true
+		}
 		h.give(o)
 		return &fill{}, nil
 	}
@@ -728,10 +740,21 @@ func capture(rows driver.Rows, maxRows, maxBytes int, hint sizeHint, enc *rowset
 			if err == io.EOF {
 				return res, got, false, nil
 			}
-			return nil, got, false, err
+			// A later statement failed before sending rows: the sets so far
+			// go to the caller whole, then this error from NextResultSet, as
+			// the driver would have given them (go-sql-driver/mysql with
+			// multiStatements).
+			return res, got, true, nextSetError{err}
 		}
 	}
 }
+
+// nextSetError is an error of the inner rows' NextResultSet, which capture
+// reports after every set before it was read whole.
+type nextSetError struct{ err error }
+
+func (e nextSetError) Error() string { return e.err.Error() }
+func (e nextSetError) Unwrap() error { return e.err }
 
 // errTooLarge: an encoded result above max_bytes.
 var errTooLarge = errors.New("cachedsql: result above max_bytes")

@@ -24,6 +24,10 @@ type cachedRows struct {
 	// them points into mem, and is valid until Close, as the database/sql
 	// contract gives a driver's buffers (fillMem.arena).
 	mem *fillMem
+	// ctx, when set, is the query's context, looked at before every row:
+	// SQLite's rows stop with its error once it ends (go-sqlite3 checks it
+	// in Next), and a replay of them does too (followContext).
+	ctx context.Context
 }
 
 var (
@@ -67,6 +71,11 @@ func (r *cachedRows) Close() error {
 }
 
 func (r *cachedRows) Next(dest []driver.Value) error {
+	if r.ctx != nil {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+	}
 	if r.set >= len(r.res.Sets) {
 		return io.EOF
 	}
@@ -114,6 +123,22 @@ func (r *cachedRows) ColumnTypeNullable(i int) (bool, bool) {
 func (r *cachedRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
 	c := &r.cols()[i]
 	return c.Precision, c.Scale, c.HasPrecisionScale
+}
+
+// followContext makes a replay of a lazy driver's rows (SQLite) stop as
+// the driver's own would once ctx ends: with ctx's error from the next
+// Next, rather than whenever database/sql's watcher gets to closing them.
+// Drivers that read a whole result at once hand out what they have read
+// after a cancel, and so do replays of theirs.
+func followContext(rows driver.Rows, ctx context.Context) {
+	switch r := rows.(type) {
+	case *cachedRows:
+		r.ctx = ctx
+	case *hotRows:
+		r.cachedRows.ctx = ctx
+	case *overflowRows:
+		r.pre.ctx = ctx // the inner rows follow it themselves
+	}
 }
 
 // liveRows forwards to inner rows, answering each optional question with
@@ -206,6 +231,10 @@ type overflowRows struct {
 	// rows: Next returns it then, rather than reading on; told once it has.
 	err  error
 	told bool
+	// atNextSet: err is what the inner rows' NextResultSet returned after
+	// pre's last set, which is whole; it comes from NextResultSet, and the
+	// inner rows are read no more.
+	atNextSet bool
 	// lazy: the inner driver computes rows as they are asked for (SQLite),
 	// so a reader that stops before the failed row would never have met
 	// its error.
@@ -222,8 +251,11 @@ func (r *overflowRows) follow(ctx context.Context) { r.stop = context.AfterFunc(
 
 func (r *overflowRows) replaying() bool { return r.pre.set < r.last }
 
+// fromPre: the current set's columns are pre's.
+func (r *overflowRows) fromPre() bool { return r.replaying() || r.atNextSet }
+
 func (r *overflowRows) Columns() []string {
-	if r.replaying() {
+	if r.fromPre() {
 		return r.pre.Columns()
 	}
 	return r.live.Columns()
@@ -248,6 +280,9 @@ func (r *overflowRows) Next(dest []driver.Value) error {
 		if err := r.pre.Next(dest); err != io.EOF || r.replaying() {
 			return err
 		}
+		if r.atNextSet {
+			return io.EOF // the last set is whole; the error comes with the next
+		}
 		r.pre.set = r.last + 1 // the prefix of the live set is used up
 	}
 	if r.err != nil {
@@ -258,7 +293,7 @@ func (r *overflowRows) Next(dest []driver.Value) error {
 }
 
 func (r *overflowRows) HasNextResultSet() bool {
-	if r.replaying() {
+	if r.replaying() || r.atNextSet {
 		return true
 	}
 	return r.err == nil && r.live.HasNextResultSet()
@@ -270,40 +305,44 @@ func (r *overflowRows) NextResultSet() error {
 		r.pre.row = 0
 		return nil
 	}
+	if r.atNextSet {
+		r.told = true
+		return r.err
+	}
 	r.pre.set = r.last + 1
 	return r.live.NextResultSet()
 }
 
 func (r *overflowRows) ColumnTypeScanType(i int) reflect.Type {
-	if r.replaying() {
+	if r.fromPre() {
 		return r.pre.ColumnTypeScanType(i)
 	}
 	return r.live.ColumnTypeScanType(i)
 }
 
 func (r *overflowRows) ColumnTypeDatabaseTypeName(i int) string {
-	if r.replaying() {
+	if r.fromPre() {
 		return r.pre.ColumnTypeDatabaseTypeName(i)
 	}
 	return r.live.ColumnTypeDatabaseTypeName(i)
 }
 
 func (r *overflowRows) ColumnTypeLength(i int) (int64, bool) {
-	if r.replaying() {
+	if r.fromPre() {
 		return r.pre.ColumnTypeLength(i)
 	}
 	return r.live.ColumnTypeLength(i)
 }
 
 func (r *overflowRows) ColumnTypeNullable(i int) (bool, bool) {
-	if r.replaying() {
+	if r.fromPre() {
 		return r.pre.ColumnTypeNullable(i)
 	}
 	return r.live.ColumnTypeNullable(i)
 }
 
 func (r *overflowRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
-	if r.replaying() {
+	if r.fromPre() {
 		return r.pre.ColumnTypePrecisionScale(i)
 	}
 	return r.live.ColumnTypePrecisionScale(i)
