@@ -98,7 +98,7 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 	c := &Connector{
 		cfg:     cfg,
 		inner:   inner,
-		dialect: sqlscan.DialectOf(cfg.DriverName),
+		dialect: dialectOf(&cfg, inner),
 		sh:      sh,
 		log:     log,
 		deps:    closeDeps(cfg.Dependencies),
@@ -188,6 +188,28 @@ func driverPackage(inner driver.Connector) string {
 		t = t.Elem()
 	}
 	return strings.ToLower(t.PkgPath())
+}
+
+// dialectOf is the SQL dialect of the inner driver: by the name it is
+// registered under, or, for a name of the application's choosing
+// (cachedsql.Register("cachedsql-mysql", &mysql.MySQLDriver{}, ...), as
+// the README shows for ORMs), by its package. Read as Generic, MySQL text
+// loses its # comments and PostgreSQL's its own string rules, and a read
+// could be filed under the wrong tables.
+func dialectOf(cfg *Config, inner driver.Connector) sqlscan.Dialect {
+	if d := sqlscan.DialectOf(cfg.DriverName); d != sqlscan.Generic {
+		return d
+	}
+	p := driverPackage(inner)
+	switch {
+	case strings.Contains(p, "mysql"):
+		return sqlscan.MySQL
+	case strings.Contains(p, "pgx") || strings.HasSuffix(p, "lib/pq") || strings.Contains(p, "postgres"):
+		return sqlscan.Postgres
+	case strings.Contains(p, "sqlite"):
+		return sqlscan.SQLite
+	}
+	return sqlscan.Generic
 }
 
 // driverIdentity tells apart a Driver value given beside a DriverName

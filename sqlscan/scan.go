@@ -17,7 +17,10 @@ type scanner struct {
 	calls  []string
 	hints  []string
 	cte    []string // CTE names in scope, innermost last
-	kinds  []Kind
+	// qual: the name qualified last returned had a schema, or is a
+	// PostgreSQL name whose case was kept, so it names no CTE in scope.
+	qual  bool
+	kinds []Kind
 
 	volatile  string
 	savepoint string
@@ -138,6 +141,23 @@ func (s *scanner) unquote(i int) string {
 	return t.text
 }
 
+// caseKept reports a PostgreSQL quoted name with capitals: it matches no
+// name folded to lower case, so norm's lower-casing must not merge it with
+// a CTE's.
+func (s *scanner) caseKept(i int) bool {
+	t := &s.toks[i]
+	return s.d == Postgres && t.kind == tIdent && t.text != strings.ToLower(t.text)
+}
+
+// cteName is the name pushed on s.cte for the CTE named at i: a name that
+// matches nothing when its case was kept.
+func (s *scanner) cteName(i int) string {
+	if s.caseKept(i) {
+		return "\x00" + s.norm(i)
+	}
+	return s.norm(i)
+}
+
 // qualified reads a possibly qualified name at i (a.b.c, "a"."b", t.*) and
 // returns its last component and the index after it.
 func (s *scanner) qualified(i int) (string, int) {
@@ -155,12 +175,15 @@ func (s *scanner) qualified(i int) (string, int) {
 		break
 	}
 	name := s.norm(last)
+	s.qual = last > i || s.caseKept(last)
 	if s.catalog == "" {
 		schema := ""
 		if last > i {
 			schema = s.norm(last - 2)
 		}
-		if systemSchemas[schema] || (schema == "" && isSystemTable(name)) {
+		// A catalog table is one whatever schema names it (main.sqlite_master,
+		// temp.sqlite_master, main.pragma_table_info).
+		if systemSchemas[schema] || isSystemTable(name) {
 			if schema != "" {
 				s.catalog = schema + "." + name
 			} else {
@@ -200,10 +223,15 @@ func isTempSchema(schema string) bool {
 	return strings.HasPrefix(schema, "pg_temp") || schema == "temp" || schema == "temporary"
 }
 
+// addRead records a read of the table name, unless name is a CTE in scope.
+// Only an unqualified name can be one (main.t is the table t), and in
+// PostgreSQL not a quoted name that keeps capitals ("T" is not t).
 func (s *scanner) addRead(name string) {
-	for _, c := range s.cte {
-		if c == name {
-			return
+	if !s.qual {
+		for _, c := range s.cte {
+			if c == name {
+				return
+			}
 		}
 	}
 	s.reads = append(s.reads, name)
@@ -774,11 +802,17 @@ func (s *scanner) merge(lo, hi int) Kind {
 	if s.kwAt(i) == kInto {
 		i++
 	}
+	if s.kwAt(i) == kOnly { // PostgreSQL: MERGE INTO ONLY t
+		i++
+	}
 	if !s.isName(i) {
 		s.writesAll = true
 		return Write
 	}
 	name, next := s.qualified(i)
+	if s.isOp(next, "*") {
+		next++
+	}
 	s.writes = append(s.writes, name)
 	s.walk(next, hi, modeQuery, &s.reads, &s.reads)
 	return Write
@@ -1087,7 +1121,7 @@ func (s *scanner) with(i, hi int) int {
 		i++
 		// Every name is visible in every body.
 		for j := i; j < hi && s.isName(j); {
-			s.cte = append(s.cte, s.norm(j))
+			s.cte = append(s.cte, s.cteName(j))
 			j = s.skipCTE(j, hi)
 			if !s.isPunct(j, ',') {
 				break
@@ -1100,7 +1134,7 @@ func (s *scanner) with(i, hi int) int {
 			s.readsAll = true
 			return i
 		}
-		name := s.norm(i)
+		name := s.cteName(i)
 		i++
 		if s.isPunct(i, '(') {
 			i = s.closeOf(i) + 1

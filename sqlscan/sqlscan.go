@@ -318,9 +318,11 @@ func combine(kinds []Kind) Kind {
 	switch {
 	case sessions > 0:
 		return Session
-	case writes == 0 && tx == 0 && reads > 0:
+	case writes == 0 && tx == 0 && reads > 0 && others == 0:
 		return Read
 	case writes == 0 && tx == 0:
+		// Reads beside FETCH, MOVE, NOTIFY, LOCK...: a hit would skip what
+		// those do, so the text is not cached.
 		return Other
 	case tx == 0 || writes > 0 || reads > 0:
 		return Write

@@ -34,6 +34,14 @@ func (s *scanner) volatileAndCalls() {
 				continue
 			}
 			paren := s.isPunct(i+1, '(')
+			if !paren && s.volatile == "" && (s.d == Postgres || s.d == Generic) && (s.isOp(i-1, "::") || s.kwAt(i-1) == kAs) {
+				if name := strings.ToLower(t.text); regTypes[name] {
+					// 't'::regclass looks the name up in the catalog, which
+					// DDL changes without naming it.
+					s.volatile = name
+					continue
+				}
+			}
 			cls := t.cls
 			if cls == 0 && !paren {
 				continue
@@ -52,7 +60,10 @@ func (s *scanner) volatileAndCalls() {
 				if s.volatile == "" {
 					s.checkVolatileCall(i, b, cls)
 				}
-				if cls == 0 && s.isCall(i) {
+				// A function in an application's schema is the
+				// application's, whatever built-in of some dialect it is
+				// named like (myschema.total, app.area).
+				if (cls == 0 || s.userSchemaCall(i)) && s.isCall(i) {
 					s.addCall(string(b))
 				}
 				continue
@@ -193,6 +204,29 @@ func (s *scanner) nowLiteral(i int) bool {
 // isCall reports whether the word at i, followed by '(', is a function call
 // rather than a table or alias with a column list, a type with a length, or
 // a CTE name.
+// userSchemaCall reports a name at i qualified by a schema (or MySQL
+// database) other than the system ones.
+func (s *scanner) userSchemaCall(i int) bool {
+	return i >= 2 && s.isPunct(i-1, '.') && s.isName(i-2) && !systemSchemas[s.norm(i-2)]
+}
+
+// regTypes are PostgreSQL's object identifier types whose input function
+// reads the catalog.
+var regTypes = map[string]bool{
+	"regclass": true, "regtype": true, "regproc": true, "regprocedure": true,
+	"regoper": true, "regoperator": true, "regconfig": true, "regdictionary": true,
+	"regnamespace": true, "regrole": true, "regcollation": true,
+}
+
+// callPrefixes are words after which a name and a parenthesis are a call
+// though the words are no keywords of the scanner's: MySQL's SELECT
+// modifiers (SELECT SQL_NO_CACHE f()), BINARY, and AT TIME ZONE f(x).
+var callPrefixes = map[string]bool{
+	"sql_no_cache": true, "sql_cache": true, "high_priority": true, "low_priority": true,
+	"sql_small_result": true, "sql_big_result": true, "sql_buffer_result": true,
+	"sql_calc_found_rows": true, "distinctrow": true, "binary": true, "zone": true,
+}
+
 func (s *scanner) isCall(i int) bool {
 	end := s.closeOf(i + 1)
 	if s.kwAt(end+1) == kAs && (s.isPunct(end+2, '(') || s.kwAt(end+2) == kNot || s.kwAt(end+2) == kMaterialized) {
@@ -208,11 +242,27 @@ func (s *scanner) isCall(i int) bool {
 	p := &s.toks[j-1]
 	switch p.kind {
 	case tPunct:
-		return p.text[0] != ')' && p.text[0] != '.'
+		if p.text[0] == ')' {
+			return s.closesDistinctOn(j - 1) // SELECT DISTINCT ON (a) f(x)
+		}
+		return p.text[0] != '.'
 	case tOp:
 		return p.text != "::"
 	case tWord:
-		return p.kw != kNone && isOperatorWord(p.kw)
+		if p.kw != kNone && isOperatorWord(p.kw) {
+			return true
+		}
+		return callPrefixes[strings.ToLower(p.text)]
+	}
+	return false
+}
+
+// closesDistinctOn reports a ')' at c that closes PostgreSQL's DISTINCT ON (…).
+func (s *scanner) closesDistinctOn(c int) bool {
+	for o := c - 1; o >= 2; o-- {
+		if s.isPunct(o, '(') && s.closeOf(o) == c {
+			return s.kwAt(o-1) == kOn && s.kwAt(o-2) == kDistinct
+		}
 	}
 	return false
 }

@@ -1,0 +1,238 @@
+package integration_test
+
+// Statement classification found wrong by a review, against PostgreSQL
+// and MariaDB. Each test writes through cachedsql and reads through
+// cachedsql; a failure means a cached read returned what the database no
+// longer holds.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cachedsql/cachedsql"
+	"github.com/go-sql-driver/mysql"
+)
+
+// MERGE INTO ONLY t: the scanner takes ONLY for the target's name.
+func TestScanPGMergeOnly(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	tbl := runID + "_mo"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1, 1)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_mo")
+	q := fmt.Sprintf("SELECT v::text FROM %s WHERE id = 1", tbl)
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("MERGE INTO ONLY %[1]s USING (SELECT 1 AS id) s ON %[1]s.id = s.id WHEN MATCHED THEN UPDATE SET v = 2", tbl))
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after MERGE INTO ONLY through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}
+
+// A quoted CTE name that differs from a table only in case does not hide
+// the table in PostgreSQL, but the scanner lower-cases both.
+func TestScanPGQuotedCTECase(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	tbl := runID + "_cc"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_cc")
+	q := fmt.Sprintf(`WITH "%s" AS (SELECT 0 AS v) SELECT v::text FROM %s`, strings.ToUpper(tbl), tbl)
+	if got := scalar(t, db, q); got != "1" {
+		t.Fatalf("read %s, want the table's 1", got)
+	}
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}
+
+// A user-defined function whose name is a built-in of another dialect
+// (SQLite's total) is taken for a pure built-in: the read is cached with
+// an empty read set, though the function reads a table.
+func TestScanUserFunctionNamedLikeBuiltin(t *testing.T) {
+	ctx := context.Background()
+	for _, tg := range []struct {
+		name, driver string
+		require      func(testing.TB)
+		dsn          func() string
+		setup        []string // %[1]s schema/database, %[2]s table in it
+		cleanup      []string
+	}{
+		{"PostgreSQL", "pgx", requirePG, pgURL,
+			[]string{"CREATE SCHEMA %[1]s", "CREATE TABLE %[1]s.%[2]s (v int)", "INSERT INTO %[1]s.%[2]s VALUES (1)",
+				"CREATE FUNCTION %[1]s.total(int) RETURNS int LANGUAGE sql AS 'SELECT sum(v)::int FROM %[1]s.%[2]s'"},
+			[]string{"DROP SCHEMA IF EXISTS %[1]s CASCADE"}},
+		{"MariaDB", "mysql", requireMySQL, mysqlDSN,
+			[]string{"CREATE DATABASE %[1]s", "CREATE TABLE %[1]s.%[2]s (v int)", "INSERT INTO %[1]s.%[2]s VALUES (1)",
+				"CREATE FUNCTION %[1]s.total(x int) RETURNS int READS SQL DATA RETURN (SELECT sum(v) FROM %[1]s.%[2]s)"},
+			[]string{"DROP DATABASE IF EXISTS %[1]s"}},
+	} {
+		t.Run(tg.name, func(t *testing.T) {
+			tg.require(t)
+			admin := openDirect(t, tg.driver, tg.dsn())
+			schema, tbl := runID+"_fs", runID+"_ft"
+			t.Cleanup(func() {
+				for _, s := range tg.cleanup {
+					admin.ExecContext(ctx, fmt.Sprintf(s, schema, tbl))
+				}
+			})
+			for _, s := range tg.setup {
+				mustExec(t, admin, fmt.Sprintf(s, schema, tbl))
+			}
+			db := openCached(t, tg.driver, tg.dsn(), "namespace="+runID+"_fn")
+			q := fmt.Sprintf("SELECT %s.total(1)", schema)
+			scalar(t, db, q)
+			scalar(t, db, q)
+			mustExec(t, db, fmt.Sprintf("INSERT INTO %s.%s VALUES (5)", schema, tbl))
+			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+				t.Errorf("after INSERT through cachedsql: cachedsql %s, database %s", got, want)
+			}
+		})
+	}
+}
+
+// 'tbl'::regclass reads the catalog without naming a catalog: the OID is
+// cached under no table and survives DROP TABLE and CREATE TABLE.
+func TestScanPGRegclassCast(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	tbl := runID + "_rc"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_rc")
+	q := fmt.Sprintf("SELECT '%s'::regclass::oid::text", tbl)
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, db, "DROP TABLE "+tbl)
+	mustExec(t, db, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after DROP and CREATE through cachedsql: cachedsql oid %s, database %s", got, want)
+	}
+}
+
+// A text of several statements is Read when its statements are reads and
+// "Other" statements; the Other ones (FETCH, MOVE, NOTIFY, LISTEN, LOCK,
+// VACUUM, ...) have effects that a cache hit skips. Here a hit replays the
+// first FETCH instead of advancing the cursor (lib/pq sends texts without
+// arguments as one simple query).
+func TestScanPGOtherInMultiStatementRead(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	db := openCached(t, "postgres", pgURL(), "namespace="+runID+"_cu")
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "DECLARE "+runID+"_c CURSOR WITH HOLD FOR SELECT generate_series(1, 10)"); err != nil {
+		t.Fatal(err)
+	}
+	defer c.ExecContext(ctx, "CLOSE "+runID+"_c")
+	fetch := func() int {
+		rows, err := c.QueryContext(ctx, "SELECT 0; FETCH 1 FROM "+runID+"_c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+		}
+		if !rows.NextResultSet() {
+			t.Fatalf("no second result set: %v", rows.Err())
+		}
+		var v int
+		if !rows.Next() {
+			t.Fatalf("FETCH returned nothing: %v", rows.Err())
+		}
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b := fetch(), fetch()
+	if a != 1 || b != 2 {
+		t.Errorf("two FETCH 1 from a cursor returned %d then %d, want 1 then 2", a, b)
+	}
+}
+
+// The README's ORM path, cachedsql.Register("cachedsql-mysql",
+// &mysql.MySQLDriver{}, cachedsql.Config{}), leaves DriverName as the
+// registered name, which DialectOf does not know: MySQL text is scanned in
+// the Generic dialect, which has no # comments. An apostrophe in two #
+// comments makes the FROM clause between them a string.
+func TestScanRegisteredMySQLGenericDialect(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	name := "cachedsql-mysql-" + runID
+	cachedsql.Register(name, &mysql.MySQLDriver{}, cachedsql.Config{Namespace: runID + "_rg"})
+	admin := openDirect(t, "mysql", mysqlDSN())
+	tbl := runID + "_rg"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openDirect(t, name, mysqlDSN())
+	q := fmt.Sprintf("SELECT CAST(v AS CHAR) # the owner's value\nFROM %s # it's small\n", tbl)
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}
+
+// isCall takes a word before '(' for a call only after punctuation, an
+// operator or a listed keyword: after MySQL's SELECT modifiers
+// (SQL_NO_CACHE, SQL_CACHE, HIGH_PRIORITY, ...), after AT TIME ZONE, and
+// after PostgreSQL's DISTINCT ON (...) a user function is not seen at all,
+// so a SELECT of a function that writes is a cacheable read with no calls:
+// nothing is invalidated (and a hit skips the function).
+func TestScanUserFunctionAfterModifier(t *testing.T) {
+	ctx := context.Background()
+	for _, tg := range []struct {
+		name, driver string
+		require      func(testing.TB)
+		dsn          func() string
+		function     string // CREATE FUNCTION %[1]s ... updating table %[2]s
+		call         string // %s: the function
+		read         string // %s: the table
+	}{
+		{"PostgreSQL", "pgx", requirePG, pgURL,
+			"CREATE FUNCTION %[1]s() RETURNS int LANGUAGE sql AS 'UPDATE %[2]s SET q = q + 1; SELECT 1'",
+			"SELECT DISTINCT ON (1) %s()",
+			"SELECT q::text FROM %s"},
+		{"MariaDB", "mysql", requireMySQL, mysqlDSN,
+			"CREATE FUNCTION %[1]s() RETURNS int MODIFIES SQL DATA BEGIN UPDATE %[2]s SET q = q + 1; RETURN 1; END",
+			"SELECT SQL_NO_CACHE %s()",
+			"SELECT CAST(q AS CHAR) FROM %s"},
+	} {
+		t.Run(tg.name, func(t *testing.T) {
+			tg.require(t)
+			admin := openDirect(t, tg.driver, tg.dsn())
+			tbl, fn := runID+"_mf", runID+"_mbump"
+			mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (q int)", tbl))
+			mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
+			mustExec(t, admin, fmt.Sprintf(tg.function, fn, tbl))
+			t.Cleanup(func() {
+				admin.ExecContext(ctx, "DROP FUNCTION IF EXISTS "+fn+map[bool]string{true: "()"}[tg.driver == "pgx"])
+				admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl)
+			})
+			db := openCached(t, tg.driver, tg.dsn(), "namespace="+runID+"_mf")
+			q := fmt.Sprintf(tg.read, tbl)
+			scalar(t, db, q)
+			scalar(t, db, fmt.Sprintf(tg.call, fn))
+			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+				t.Errorf("after %s: cachedsql %s, database %s", fmt.Sprintf(tg.call, fn), got, want)
+			}
+		})
+	}
+}
