@@ -213,6 +213,11 @@ func redact(msg, dsn string) string {
 	for _, s := range secrets(dsn) {
 		if len(s) >= 1 && s != "xxxxx" {
 			msg = strings.ReplaceAll(msg, s, "xxxxx")
+			// As a %q in an error shows it: a control character in the
+			// secret is escaped there.
+			if q := strconv.Quote(s); q[1:len(q)-1] != s {
+				msg = strings.ReplaceAll(msg, q[1:len(q)-1], "xxxxx")
+			}
 		}
 	}
 	return msg

@@ -40,7 +40,13 @@ func newClient(cfg L2Config) (redis.UniversalClient, error) {
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("tier: L2 URL %q is not a valid URL: %v", cfg.URL, err)
+		// Without its query: go-redis reads a Sentinel's password=
+		// there.
+		shown := cfg.URL
+		if q := strings.IndexByte(shown, '?'); q >= 0 {
+			shown = shown[:q] + "?…"
+		}
+		return nil, fmt.Errorf("tier: L2 URL %q is not a valid URL: %w", shown, err)
 	}
 	// The query is left out: go-redis names a bad option itself, and a
 	// value there could be a secret.

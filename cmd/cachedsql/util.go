@@ -22,6 +22,11 @@ import (
 func openRedis(ctx context.Context, rawURL string) (*redis.Client, error) {
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
+		if _, perr := url.Parse(rawURL); perr != nil {
+			// Unparsable, the URL's password cannot be told from the rest,
+			// and url's error repeats it.
+			return nil, usagef("--redis %s is not a valid URL (percent-encode special characters in the user name and password; expected redis://[user:password@]host:port/db or rediss://...)", redactURL(rawURL))
+		}
 		return nil, usagef("--redis %s: %v (expected redis://[user:password@]host:port/db or rediss://...)", redactURL(rawURL), redactErr(err, rawURL))
 	}
 	client := redis.NewClient(opt)
@@ -40,7 +45,18 @@ func openRedis(ctx context.Context, rawURL string) (*redis.Client, error) {
 // redactURL hides the password of a URL.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		// Everything between the scheme and the last @ may be a password.
+		at := strings.LastIndex(raw, "@")
+		if at < 0 {
+			return raw
+		}
+		if start := strings.Index(raw, "://"); start >= 0 && start+3 <= at {
+			return raw[:start+3] + "xxxxx" + raw[at:]
+		}
+		return "xxxxx" + raw[at:]
+	}
+	if u.User == nil {
 		return raw
 	}
 	return u.Redacted()

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestOpenRedisHidesPasswordOfUnparsableURL: a Redis password with a
+// character that must be percent-encoded in a URL (space, '#', '%', '/'...),
+// typed as is, makes url.Parse fail; redactURL and redactErr then give up and
+// the --redis error repeats the URL, password included.
+// A --redis URL that url.Parse rejects (a password with a space, % or #
+// typed as is) must not show that password in the error.
+func TestOpenRedisHidesPasswordOfUnparsableURL(t *testing.T) {
+	for _, raw := range []string{
+		"redis://app:s3cret pw@127.0.0.1:6379/0",
+		"redis://app:s3cret%pw@127.0.0.1:6379/0",
+		"redis://:s3cret#pw@127.0.0.1:6379/0",
+	} {
+		_, err := openRedis(context.Background(), raw)
+		if err == nil {
+			t.Fatalf("openRedis(%q) succeeded", raw)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}

@@ -1,0 +1,28 @@
+package tier
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestNewL2ErrorHidesQueryPassword: a Sentinel URL carries the master's
+// password in its query (go-redis ParseFailoverURL: password=...). A URL that
+// url.Parse refuses (here: the trailing newline of a value read from a file or
+// an environment variable) and has no '@' is repeated verbatim in NewL2's
+// error, password and all.
+// A URL that does not parse, with a Sentinel password= in its query (go-redis
+// reads it there), must not show that password in NewL2's error.
+func TestNewL2ErrorHidesQueryPassword(t *testing.T) {
+	for _, u := range []string{
+		"redis://sentinel:26379/0?master_name=mymaster&password=hunter2\n",
+		"redis://sentinel:26379/0?master_name=mymaster&password=hunter2&dial_timeout=1s\x7f",
+	} {
+		_, err := NewL2(L2Config{URL: u, Namespace: "n"})
+		if err == nil {
+			t.Fatalf("NewL2(%q) accepted it", u)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("NewL2's error shows the password: %v", err)
+		}
+	}
+}
