@@ -387,14 +387,20 @@ func (r *redisSide) streamKey() string { _, s := Keys(r.c.namespace); return s }
 // proves nothing if the stream key itself went (deleted, or evicted under an
 // allkeys policy) with events in it that this reader had not read; "!seq"
 // past lastSeq shows that. It also shows an event written just after the
-// read, which costs a needless resync, not a stale read.
+// read, which costs a needless resync, not a stale read. It writes too
+// (stepScript): a Redis that answers reads but refuses writes fails it, and
+// the clock stops vouching once StaleBound has passed.
 func (r *redisSide) inStep(lastSeq uint64) (bool, error) {
 	hash, _ := Keys(r.c.namespace)
 	ctx, cancel := r.callCtx(r.ctx, opTimeout)
 	defer cancel()
-	v, err := r.rdb.HMGet(ctx, hash, fieldEpoch, fieldSeq, ringField(lastSeq)).Result()
+	v, err := stepScript.Run(ctx, r.rdb, []string{hash, probeKey(r.c.namespace)},
+		time.Now().UnixMilli(), fieldEpoch, fieldSeq, ringField(lastSeq)).Slice()
 	if err != nil {
 		return false, err
+	}
+	if len(v) != 3 {
+		return false, fmt.Errorf("generation: step script answered %d values, want 3", len(v))
 	}
 	r.c.mu.Lock()
 	last := r.last

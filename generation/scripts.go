@@ -90,12 +90,19 @@ return out
 // the reply says so: the caller alone may hold entries filled under lost
 // numbers, and drops them.
 //
-// KEYS: hash, stream. ARGV: candidate epoch, the caller's epoch, the
+// It first writes the probe key: a Redis that refuses writes (over
+// maxmemory with noeviction, a read-only replica, CLIENT PAUSE WRITE)
+// refuses this script too, and the clock does not vouch from it while no
+// writer could publish an event.
+//
+// KEYS: hash, stream, probe. ARGV: candidate epoch, the caller's epoch, the
 // highest sequence the caller saw in it, that event's nonce ("" if
-// unknown) and stream id ("" if unknown), "1" to force.
+// unknown) and stream id ("" if unknown), "1" to force, unix ms.
 // Reply: last stream id ("0-0" if none), HGETALL's flat field/value list,
 // 1 if the caller's history could not be checked, else 0.
 var resyncScript = redis.NewScript(`
+redis.call('HSET', KEYS[3], 'ms', ARGV[7])
+redis.call('PEXPIRE', KEYS[3], 60000)
 local e = redis.call('HGET', KEYS[1], '!epoch')
 local unverified = 0
 if not e then
@@ -205,6 +212,18 @@ func runAdvance(ctx context.Context, rdb redis.Scripter, namespace, origin, inst
 	return rep, nil
 }
 
+// stepScript is a clock's idle check (redisSide.inStep): it writes the
+// probe key, as resyncScript does, so that a Redis refusing writes fails
+// the check, then reads the hash's epoch, sequence and the ring slot of the
+// caller's last event.
+//
+// KEYS: hash, probe. ARGV: unix ms, then the three fields.
+var stepScript = redis.NewScript(`
+redis.call('HSET', KEYS[2], 'ms', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], 60000)
+return redis.call('HMGET', KEYS[1], ARGV[2], ARGV[3], ARGV[4])
+`)
+
 // runResync runs resyncScript and decodes its answer.
 func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch uint64, tip tip, force bool) (lastID string, snap *snapshot, unverified bool, err error) {
 	hash, stream := Keys(namespace)
@@ -212,9 +231,9 @@ func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch 
 	if force {
 		forceArg = "1"
 	}
-	res, err := resyncScript.Run(ctx, rdb, []string{hash, stream},
+	res, err := resyncScript.Run(ctx, rdb, []string{hash, stream, probeKey(namespace)},
 		strconv.FormatUint(random63(), 10), strconv.FormatUint(epoch, 10), strconv.FormatUint(tip.seq, 10),
-		tip.nonce, tip.id, forceArg).Slice()
+		tip.nonce, tip.id, forceArg, strconv.FormatInt(time.Now().UnixMilli(), 10)).Slice()
 	if err != nil {
 		return "", nil, false, err
 	}

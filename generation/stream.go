@@ -15,15 +15,25 @@ import (
 // stream of events. Both carry the same Cluster hash tag, so one script can
 // touch both.
 func Keys(namespace string) (hash, stream string) {
-	tag := namespace
-	// A brace inside the tag would end it early or empty it (then the two keys
-	// could land in different slots); such namespaces are hex-encoded, and so are
-	// those that look like an encoded one, which keeps the mapping one to one.
-	if strings.ContainsAny(namespace, "{}") || strings.HasPrefix(namespace, "x:") {
-		tag = "x:" + hex.EncodeToString([]byte(namespace))
-	}
+	tag := hashTag(namespace)
 	return "cachedsql:{" + tag + "}:gen", "cachedsql:{" + tag + "}:events"
 }
+
+// hashTag is the namespace as the {tag} of its keys. A brace inside the tag
+// would end it early or empty it (then the keys could land in different
+// slots); such namespaces are hex-encoded, and so are those that look like an
+// encoded one, which keeps the mapping one to one.
+func hashTag(namespace string) string {
+	if strings.ContainsAny(namespace, "{}") || strings.HasPrefix(namespace, "x:") {
+		return "x:" + hex.EncodeToString([]byte(namespace))
+	}
+	return namespace
+}
+
+// probeKey is the small hash a clock writes to show that Redis takes its
+// writes (stepScript, resyncScript): one that answers reads but refuses
+// writes would otherwise let every reader vouch while no writer can publish.
+func probeKey(namespace string) string { return "cachedsql:{" + hashTag(namespace) + "}:probe" }
 
 // Fields of the hash and of stream entries. Tables are stored under "t:" so no
 // table name can collide with a bookkeeping field.
