@@ -236,3 +236,75 @@ func TestScanUserFunctionAfterModifier(t *testing.T) {
 		})
 	}
 }
+
+// ALTER TABLE p EXCHANGE PARTITION x WITH TABLE q swaps q's rows: only p is
+// invalidated.
+func TestScanMariaDBExchangePartition(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	admin := openDirect(t, "mysql", mysqlDSN())
+	p, q := runID+"_xp", runID+"_xq"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int, v int) PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (100))", p))
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int, v int)", q))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1, 10)", p))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (2, 20)", q))
+	t.Cleanup(func() {
+		admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+p)
+		admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+q)
+	})
+	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_xp")
+	read := fmt.Sprintf("SELECT CAST(sum(v) AS CHAR) FROM %s", q)
+	scalar(t, db, read)
+	scalar(t, db, read)
+	mustExec(t, db, fmt.Sprintf("ALTER TABLE %s EXCHANGE PARTITION p0 WITH TABLE %s", p, q))
+	if got, want := scalar(t, db, read), scalar(t, admin, read); got != want {
+		t.Errorf("after EXCHANGE PARTITION through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}
+
+// MariaDB 10.7+: ALTER TABLE p CONVERT TABLE q TO PARTITION moves q into p;
+// q no longer exists, but its cached reads are still served.
+func TestScanMariaDBConvertTableToPartition(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	admin := openDirect(t, "mysql", mysqlDSN())
+	p, q := runID+"_vp", runID+"_vq"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int, v int) PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (100))", p))
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int, v int)", q))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (150, 20)", q))
+	t.Cleanup(func() {
+		admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+p)
+		admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+q)
+	})
+	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_vp")
+	read := fmt.Sprintf("SELECT CAST(sum(v) AS CHAR) FROM %s", q)
+	scalar(t, db, read)
+	scalar(t, db, read)
+	mustExec(t, db, fmt.Sprintf("ALTER TABLE %s CONVERT TABLE %s TO PARTITION p1 VALUES LESS THAN (200)", p, q))
+	var s string
+	err := db.QueryRowContext(ctx, read).Scan(&s)
+	if err == nil {
+		t.Errorf("after CONVERT TABLE %s TO PARTITION: cachedsql still returns %s; the table is gone", q, s)
+	}
+}
+
+// PostgreSQL truncates identifiers to 63 bytes: a long name and its
+// truncation are one table, but two names to the scanner.
+func TestScanPGTruncatedIdentifier(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	long := runID + "_" + strings.Repeat("x", 70)
+	short := long[:63]
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", long))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", long))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+short) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_ti")
+	q := fmt.Sprintf("SELECT v::text FROM %s", short) // the name pg_tables shows
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", long)) // the name the application declared
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}

@@ -1,6 +1,9 @@
 package sqlscan
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // scanner holds the state of one Scan. It is pooled; every slice it owns is
 // copied out before it is returned to the pool.
@@ -129,7 +132,22 @@ func (s *scanner) closeOf(i int) int { return int(s.match[i]) }
 
 // norm returns the normalised name of token i: content of a quoted
 // identifier with doubled quotes undone, lower-cased.
-func (s *scanner) norm(i int) string { return strings.ToLower(s.unquote(i)) }
+func (s *scanner) norm(i int) string {
+	n := strings.ToLower(s.unquote(i))
+	if s.d == Postgres && len(n) > maxPostgresName {
+		// PostgreSQL keeps the first 63 bytes of a longer name: the name an
+		// application declared and the one the catalog shows are one table.
+		k := maxPostgresName
+		for k > 0 && !utf8.RuneStart(n[k]) {
+			k--
+		}
+		n = n[:k]
+	}
+	return n
+}
+
+// maxPostgresName is NAMEDATALEN-1, the bytes of a name PostgreSQL keeps.
+const maxPostgresName = 63
 
 // unquote returns the content of token i with doubled quotes undone.
 func (s *scanner) unquote(i int) string {
@@ -1002,6 +1020,18 @@ func (s *scanner) alter(lo, hi int) Kind {
 	for j := next; j < hi; j++ {
 		if s.isPunct(j, '(') {
 			j = s.closeOf(j)
+			continue
+		}
+		if s.kwAt(j) == kTable || s.wordIs(j, "partition") || s.wordIs(j, "inherit") {
+			// Rows that move between tables: MariaDB's EXCHANGE PARTITION p
+			// WITH TABLE q, CONVERT TABLE q TO PARTITION and CONVERT
+			// PARTITION p TO TABLE q; PostgreSQL's ATTACH or DETACH
+			// PARTITION q and [NO] INHERIT q. (A partition's own name
+			// written as a table costs an invalidation, nothing more.)
+			if k := s.skipIfExists(j + 1); s.isName(k) && s.kwAt(k) == kNone {
+				name, _ := s.qualified(k)
+				s.writes = append(s.writes, name)
+			}
 			continue
 		}
 		if s.kwAt(j) != kRename {
