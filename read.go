@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -199,38 +198,12 @@ func clockArg(d sqlscan.Dialect, v driver.Value) bool {
 	}
 	switch x := v.(type) {
 	case string:
-		return hasClockWord(x)
+		return sqlscan.HasClockWord(x)
 	case []byte:
-		return hasClockWord(unsafe.String(unsafe.SliceData(x), len(x)))
+		return sqlscan.HasClockWord(unsafe.String(unsafe.SliceData(x), len(x)))
 	}
 	return false
 }
-
-// hasClockWord reports whether s holds now, today, tomorrow or yesterday,
-// in any case, as a whole word.
-func hasClockWord(s string) bool {
-	for i := 0; i < len(s); {
-		if !isLetter(s[i]) {
-			i++
-			continue
-		}
-		j := i + 1
-		for j < len(s) && isLetter(s[j]) {
-			j++
-		}
-		if n := j - i; n == 3 || n == 5 || n == 8 || n == 9 {
-			w := s[i:j]
-			if strings.EqualFold(w, "now") || strings.EqualFold(w, "today") ||
-				strings.EqualFold(w, "tomorrow") || strings.EqualFold(w, "yesterday") {
-				return true
-			}
-		}
-		i = j
-	}
-	return false
-}
-
-func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // errLookupLeft marks a shared L2 lookup that failed because the caller
 // running it left.

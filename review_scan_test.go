@@ -7,6 +7,7 @@ package cachedsql
 import (
 	"context"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 )
@@ -62,5 +63,23 @@ func TestScanCTEShadowsQualifiedTable(t *testing.T) {
 	}
 	if got := rawIntIn(t, e.db, q); got != 2 {
 		t.Fatalf("after UPDATE t through cachedsql: cached read returns %d, database holds 2", got)
+	}
+}
+
+// The 'now' check of SQLite's date functions skips nested parentheses:
+// strftime(fmt, coalesce(x, 'now')) reads the clock and is cached.
+func TestScanSQLiteNowNested(t *testing.T) {
+	e := newSQLiteEnv(t, Config{})
+	q := "SELECT strftime('%Y-%m-%d %H:%M:%f', coalesce(NULL, 'now'))"
+	var a, b string
+	if err := e.db.QueryRow(q).Scan(&a); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := e.db.QueryRow(q).Scan(&b); err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatalf("a clock read was cached: %q twice, 20ms apart", a)
 	}
 }

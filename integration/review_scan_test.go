@@ -308,3 +308,35 @@ func TestScanPGTruncatedIdentifier(t *testing.T) {
 		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
 	}
 }
+
+// PostgreSQL reads 'now' inside array and range literals, and 'today',
+// 'tomorrow', 'yesterday' wherever a date or timestamp is expected
+// (compared with a column, with a time after it): none of those reads may
+// be cached.
+func TestScanPGClockLiterals(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	tbl := runID + "_cl"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (d date)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (current_date)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_cl")
+
+	// The value itself cannot show it: pgx prepares the text, and PostgreSQL
+	// reads the literal once, at prepare time. Show that the reads are not
+	// served from the cache.
+	for _, q := range []string{
+		"SELECT (('{now}'::timestamptz[])[1])::text",
+		fmt.Sprintf("SELECT count(*)::text FROM %s WHERE d >= 'today'", tbl),
+		"SELECT 'today 10:00'::timestamp::text",
+		"SELECT coalesce(NULL, 'tomorrow')::date::text",
+	} {
+		h := countHits(t, db)
+		scalar(t, db, q)
+		scalar(t, db, q)
+		if hits, _ := h.delta(); hits > 0 {
+			t.Errorf("%s: read of the date is cached (%d L1 hits)", q, hits)
+		}
+	}
+}

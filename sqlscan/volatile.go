@@ -17,7 +17,12 @@ func (s *scanner) volatileAndCalls() {
 			}
 			s.setVolatile(strings.ToLower(t.text))
 		case tString:
-			if s.volatile == "" && (s.d == Postgres || s.d == Generic) && s.nowLiteral(i) {
+			if s.volatile == "" && (s.d == Postgres || s.d == Generic) && HasClockWord(t.text) {
+				// PostgreSQL reads 'now' (and 'today'...) as the clock in any
+				// literal of a date type, alone or inside an array or range
+				// ('{now}'), and a literal's type may come from a column
+				// (d >= 'today'): a false alarm costs a read from the
+				// database.
 				s.volatile = "now"
 			}
 		case tIdent:
@@ -145,10 +150,7 @@ func (s *scanner) checkVolatileCall(i int, b []byte, cls uint8) {
 			return
 		}
 		for j := i + 2; j < end; j++ {
-			if s.isPunct(j, '(') {
-				j = s.closeOf(j)
-				continue
-			}
+			// Nested too: strftime(f, coalesce(x, 'now')).
 			if t := &s.toks[j]; t.kind == tString && strings.EqualFold(strings.TrimSpace(t.text), "now") {
 				s.volatile = string(b)
 				return
@@ -175,35 +177,33 @@ func (s *scanner) args(open, end int) int {
 	return n
 }
 
-// nowLiteral reports a Postgres special date literal that depends on the
-// clock: 'now' anywhere, 'today'/'tomorrow'/'yesterday' as a date or timestamp.
-func (s *scanner) nowLiteral(i int) bool {
-	v := strings.TrimSpace(s.toks[i].text)
-	if len(v) > 9 {
-		return false
-	}
-	if strings.EqualFold(v, "now") {
-		return true
-	}
-	if !strings.EqualFold(v, "today") && !strings.EqualFold(v, "tomorrow") && !strings.EqualFold(v, "yesterday") {
-		return false
-	}
-	if s.isOp(i+1, "::") {
-		return true
-	}
-	for _, w := range [...]string{"date", "timestamp", "timestamptz"} {
-		// date 'today', date('today'), CAST('today' AS date)
-		if s.wordIs(i-1, w) || (s.isPunct(i-1, '(') && s.wordIs(i-2, w)) ||
-			(s.wordIs(i+1, "as") && s.wordIs(i+2, w)) {
-			return true
+// HasClockWord reports whether s holds now, today, tomorrow or yesterday,
+// in any case, as a whole word: the words PostgreSQL's date types (and
+// SQLite's date functions, for now) read as the clock.
+func HasClockWord(s string) bool {
+	for i := 0; i < len(s); {
+		if !isLetter(s[i]) {
+			i++
+			continue
 		}
+		j := i + 1
+		for j < len(s) && isLetter(s[j]) {
+			j++
+		}
+		if n := j - i; n == 3 || n == 5 || n == 8 || n == 9 {
+			w := s[i:j]
+			if strings.EqualFold(w, "now") || strings.EqualFold(w, "today") ||
+				strings.EqualFold(w, "tomorrow") || strings.EqualFold(w, "yesterday") {
+				return true
+			}
+		}
+		i = j
 	}
-	return s.wordIs(i-1, "zone") // TIMESTAMP WITH TIME ZONE 'today'
+	return false
 }
 
-// isCall reports whether the word at i, followed by '(', is a function call
-// rather than a table or alias with a column list, a type with a length, or
-// a CTE name.
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
 // userSchemaCall reports a name at i qualified by a schema (or MySQL
 // database) other than the system ones.
 func (s *scanner) userSchemaCall(i int) bool {
@@ -227,6 +227,9 @@ var callPrefixes = map[string]bool{
 	"sql_calc_found_rows": true, "distinctrow": true, "binary": true, "zone": true,
 }
 
+// isCall reports whether the word at i, followed by '(', is a function call
+// rather than a table or alias with a column list, a type with a length, or
+// a CTE name.
 func (s *scanner) isCall(i int) bool {
 	end := s.closeOf(i + 1)
 	if s.kwAt(end+1) == kAs && (s.isPunct(end+2, '(') || s.kwAt(end+2) == kNot || s.kwAt(end+2) == kMaterialized) {
