@@ -340,3 +340,25 @@ func TestScanPGClockLiterals(t *testing.T) {
 		}
 	}
 }
+
+// A table whose name begins with digits, qualified with its database
+// (test.2fa_codes): ".2" lexes as a number, so the read is recorded as a
+// read of the database name, and a write of `2fa_codes` misses it.
+func TestScanMariaDBDigitLeadingQualified(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	admin := openDirect(t, "mysql", mysqlDSN())
+	dbName := scalar(t, admin, "SELECT DATABASE()")
+	tbl := "2fa_" + runID
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE `%s` (v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO `%s` VALUES (1)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS `"+tbl+"`") })
+	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_2f")
+	q := fmt.Sprintf("SELECT CAST(v AS CHAR) FROM %s.%s", dbName, tbl)
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("UPDATE `%s` SET v = 2", tbl))
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}

@@ -149,6 +149,13 @@ func (s *scanner) lex() {
 			}
 		case c == '@':
 			i = s.at(i)
+		case c == '.' && i+1 < n && (isDigit(src[i+1]) || (src[i+1] == '$' && s.d == MySQL)) && s.afterName(src, i):
+			// db.2fa_codes, db.$t: a name qualified by another, not a
+			// number (MySQL names may begin with digits or $).
+			s.emit(tPunct, ".")
+			j := wordEnd(src, i+1)
+			s.emitWord(src[i+1 : j])
+			i = j
 		case isDigit(c) || (c == '.' && i+1 < n && isDigit(src[i+1])):
 			i = s.number(i)
 		case isWordStart(c):
@@ -192,6 +199,23 @@ func wordEnd(src string, i int) int {
 		i++
 	}
 	return i
+}
+
+// afterName reports that the text just before i ends the last token, a
+// name (nothing between them).
+func (s *scanner) afterName(src string, i int) bool {
+	if len(s.toks) == 0 || i == 0 {
+		return false
+	}
+	t := &s.toks[len(s.toks)-1]
+	switch t.kind {
+	case tWord:
+		return isWordByte(src[i-1])
+	case tIdent:
+		c := src[i-1]
+		return c == '`' || c == '"' || c == ']'
+	}
+	return false
 }
 
 func (s *scanner) emit(k tokKind, text string) {
