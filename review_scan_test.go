@@ -83,3 +83,31 @@ func TestScanSQLiteNowNested(t *testing.T) {
 		t.Fatalf("a clock read was cached: %q twice, 20ms apart", a)
 	}
 }
+
+// After JOIN ... ON, a clause keyword inside the ON expression (CASE WHEN,
+// or a column named like an unreserved keyword: qualify, minus) ends the
+// FROM list for the walker, and a comma-joined table after it is not read.
+func TestScanCommaAfterJoinOn(t *testing.T) {
+	for _, q := range []string{
+		"SELECT c.v FROM a JOIN b ON CASE WHEN a.id = b.id THEN 1 END, c",
+		"SELECT c.v FROM a JOIN b ON a.qualify = b.id, c",
+	} {
+		t.Run(q, func(t *testing.T) {
+			e := newSQLiteEnv(t, Config{},
+				"CREATE TABLE a (id INTEGER, qualify INTEGER)", "INSERT INTO a VALUES (1, 1)",
+				"CREATE TABLE b (id INTEGER)", "INSERT INTO b VALUES (1)",
+				"CREATE TABLE c (v INTEGER)", "INSERT INTO c VALUES (1)")
+			ctx := context.Background()
+			if got := rawIntIn(t, e.db, q); got != 1 {
+				t.Fatalf("before: %d, want 1", got)
+			}
+			rawIntIn(t, e.db, q)
+			if _, err := e.db.ExecContext(ctx, "UPDATE c SET v = 2"); err != nil {
+				t.Fatal(err)
+			}
+			if got := rawIntIn(t, e.db, q); got != 2 {
+				t.Fatalf("after UPDATE c through cachedsql: cached read returns %d, database holds 2", got)
+			}
+		})
+	}
+}

@@ -362,3 +362,28 @@ func TestScanMariaDBDigitLeadingQualified(t *testing.T) {
 		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
 	}
 }
+
+// MySQL multi-table UPDATE: a column named qualify (not reserved) in the ON
+// of a JOIN ends the target list for the walker; the comma-joined table
+// after it, which the statement updates, is not invalidated.
+func TestScanMariaDBUpdateCommaAfterJoinOn(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	admin := openDirect(t, "mysql", mysqlDSN())
+	a, b, c := runID+"_ua", runID+"_ub", runID+"_uc"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int, qualify int)", a))
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int)", b))
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", c))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1, 1)", a))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", b))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", c))
+	t.Cleanup(func() { admin.ExecContext(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s, %s, %s", a, b, c)) })
+	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_uj")
+	q := fmt.Sprintf("SELECT CAST(v AS CHAR) FROM %s", c)
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("UPDATE %[1]s JOIN %[2]s ON %[1]s.qualify = %[2]s.id, %[3]s SET %[3]s.v = 2", a, b, c))
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after multi-table UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}

@@ -1257,6 +1257,7 @@ func (s *scanner) walk(lo, hi int, mode walkMode, dest, using *[]string) {
 	mark := len(s.cte)
 	fromOK := mode != modeExpr
 	inFrom := false
+	cases := 0 // CASE expressions open: their WHEN ends no FROM list
 	i := lo
 	if mode == modeFromList {
 		i = s.tableList(i, hi, dest)
@@ -1279,7 +1280,17 @@ func (s *scanner) walk(lo, hi int, mode walkMode, dest, using *[]string) {
 				}
 			}
 		case tWord:
+			if t.kw != kNone && (s.isPunct(i-1, '.') || s.isPunct(i+1, '.')) {
+				i++ // a name beside a dot: a.order, qualify.x
+				continue
+			}
 			switch t.kw {
+			case kCase:
+				cases++
+			case kEnd:
+				if cases > 0 {
+					cases--
+				}
 			case kFrom:
 				if fromOK && !s.distinctFrom(i) {
 					i = s.tableList(i+1, hi, dest)
@@ -1302,8 +1313,12 @@ func (s *scanner) walk(lo, hi int, mode walkMode, dest, using *[]string) {
 				fromOK = true
 				inFrom = false
 			case kWhere, kGroup, kHaving, kOrder, kLimit, kOffset, kFetch, kWindow, kUnion,
-				kIntersect, kExcept, kMinus, kReturning, kSet, kQualify, kValues, kWhen:
+				kIntersect, kExcept, kMinus, kReturning, kSet, kQualify, kValues:
 				inFrom = false
+			case kWhen:
+				if cases == 0 {
+					inFrom = false
+				}
 			case kOn:
 				if s.kwAt(i+1) == kDuplicate || s.kwAt(i+1) == kConflict {
 					inFrom = false
