@@ -387,3 +387,66 @@ func TestScanMariaDBUpdateCommaAfterJoinOn(t *testing.T) {
 		t.Errorf("after multi-table UPDATE through cachedsql: cachedsql %s, database %s", got, want)
 	}
 }
+
+// With sql_mode NO_BACKSLASH_ESCAPES (here set in the inner DSN, as an
+// application or my.cnf would) a backslash ends nothing in a string, but the
+// MySQL dialect always reads \' as an escaped quote: the scanner sees one
+// string where the server reads a table.
+func TestScanMariaDBNoBackslashEscapes(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	dsn := withParams(mysqlDSN(), "sql_mode=%27NO_BACKSLASH_ESCAPES%27")
+	admin := openDirect(t, "mysql", dsn)
+	tbl := runID + "_nb"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openCached(t, "mysql", dsn, "namespace="+runID+"_nb")
+	// The scanner reads SELECT followed by one string; the server reads
+	// SELECT '\', v FROM tbl and a comment.
+	q := fmt.Sprintf(`SELECT '\', CAST(v AS CHAR) FROM %s -- '`, tbl)
+	get := func(r queryRower) string {
+		var a, b string
+		if err := r.QueryRowContext(ctx, q).Scan(&a, &b); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return b
+	}
+	if got := get(db); got != "1" {
+		t.Fatalf("read %s, want 1", got)
+	}
+	get(db)
+	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
+	if got, want := get(db), get(admin); got != want {
+		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}
+
+// standard_conforming_strings=off (a server or role setting, here in the
+// DSN): backslashes escape in '...' strings, but the Postgres dialect never
+// reads them so, and the string a-backslash-quote-quote hides the rest of the statement.
+func TestScanPGNonStandardStrings(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	dsn := withParams(pgURL(), "standard_conforming_strings=off")
+	admin := openDirect(t, "pgx", dsn)
+	tbl := runID + "_ss"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openCached(t, "pgx", dsn, "namespace="+runID+"_ss")
+	q := fmt.Sprintf(`SELECT 'a\'', v::text FROM %s -- '`, tbl)
+	get := func(r queryRower) string {
+		var a, b string
+		if err := r.QueryRowContext(ctx, q).Scan(&a, &b); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return b
+	}
+	get(db)
+	get(db)
+	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
+	if got, want := get(db), get(admin); got != want {
+		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}

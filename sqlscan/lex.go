@@ -110,7 +110,7 @@ func (s *scanner) lex() {
 			i = s.quoted(i, i+2, '\'', true, tString)
 		case c == '"':
 			if o.dqString {
-				i = s.quoted(i, i+1, '"', true, tString)
+				i = s.quoted(i, i+1, '"', o.backslashSingle, tString)
 			} else {
 				i = s.quoted(i, i+1, '"', false, tIdent)
 			}
@@ -280,6 +280,10 @@ func (s *scanner) quoted(at, from int, q byte, backslash bool, k tokKind) int {
 		c := src[j]
 		if c == '\\' {
 			if backslash {
+				if s.d == MySQL && k == tString {
+					// Read otherwise under sql_mode NO_BACKSLASH_ESCAPES.
+					s.ambiguous = true
+				}
 				j += 2
 				continue
 			}

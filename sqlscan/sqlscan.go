@@ -161,11 +161,21 @@ type SessionVar struct {
 // the union of the write sets. Empty text, or only comments, is Other.
 func Scan(d Dialect, sql string) Statement {
 	st := scanWith(d, optsFor(d), sql)
-	if d == Generic && st.ambiguous {
+	if st.ambiguous && d != SQLite {
 		// A backslash in a string or a comment opener inside a comment reads
-		// differently in MySQL and in Postgres: take the union of both readings.
-		o := optsFor(Generic)
-		o.backslashSingle, o.nestedComments = true, true
+		// differently in MySQL and in Postgres, and a backslash in a string
+		// differently under server settings the text does not show (MySQL's
+		// sql_mode NO_BACKSLASH_ESCAPES, PostgreSQL's
+		// standard_conforming_strings=off): take the union of both readings.
+		o := optsFor(d)
+		switch d {
+		case Generic:
+			o.backslashSingle, o.nestedComments = true, true
+		case MySQL:
+			o.backslashSingle = false
+		case Postgres:
+			o.backslashSingle = true
+		}
 		alt := scanWith(d, o, sql)
 		switch {
 		case alt.bad && !st.bad:
