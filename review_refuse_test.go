@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cachedsql/cachedsql/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // refuseWritesThenCheckReader: reader R fills row 1; then refuse makes Redis
@@ -137,4 +138,47 @@ func TestRedisClientPauseWriteStopsVouching(t *testing.T) {
 			t.Fatal(err)
 		}
 	}, false) // a new process's resync script is held by the pause too
+}
+
+// TestRedisPauseWriteOneWriteWaits: Redis pauses writes (CLIENT PAUSE ...
+// WRITE, as a failover or an operator does) while it answers reads. The
+// first write through cachedsql waits for its publish to time out (1 s);
+// the ones after it leave publishing to the background loop, which backs
+// off, instead of each waiting a second.
+func TestRedisPauseWriteOneWriteWaits(t *testing.T) {
+	s := redistest.Start(t)
+	path := newSharedSQLite(t, 3)
+	ns := l2Namespace(t)
+	// The application's own client (Config.Redis), with go-redis defaults.
+	cfg := kvProcess(path, ns, "")
+	cfg.Redis = redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer cfg.Redis.Close()
+	_, wdb := openProcess(t, cfg)
+	cl := s.Client()
+	ctx := context.Background()
+	if err := cl.Do(ctx, "CLIENT", "PAUSE", "10000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Do(ctx, "CLIENT", "UNPAUSE")
+	var took []time.Duration
+	for i := range 5 {
+		c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		start := time.Now()
+		_, err := wdb.ExecContext(c, kvUpsert, 1, "p"+strconv.Itoa(i))
+		took = append(took, time.Since(start).Round(time.Millisecond))
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	t.Logf("took %v", took)
+	slow := 0
+	for _, d := range took {
+		if d > 150*time.Millisecond {
+			slow++
+		}
+	}
+	if slow > 1 {
+		t.Fatalf("writes while Redis pauses writes took %v: after the first, none should wait for Redis", took)
+	}
 }

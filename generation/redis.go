@@ -32,10 +32,13 @@ type redisSide struct {
 
 	vouch     atomic.Bool // Read's ok
 	connected atomic.Bool
-	vouchMu   sync.Mutex
-	syncedAt  time.Time   // last moment the clock was known to have seen every event
-	staleT    *time.Timer // turns vouch off StaleBound after syncedAt
-	waiters   chan struct{}
+	// backingOff: an Advance's publish failed, and publishLoop has not
+	// published since; Advance leaves publishing to it meanwhile.
+	backingOff atomic.Bool
+	vouchMu    sync.Mutex
+	syncedAt   time.Time   // last moment the clock was known to have seen every event
+	staleT     *time.Timer // turns vouch off StaleBound after syncedAt
+	waiters    chan struct{}
 
 	wantResync atomic.Bool // set when an Advance reply shows another epoch
 	// forceResync: a reply proved Redis lost an event this clock saw; the
@@ -652,11 +655,18 @@ func (r *redisSide) advance(ctx context.Context, tables []string, all bool) erro
 	c := r.c
 	at := c.now()
 	var cause error = errors.New("the invalidation stream is not connected")
-	if r.connected.Load() {
+	if r.connected.Load() && !r.backingOff.Load() {
 		cctx, cancel := r.callCtx(ctx, opTimeout)
 		epoch, last := r.position()
 		rep, err := runAdvance(cctx, r.rdb, c.namespace, c.origin, c.instance, epoch, last, tables, all, at, r.maxLen)
 		cancel()
+		if err != nil {
+			// Later writes go straight to publishLoop, which retries with
+			// a backoff, until it has published: a Redis that holds or
+			// refuses writes while it answers reads (CLIENT PAUSE WRITE)
+			// would otherwise cost every write a timeout.
+			r.backingOff.Store(true)
+		}
 		if err == nil {
 			c.mu.Lock()
 			other := r.applyReplyLocked(rep, nil, 0)
@@ -710,6 +720,7 @@ func (r *redisSide) publishLoop() {
 			allVersion := r.pendingAll
 			c.mu.Unlock()
 			if len(tables) == 0 && allVersion == 0 {
+				r.backingOff.Store(false)
 				break
 			}
 			if allVersion > 0 {
