@@ -27,3 +27,21 @@ func TestRedisURLErrorHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+// Same through NewConnector, whose errors pass through redactErr.
+func TestAtInQueryRedisURLSentinelQueryPasswordWithAt(t *testing.T) {
+	for _, u := range []string{
+		"redis://app:s3ntinel@sentinel:26379/0?master_name=mymaster&password=hunter2\n",
+		"redis://sentinel:26379/0?master_name=mymaster&password=hun@ter2\n",
+	} {
+		cfg := Config{DriverName: "sqlite3", DSN: ":memory:", Namespace: "rv-secret", RedisURL: u}
+		c, err := NewConnector(cfg)
+		if err == nil {
+			c.Close()
+			t.Fatalf("NewConnector accepted %q", u)
+		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {
+			t.Errorf("NewConnector's error shows the password: %v", err)
+		}
+	}
+}

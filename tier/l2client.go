@@ -40,13 +40,7 @@ func newClient(cfg L2Config) (redis.UniversalClient, error) {
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
 		}
-		// Without its query: go-redis reads a Sentinel's password=
-		// there.
-		shown := cfg.URL
-		if q := strings.IndexByte(shown, '?'); q >= 0 {
-			shown = shown[:q] + "?…"
-		}
-		return nil, fmt.Errorf("tier: L2 URL %q is not a valid URL: %w", shown, err)
+		return nil, fmt.Errorf("tier: L2 URL %q is not a valid URL: %w", redactRawURL(cfg.URL), err)
 	}
 	// The query is left out: go-redis names a bad option itself, and a
 	// value there could be a secret.
@@ -126,6 +120,11 @@ func (cfg L2Config) applyTimeouts(dial, read, write, pool *time.Duration, maxRet
 // redactRawURL hides the user information of a URL that url.Parse refused:
 // everything between "://" and the last "@".
 func redactRawURL(raw string) string {
+	// The query may hold a password too (a Sentinel's password=), with an
+	// @ of its own: it is cut off before the user info is looked for.
+	if q := strings.IndexByte(raw, '?'); q >= 0 {
+		raw = raw[:q] + "?…"
+	}
 	at := strings.LastIndex(raw, "@")
 	if at < 0 {
 		return raw

@@ -26,3 +26,24 @@ func TestNewL2ErrorHidesQueryPassword(t *testing.T) {
 		}
 	}
 }
+
+// A Sentinel URL with both a user-info part and the master's password in
+// its query (go-redis ParseFailoverURL reads password= there), made
+// unparsable by a stray control character (a trailing newline from a file
+// or an environment variable). 445efd7 cut the query off only when the
+// URL has no '@'; with one, redactRawURL keeps everything after the last
+// '@', query included.
+func TestAtInQueryNewL2SentinelQueryPasswordWithUserinfo(t *testing.T) {
+	for _, u := range []string{
+		"redis://app:s3ntinel@sentinel:26379/0?master_name=mymaster&password=hunter2\n",
+		"redis://sentinel:26379/0?master_name=mymaster&password=hun@ter2\n",
+	} {
+		_, err := NewL2(L2Config{URL: u, Namespace: "n"})
+		if err == nil {
+			t.Fatalf("NewL2(%q) accepted it", u)
+		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {
+			t.Errorf("NewL2's error shows the password: %v", err)
+		}
+	}
+}

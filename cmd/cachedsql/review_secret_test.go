@@ -27,3 +27,20 @@ func TestOpenRedisHidesPasswordOfUnparsableURL(t *testing.T) {
 		}
 	}
 }
+
+// An unparsable --redis URL with an '@' inside the password: redactURL
+// masks only up to the last '@', so the rest of the password is shown.
+func TestAtInQueryOpenRedisPasswordWithAt(t *testing.T) {
+	for _, raw := range []string{
+		"redis://app:s3c@ret pw@127.0.0.1:6379/0",
+		"redis://app:s3cret pw@127.0.0.1:6379/0?password=hun@ter2\n",
+	} {
+		_, err := openRedis(context.Background(), raw)
+		if err == nil {
+			t.Fatalf("openRedis(%q) succeeded", raw)
+		}
+		if strings.Contains(err.Error(), "ret pw") || strings.Contains(err.Error(), "ter2") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}

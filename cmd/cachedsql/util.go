@@ -44,6 +44,11 @@ func openRedis(ctx context.Context, rawURL string) (*redis.Client, error) {
 
 // redactURL hides the password of a URL.
 func redactURL(raw string) string {
+	// The query may hold a password= (with an @ of its own): it is never
+	// shown.
+	if q := strings.IndexByte(raw, '?'); q >= 0 {
+		raw = raw[:q] + "?…"
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		// Everything between the scheme and the last @ may be a password.
