@@ -7,12 +7,16 @@ package integration_test
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cachedsql/cachedsql"
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // MERGE INTO ONLY t: the scanner takes ONLY for the target's name.
@@ -447,6 +451,142 @@ func TestScanPGNonStandardStrings(t *testing.T) {
 	get(db)
 	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
 	if got, want := get(db), get(admin); got != want {
+		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}
+
+// An extension function the scanner knows (pg_trgm's similarity), called
+// schema-qualified, as extensions installed in a schema of their own are
+// (extensions.*): the text cannot tell it from an application's function of
+// that name, so it is not cached, but it must not count as a call that may
+// write, which would invalidate the namespace at every read and stop the
+// connection caching.
+func TestScanQualifiedExtensionCallInvalidatesNothing(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	sch := runID + "_ext"
+	tbl := runID + "_xt"
+	mustExec(t, admin, "CREATE SCHEMA "+sch)
+	mustExec(t, admin, "CREATE EXTENSION pg_trgm SCHEMA "+sch)
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
+	t.Cleanup(func() {
+		admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl)
+		admin.ExecContext(ctx, "DROP EXTENSION IF EXISTS pg_trgm")
+		admin.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+sch+" CASCADE")
+	})
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_xt")
+	other := fmt.Sprintf("SELECT v::text FROM %s", tbl)
+	scalar(t, db, other) // fill
+	scalar(t, db, other) // hit
+	sim := fmt.Sprintf("SELECT %s.similarity('word', 'two words')::text", sch)
+	before := stats(t, db)
+	for i := 0; i < 3; i++ {
+		scalar(t, db, sim)
+	}
+	mid := stats(t, db)
+	scalar(t, db, other)
+	after := stats(t, db)
+	if inv := mid.Invalidations - before.Invalidations; inv != 0 {
+		t.Errorf("3 reads of a pure extension function made %d invalidations of the namespace", inv)
+	}
+	if hits := (after.L1Hits + after.L2Hits) - (mid.L1Hits + mid.L2Hits); hits != 1 {
+		t.Errorf("the cached read of %s, read again: %d cache hits, want 1 (bypass %v)", tbl, hits, after.Bypass)
+	}
+}
+
+// A user function after TRIM's BOTH/LEADING/TRAILING or in FETCH FIRST n
+// is not seen as a call (228d159 added SQL_NO_CACHE, BINARY, ZONE, DISTINCT
+// ON to isCall but not these), so a read through a function that reads
+// another table is cached under the outer table alone and goes stale.
+func TestScanUserCallAfterTrimBothAndFetchFirst(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	src, tbl, fn := runID+"_tbs", runID+"_tbt", runID+"_tbf"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", src))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", src))
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (s text)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES ('1x1'), ('y'), ('z'), ('w')", tbl))
+	mustExec(t, admin, fmt.Sprintf("CREATE FUNCTION %s(int) RETURNS int LANGUAGE sql STABLE AS 'SELECT sum(v)::int FROM %s'", fn, src))
+	t.Cleanup(func() {
+		admin.ExecContext(ctx, "DROP FUNCTION IF EXISTS "+fn+"(int)")
+		admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+src+", "+tbl)
+	})
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_tb")
+	for _, q := range []string{
+		fmt.Sprintf("SELECT trim(BOTH %s(0)::text FROM s) FROM %s WHERE s = '1x1'", fn, tbl),
+		fmt.Sprintf("SELECT count(*)::text FROM (SELECT s FROM %s ORDER BY s FETCH FIRST %s(0) ROWS ONLY) x", tbl, fn),
+		fmt.Sprintf("SELECT overlay(s PLACING %s(0)::text FROM 1) FROM %s WHERE s = '1x1'", fn, tbl),
+	} {
+		mustExec(t, admin, fmt.Sprintf("UPDATE %s SET v = 1", src))
+		scalar(t, db, q)
+		scalar(t, db, q)
+		mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", src))
+		if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+			t.Errorf("%s\nafter UPDATE %s through cachedsql: cachedsql %s, database %s", q, src, got, want)
+		}
+	}
+}
+
+// 228d159 made 't'::regclass volatile but only when the type word follows
+// :: or AS directly: the schema-qualified form psql and pg_dump write
+// ('t'::pg_catalog.regclass), the type-literal form (regclass 't') and the
+// quoted type name are still cached under no table, and the OID survives
+// DROP TABLE and CREATE TABLE.
+func TestScanRegclassQualifiedAndLiteralForms(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	tbl := runID + "_rq"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_rq")
+	for _, form := range []string{
+		"SELECT '%s'::pg_catalog.regclass::oid::text",
+		"SELECT CAST('%s' AS pg_catalog.regclass)::oid::text",
+		"SELECT (regclass '%s')::oid::text",
+		`SELECT '%s'::"regclass"::oid::text`,
+	} {
+		q := fmt.Sprintf(form, tbl)
+		scalar(t, db, q)
+		scalar(t, db, q)
+		mustExec(t, db, "DROP TABLE "+tbl)
+		mustExec(t, db, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+		if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+			t.Errorf("%s\nafter DROP and CREATE through cachedsql: cachedsql oid %s, database %s", q, got, want)
+		}
+	}
+}
+
+// tracingDriver stands for an instrumentation wrapper (otelsql, sqlhooks,
+// a metrics shim) registered under a name of its own: its package names no
+// database, so dialectOf reads its PostgreSQL text as
+// Generic.
+type tracingDriver struct{ driver.Driver }
+
+var registerTracing sync.Once
+
+// A quoted CTE "T" must not hide the table t in text read as Generic (a
+// wrapped pgx), as it does not in PostgreSQL.
+func TestScanQuotedCTECaseUnderWrappedPG(t *testing.T) {
+	requirePG(t)
+	registerTracing.Do(func() { sql.Register("rv-traced-pg", tracingDriver{stdlib.GetDefaultDriver()}) })
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	tbl := runID + "_wc"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	db := openCached(t, "rv-traced-pg", pgURL(), "namespace="+runID+"_wc")
+	q := fmt.Sprintf(`WITH "%s" AS (SELECT 0 AS v) SELECT v::text FROM %s`, strings.ToUpper(tbl), tbl)
+	if got := scalar(t, db, q); got != "1" {
+		t.Fatalf("read %s, want the table's 1", got)
+	}
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
 		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
 	}
 }

@@ -161,10 +161,11 @@ func (s *scanner) unquote(i int) string {
 
 // caseKept reports a PostgreSQL quoted name with capitals: it matches no
 // name folded to lower case, so norm's lower-casing must not merge it with
-// a CTE's.
+// a CTE's. Generic text may be PostgreSQL's (a driver behind a wrapper of
+// another name); reading such a name as a table only adds a read.
 func (s *scanner) caseKept(i int) bool {
 	t := &s.toks[i]
-	return s.d == Postgres && t.kind == tIdent && t.text != strings.ToLower(t.text)
+	return (s.d == Postgres || s.d == Generic) && t.kind == tIdent && t.text != strings.ToLower(t.text)
 }
 
 // cteName is the name pushed on s.cte for the CTE named at i: a name that

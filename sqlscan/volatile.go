@@ -26,6 +26,10 @@ func (s *scanner) volatileAndCalls() {
 				s.volatile = "now"
 			}
 		case tIdent:
+			if s.volatile == "" && s.regCast(i) {
+				s.volatile = strings.ToLower(t.text) // '…'::"regclass"
+				continue
+			}
 			if s.isPunct(i+1, '(') && s.isCall(i) {
 				s.addCall(strings.ToLower(t.text)) // "MyFunc"(x)
 			}
@@ -39,13 +43,9 @@ func (s *scanner) volatileAndCalls() {
 				continue
 			}
 			paren := s.isPunct(i+1, '(')
-			if !paren && s.volatile == "" && (s.d == Postgres || s.d == Generic) && (s.isOp(i-1, "::") || s.kwAt(i-1) == kAs) {
-				if name := strings.ToLower(t.text); regTypes[name] {
-					// 't'::regclass looks the name up in the catalog, which
-					// DDL changes without naming it.
-					s.volatile = name
-					continue
-				}
+			if !paren && s.volatile == "" && s.regCast(i) {
+				s.volatile = strings.ToLower(t.text)
+				continue
 			}
 			cls := t.cls
 			if cls == 0 && !paren {
@@ -65,11 +65,16 @@ func (s *scanner) volatileAndCalls() {
 				if s.volatile == "" {
 					s.checkVolatileCall(i, b, cls)
 				}
-				// A function in an application's schema is the
-				// application's, whatever built-in of some dialect it is
-				// named like (myschema.total, app.area).
-				if (cls == 0 || s.userSchemaCall(i)) && s.isCall(i) {
+				if cls == 0 && s.isCall(i) {
 					s.addCall(string(b))
+				} else if s.volatile == "" && s.userSchemaCall(i) && s.isCall(i) {
+					// Named like a built-in of some dialect but in a schema of
+					// the database's: an application's function
+					// (myschema.total reading a table) or an extension's
+					// (extensions.similarity). Which, the text cannot say:
+					// not cached, but no call that may write either, which
+					// would invalidate the namespace at every read.
+					s.volatile = s.norm(i-2) + "." + string(b)
 				}
 				continue
 			}
@@ -210,6 +215,24 @@ func (s *scanner) userSchemaCall(i int) bool {
 	return i >= 2 && s.isPunct(i-1, '.') && s.isName(i-2) && !systemSchemas[s.norm(i-2)]
 }
 
+// regCast reports a PostgreSQL reg* type at i used as a cast or a typed
+// literal: 't'::regclass, 't'::pg_catalog.regclass, CAST('t' AS
+// "regclass"), regclass 't'. Its input function looks the name up in the
+// catalog, which DDL changes without naming it.
+func (s *scanner) regCast(i int) bool {
+	if s.d != Postgres && s.d != Generic {
+		return false
+	}
+	if !regTypes[strings.ToLower(s.toks[i].text)] {
+		return false
+	}
+	j := i
+	if j >= 2 && s.isPunct(j-1, '.') && s.isName(j-2) {
+		j -= 2 // pg_catalog.regclass
+	}
+	return s.isOp(j-1, "::") || s.kwAt(j-1) == kAs || (i+1 < len(s.toks) && s.toks[i+1].kind == tString)
+}
+
 // regTypes are PostgreSQL's object identifier types whose input function
 // reads the catalog.
 var regTypes = map[string]bool{
@@ -225,6 +248,10 @@ var callPrefixes = map[string]bool{
 	"sql_no_cache": true, "sql_cache": true, "high_priority": true, "low_priority": true,
 	"sql_small_result": true, "sql_big_result": true, "sql_buffer_result": true,
 	"sql_calc_found_rows": true, "distinctrow": true, "binary": true, "zone": true,
+	// trim(BOTH f() FROM s), FETCH FIRST f() ROWS, overlay(s PLACING f()
+	// FROM 1), SQLite's x GLOB f() and x MATCH f().
+	"both": true, "leading": true, "trailing": true, "first": true, "next": true,
+	"placing": true, "glob": true, "match": true,
 }
 
 // isCall reports whether the word at i, followed by '(', is a function call
