@@ -30,12 +30,7 @@ func TestScanPGMergeOnly(t *testing.T) {
 	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
 	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_mo")
 	q := fmt.Sprintf("SELECT v::text FROM %s WHERE id = 1", tbl)
-	scalar(t, db, q)
-	scalar(t, db, q)
-	mustExec(t, db, fmt.Sprintf("MERGE INTO ONLY %[1]s USING (SELECT 1 AS id) s ON %[1]s.id = s.id WHEN MATCHED THEN UPDATE SET v = 2", tbl))
-	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-		t.Errorf("after MERGE INTO ONLY through cachedsql: cachedsql %s, database %s", got, want)
-	}
+	notStaleAfter(t, db, admin, q, fmt.Sprintf("MERGE INTO ONLY %[1]s USING (SELECT 1 AS id) s ON %[1]s.id = s.id WHEN MATCHED THEN UPDATE SET v = 2", tbl))
 }
 
 // A quoted CTE name that differs from a table only in case does not hide
@@ -116,13 +111,7 @@ func TestScanPGRegclassCast(t *testing.T) {
 	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
 	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_rc")
 	q := fmt.Sprintf("SELECT '%s'::regclass::oid::text", tbl)
-	scalar(t, db, q)
-	scalar(t, db, q)
-	mustExec(t, db, "DROP TABLE "+tbl)
-	mustExec(t, db, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
-	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-		t.Errorf("after DROP and CREATE through cachedsql: cachedsql oid %s, database %s", got, want)
-	}
+	notStaleAfter(t, db, admin, q, fmt.Sprintf("DROP TABLE %[1]s; CREATE TABLE %[1]s (v int)", tbl))
 }
 
 // A text of several statements is Read when its statements are reads and
@@ -186,12 +175,7 @@ func TestScanRegisteredMySQLGenericDialect(t *testing.T) {
 	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
 	db := openDirect(t, name, mysqlDSN())
 	q := fmt.Sprintf("SELECT CAST(v AS CHAR) # the owner's value\nFROM %s # it's small\n", tbl)
-	scalar(t, db, q)
-	scalar(t, db, q)
-	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
-	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
-	}
+	notStaleAfter(t, db, admin, q, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
 }
 
 // isCall takes a word before '(' for a call only after punctuation, an
@@ -258,12 +242,7 @@ func TestScanMariaDBExchangePartition(t *testing.T) {
 	})
 	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_xp")
 	read := fmt.Sprintf("SELECT CAST(sum(v) AS CHAR) FROM %s", q)
-	scalar(t, db, read)
-	scalar(t, db, read)
-	mustExec(t, db, fmt.Sprintf("ALTER TABLE %s EXCHANGE PARTITION p0 WITH TABLE %s", p, q))
-	if got, want := scalar(t, db, read), scalar(t, admin, read); got != want {
-		t.Errorf("after EXCHANGE PARTITION through cachedsql: cachedsql %s, database %s", got, want)
-	}
+	notStaleAfter(t, db, admin, read, fmt.Sprintf("ALTER TABLE %s EXCHANGE PARTITION p0 WITH TABLE %s", p, q))
 }
 
 // MariaDB 10.7+: ALTER TABLE p CONVERT TABLE q TO PARTITION moves q into p;
@@ -304,13 +283,8 @@ func TestScanPGTruncatedIdentifier(t *testing.T) {
 	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", long))
 	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+short) })
 	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_ti")
-	q := fmt.Sprintf("SELECT v::text FROM %s", short) // the name pg_tables shows
-	scalar(t, db, q)
-	scalar(t, db, q)
-	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", long)) // the name the application declared
-	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
-	}
+	q := fmt.Sprintf("SELECT v::text FROM %s", short)                        // the name pg_tables shows
+	notStaleAfter(t, db, admin, q, fmt.Sprintf("UPDATE %s SET v = 2", long)) // the name the application declared
 }
 
 // PostgreSQL reads 'now' inside array and range literals, and 'today',
@@ -362,9 +336,6 @@ func TestScanMariaDBDigitLeadingQualified(t *testing.T) {
 	scalar(t, db, q)
 	scalar(t, db, q)
 	mustExec(t, db, fmt.Sprintf("UPDATE `%s` SET v = 2", tbl))
-	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
-	}
 }
 
 // MySQL multi-table UPDATE: a column named qualify (not reserved) in the ON
@@ -384,12 +355,7 @@ func TestScanMariaDBUpdateCommaAfterJoinOn(t *testing.T) {
 	t.Cleanup(func() { admin.ExecContext(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s, %s, %s", a, b, c)) })
 	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_uj")
 	q := fmt.Sprintf("SELECT CAST(v AS CHAR) FROM %s", c)
-	scalar(t, db, q)
-	scalar(t, db, q)
-	mustExec(t, db, fmt.Sprintf("UPDATE %[1]s JOIN %[2]s ON %[1]s.qualify = %[2]s.id, %[3]s SET %[3]s.v = 2", a, b, c))
-	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-		t.Errorf("after multi-table UPDATE through cachedsql: cachedsql %s, database %s", got, want)
-	}
+	notStaleAfter(t, db, admin, q, fmt.Sprintf("UPDATE %[1]s JOIN %[2]s ON %[1]s.qualify = %[2]s.id, %[3]s SET %[3]s.v = 2", a, b, c))
 }
 
 // With sql_mode NO_BACKSLASH_ESCAPES (here set in the inner DSN, as an
@@ -588,5 +554,18 @@ func TestScanQuotedCTECaseUnderWrappedPG(t *testing.T) {
 	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
 	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
 		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	}
+}
+
+// notStaleAfter reads q through db twice (a fill, then a hit), runs write
+// through db, and fails if db's next read of q differs from the database's
+// (admin, unwrapped).
+func notStaleAfter(t *testing.T, db, admin *sql.DB, q, write string) {
+	t.Helper()
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, db, write)
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("%s\nafter %s through cachedsql: cachedsql %s, database %s", q, write, got, want)
 	}
 }
