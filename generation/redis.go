@@ -397,7 +397,7 @@ func (r *redisSide) inStep(lastSeq uint64) (bool, error) {
 	hash, _ := Keys(r.c.namespace)
 	ctx, cancel := r.callCtx(r.ctx, opTimeout)
 	defer cancel()
-	v, err := stepScript.Run(ctx, r.rdb, []string{hash, probeKey(r.c.namespace)},
+	v, err := stepScript.Run(ctx, r.rdb, []string{hash, ProbeKey(r.c.namespace)},
 		time.Now().UnixMilli(), fieldEpoch, fieldSeq, ringField(lastSeq)).Slice()
 	if err != nil {
 		return false, err

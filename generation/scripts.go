@@ -231,7 +231,7 @@ func runResync(ctx context.Context, rdb redis.Scripter, namespace string, epoch 
 	if force {
 		forceArg = "1"
 	}
-	res, err := resyncScript.Run(ctx, rdb, []string{hash, stream, probeKey(namespace)},
+	res, err := resyncScript.Run(ctx, rdb, []string{hash, stream, ProbeKey(namespace)},
 		strconv.FormatUint(random63(), 10), strconv.FormatUint(epoch, 10), strconv.FormatUint(tip.seq, 10),
 		tip.nonce, tip.id, forceArg, strconv.FormatInt(time.Now().UnixMilli(), 10)).Slice()
 	if err != nil {

@@ -30,10 +30,11 @@ func hashTag(namespace string) string {
 	return namespace
 }
 
-// probeKey is the small hash a clock writes to show that Redis takes its
-// writes (stepScript, resyncScript): one that answers reads but refuses
-// writes would otherwise let every reader vouch while no writer can publish.
-func probeKey(namespace string) string { return "cachedsql:{" + hashTag(namespace) + "}:probe" }
+// ProbeKey is the small hash (60 s TTL) a clock writes to show that Redis
+// takes its writes (stepScript, resyncScript): one that answers reads but
+// refuses writes would otherwise let every reader vouch while no writer can
+// publish. It shares Keys' hash slot.
+func ProbeKey(namespace string) string { return "cachedsql:{" + hashTag(namespace) + "}:probe" }
 
 // Fields of the hash and of stream entries. Tables are stored under "t:" so no
 // table name can collide with a bookkeeping field.

@@ -512,7 +512,7 @@ func cleanupRedis(redisURL, namespace string) {
 	}
 	defer client.Close()
 	hash, stream := generation.Keys(namespace)
-	keys := []string{hash, stream}
+	keys := []string{hash, stream, generation.ProbeKey(namespace)}
 	iter := client.Scan(ctx, 0, "cachedsql:"+namespace+":*", 1000).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
