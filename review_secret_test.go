@@ -1,6 +1,7 @@
 package cachedsql
 
 import (
+	"database/sql"
 	"strings"
 	"testing"
 )
@@ -43,5 +44,30 @@ func TestAtInQueryRedisURLSentinelQueryPasswordWithAt(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "ter2") {
 			t.Errorf("NewConnector's error shows the password: %v", err)
 		}
+	}
+}
+
+// Same through NewConnector and through the DSN: a Redis password with a
+// '?' typed as is shows up to its '?'.
+func TestRedisURLHidesPasswordWithQuestionMark(t *testing.T) {
+	u := "redis://app:s3c?ret@127.0.0.1:6379/0"
+	c, err := NewConnector(Config{DriverName: "sqlite3", DSN: ":memory:", Namespace: "rv-secret-q", RedisURL: u})
+	if err == nil {
+		c.Close()
+		t.Fatalf("NewConnector accepted %q", u)
+	}
+	if strings.Contains(err.Error(), "s3c") {
+		t.Errorf("NewConnector's error shows the password: %v", err)
+	}
+	db, err := sql.Open("cachedsql", "driver=sqlite3 dsn=:memory: redis='"+u+"'")
+	if err == nil {
+		err = db.Ping()
+		db.Close()
+	}
+	if err == nil {
+		t.Fatalf("sql.Open accepted %q", u)
+	}
+	if strings.Contains(err.Error(), "s3c") {
+		t.Errorf("sql.Open's error shows the password: %v", err)
 	}
 }

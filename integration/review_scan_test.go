@@ -424,10 +424,11 @@ func TestScanPGNonStandardStrings(t *testing.T) {
 // An extension function the scanner knows (pg_trgm's similarity), called
 // schema-qualified, as extensions installed in a schema of their own are
 // (extensions.*): the text cannot tell it from an application's function of
-// that name, so it is not cached, but it must not count as a call that may
-// write, which would invalidate the namespace at every read and stop the
-// connection caching.
-func TestScanQualifiedExtensionCallInvalidatesNothing(t *testing.T) {
+// that name, which may write (TestScanUserSchemaBuiltinNamedFunctionWrites),
+// so it is a function cachedsql does not know. Listed in pure_functions, it
+// invalidates nothing and leaves its connection caching (it may still read
+// any table, so the read itself is not cached).
+func TestScanQualifiedPureExtensionCall(t *testing.T) {
 	requirePG(t)
 	ctx := context.Background()
 	admin := openDirect(t, "pgx", pgURL())
@@ -442,7 +443,7 @@ func TestScanQualifiedExtensionCallInvalidatesNothing(t *testing.T) {
 		admin.ExecContext(ctx, "DROP EXTENSION IF EXISTS pg_trgm")
 		admin.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+sch+" CASCADE")
 	})
-	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_xt")
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_xt", "pure_functions=similarity")
 	other := fmt.Sprintf("SELECT v::text FROM %s", tbl)
 	scalar(t, db, other) // fill
 	scalar(t, db, other) // hit
@@ -567,5 +568,101 @@ func notStaleAfter(t *testing.T, db, admin *sql.DB, q, write string) {
 	mustExec(t, db, write)
 	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
 		t.Errorf("%s\nafter %s through cachedsql: cachedsql %s, database %s", q, write, got, want)
+	}
+}
+
+// An application's function named like a built-in (log), which MySQL calls
+// only schema-qualified, and which writes a table: the read that calls it
+// must invalidate, as any function cachedsql does not know does.
+func TestScanUserSchemaBuiltinNamedFunctionWrites(t *testing.T) {
+	ctx := context.Background()
+	for _, tg := range []struct {
+		name, driver   string
+		require        func(testing.TB)
+		dsn            func() string
+		setup, cleanup []string
+	}{
+		{"PostgreSQL", "pgx", requirePG, pgURL, []string{"CREATE SCHEMA %[1]s", "CREATE TABLE %[1]s.%[2]s (v text)",
+			"CREATE FUNCTION %[1]s.log(msg text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO %[1]s.%[2]s VALUES (msg); RETURN 1; END $$"},
+			[]string{"DROP SCHEMA IF EXISTS %[1]s CASCADE"}},
+		{"MariaDB", "mysql", requireMySQL, mysqlDSN, []string{"CREATE DATABASE %[1]s", "CREATE TABLE %[1]s.%[2]s (v text)",
+			"CREATE FUNCTION %[1]s.log(msg text) RETURNS int MODIFIES SQL DATA BEGIN INSERT INTO %[1]s.%[2]s VALUES (msg); RETURN 1; END"},
+			[]string{"DROP DATABASE IF EXISTS %[1]s"}},
+	} {
+		t.Run(tg.name, func(t *testing.T) {
+			tg.require(t)
+			admin := openDirect(t, tg.driver, tg.dsn())
+			schema, tbl := runID+"_ls", runID+"_lt"
+			t.Cleanup(func() {
+				for _, s := range tg.cleanup {
+					admin.ExecContext(ctx, fmt.Sprintf(s, schema, tbl))
+				}
+			})
+			for _, s := range tg.setup {
+				mustExec(t, admin, fmt.Sprintf(s, schema, tbl))
+			}
+			db := openCached(t, tg.driver, tg.dsn(), "namespace="+runID+"_lg")
+			q := fmt.Sprintf("SELECT count(*) FROM %s.%s", schema, tbl)
+			scalar(t, db, q)
+			scalar(t, db, q)
+			scalar(t, db, fmt.Sprintf("SELECT %s.log('user 7 signed in')", schema))
+			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+				t.Errorf("after SELECT %s.log(...) through cachedsql: cachedsql count %s, database %s", schema, got, want)
+			}
+		})
+	}
+}
+
+// A long PostgreSQL name with a letter whose lower case is shorter (İ):
+// the declared name and the catalog's 63-byte name are one table.
+func TestScanPG63ByteNameNonASCII(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	long := "t" + runID + strings.Repeat("İ", 30) // > 63 bytes
+	var short string
+	if err := admin.QueryRowContext(ctx, "SELECT left($1::name::text, 100)", long).Scan(&short); err != nil {
+		t.Fatal(err)
+	}
+	if short == long {
+		t.Fatalf("name %q not truncated", long)
+	}
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", long))
+	t.Cleanup(func() { admin.ExecContext(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s", long)) })
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", long))
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_63")
+	q := fmt.Sprintf("SELECT v::text FROM %s", short) // the name the catalog shows
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", long)) // the name the application declared
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after UPDATE through cachedsql by the long name: cachedsql %s, database %s", got, want)
+	}
+}
+
+// A MySQL text read both ways for its backslashes, nested deeper than the
+// scanner follows in its own reading: not a cacheable read that misses the
+// subquery's table.
+func TestScanMySQLBackslashDeepSubquery(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	admin := openDirect(t, "mysql", mysqlDSN())
+	tt, tu := runID+"_dt", runID+"_du"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (s text, x int)", tt))
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int)", tu))
+	t.Cleanup(func() { admin.ExecContext(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s, %s", tt, tu)) })
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES ('z', 1)", tt))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tu))
+	d := 199
+	expr := strings.Repeat("(", d) + fmt.Sprintf("x IN (SELECT 1 FROM %s WHERE id = 1)", tu) + strings.Repeat(")", d)
+	q := fmt.Sprintf(`SELECT count(*) FROM %s WHERE s = 'a\'' OR %s OR s = 'b\''`, tt, expr)
+	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_dp")
+	if got := scalar(t, db, q); got != "1" {
+		t.Fatalf("first read %s, want 1", got)
+	}
+	scalar(t, db, q)
+	mustExec(t, db, fmt.Sprintf("DELETE FROM %s", tu))
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after DELETE FROM %s through cachedsql: cachedsql %s, database %s", tu, got, want)
 	}
 }

@@ -149,12 +149,14 @@ func (s *scanner) lex() {
 			}
 		case c == '@':
 			i = s.at(i)
-		case c == '.' && i+1 < n && (isDigit(src[i+1]) || (src[i+1] == '$' && s.d == MySQL)) && s.afterName(src, i):
-			// db.2fa_codes, db.$t: a name qualified by another, not a
-			// number (MySQL names may begin with digits or $).
+		case c == '.' && s.qualifiesDigitName(src, i) > i:
+			// db.2fa_codes, db.$t, and in MySQL db . 2fa_codes: a name
+			// qualified by another, not a number (MySQL names may begin
+			// with digits or $).
+			k := s.qualifiesDigitName(src, i)
 			s.emit(tPunct, ".")
-			j := wordEnd(src, i+1)
-			s.emitWord(src[i+1 : j])
+			j := wordEnd(src, k)
+			s.emitWord(src[k:j])
 			i = j
 		case isDigit(c) || (c == '.' && i+1 < n && isDigit(src[i+1])):
 			i = s.number(i)
@@ -201,21 +203,38 @@ func wordEnd(src string, i int) int {
 	return i
 }
 
-// afterName reports that the text just before i ends the last token, a
-// name (nothing between them).
-func (s *scanner) afterName(src string, i int) bool {
+// qualifiesDigitName returns where the name begins that the '.' at i
+// qualifies, when that name begins with a digit (or $ in MySQL) and the
+// last token is a name: i itself otherwise. Only MySQL allows spaces
+// around the dot there; elsewhere ". 5" after a name is no name.
+func (s *scanner) qualifiesDigitName(src string, i int) int {
 	if len(s.toks) == 0 || i == 0 {
-		return false
+		return i
+	}
+	b, k := i-1, i+1
+	if s.d == MySQL {
+		for b > 0 && isSpace(src[b]) {
+			b--
+		}
+		for k < len(src) && isSpace(src[k]) {
+			k++
+		}
+	}
+	if k >= len(src) || !(isDigit(src[k]) || (src[k] == '$' && s.d == MySQL)) {
+		return i
 	}
 	t := &s.toks[len(s.toks)-1]
-	switch t.kind {
-	case tWord:
-		return isWordByte(src[i-1])
-	case tIdent:
-		c := src[i-1]
-		return c == '`' || c == '"' || c == ']'
+	switch {
+	case t.kind == tWord && isWordByte(src[b]):
+	case t.kind == tIdent && (src[b] == '`' || src[b] == '"' || src[b] == ']'):
+	default:
+		return i
 	}
-	return false
+	return k
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
 func (s *scanner) emit(k tokKind, text string) {

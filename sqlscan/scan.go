@@ -37,6 +37,7 @@ type scanner struct {
 	chain, noChain               bool // COMMIT or ROLLBACK AND [NO] CHAIN
 	analyzed                     bool // EXPLAIN ANALYZE or MariaDB ANALYZE ran a statement
 	bad                          bool // unterminated literal or comment, unbalanced parentheses
+	deep                         bool // nested deeper than maxDepth: valid SQL, not read
 	ambiguous                    bool // contains a form Generic reads two ways
 	nested                       bool // a nested statement or SELECT INTO writes
 	depth                        int  // nesting of statement and walk calls
@@ -63,7 +64,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.catalog, s.temp = "", false
 	s.readsAll, s.writesAll, s.locking = false, false, false
 	s.opaque, s.setsSession, s.implicitCommit, s.analyzed = false, false, false, false
-	s.bad, s.ambiguous, s.nested = false, false, false
+	s.bad, s.deep, s.ambiguous, s.nested = false, false, false, false
 	s.depth = 0
 }
 
@@ -133,17 +134,19 @@ func (s *scanner) closeOf(i int) int { return int(s.match[i]) }
 // norm returns the normalised name of token i: content of a quoted
 // identifier with doubled quotes undone, lower-cased.
 func (s *scanner) norm(i int) string {
-	n := strings.ToLower(s.unquote(i))
+	n := s.unquote(i)
 	if s.d == Postgres && len(n) > maxPostgresName {
-		// PostgreSQL keeps the first 63 bytes of a longer name: the name an
-		// application declared and the one the catalog shows are one table.
+		// PostgreSQL keeps the first 63 bytes of a longer name (folding only
+		// ASCII letters, which keeps the length): the name an application
+		// declared and the one the catalog shows are one table. Cut before
+		// lower-casing, which may change a letter's length (İ).
 		k := maxPostgresName
 		for k > 0 && !utf8.RuneStart(n[k]) {
 			k--
 		}
 		n = n[:k]
 	}
-	return n
+	return strings.ToLower(n)
 }
 
 // maxPostgresName is NAMEDATALEN-1, the bytes of a name PostgreSQL keeps.
@@ -324,7 +327,7 @@ func (s *scanner) statement(lo, hi int) Kind {
 	k := Unknown
 	s.depth++
 	if s.depth > maxDepth {
-		s.bad = true
+		s.deep = true
 	} else if lo < hi {
 		k = s.dispatch(lo, hi)
 	}
@@ -1252,7 +1255,7 @@ func (s *scanner) walk(lo, hi int, mode walkMode, dest, using *[]string) {
 	s.depth++
 	defer func() { s.depth-- }()
 	if s.depth > maxDepth {
-		s.bad = true
+		s.deep = true
 		return
 	}
 	mark := len(s.cte)

@@ -178,6 +178,12 @@ func Scan(d Dialect, sql string) Statement {
 		}
 		alt := scanWith(d, o, sql)
 		switch {
+		case st.deep || alt.deep:
+			// One reading is too deep to follow, and the server may read
+			// the text that way: Unknown, whatever the other says.
+			if !st.deep {
+				st = alt
+			}
 		case alt.bad && !st.bad:
 			// The other reading is not valid SQL: the database reads it this way.
 		case st.bad && !alt.bad:
@@ -192,7 +198,8 @@ func Scan(d Dialect, sql string) Statement {
 type result struct {
 	Statement
 	ambiguous bool
-	bad       bool // unterminated literal or comment, unbalanced parentheses, too deep
+	bad       bool // unterminated literal or comment, unbalanced parentheses
+	deep      bool // nested deeper than the scanner follows: Unknown
 }
 
 // maxPooledTokens keeps a scanner that served a huge text out of the pool, so
@@ -243,8 +250,8 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		}
 		lo = i + 1
 	}
-	if s.bad {
-		r.bad = true
+	if s.bad || s.deep {
+		r.bad, r.deep = s.bad, s.deep
 		r.Kind, r.ReadsAll, r.WritesAll = Unknown, true, true
 		return r
 	}

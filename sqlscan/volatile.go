@@ -65,16 +65,14 @@ func (s *scanner) volatileAndCalls() {
 				if s.volatile == "" {
 					s.checkVolatileCall(i, b, cls)
 				}
-				if cls == 0 && s.isCall(i) {
+				// Named like a built-in of some dialect but in a schema of
+				// the database's, it is an application's function (audit.log
+				// writing a table; MySQL needs the schema for one named like
+				// a built-in) or an extension's (extensions.similarity): the
+				// text cannot say which, so it is a function cachedsql does
+				// not know (PureFunctions lists those that are pure).
+				if (cls == 0 || s.userSchemaCall(i)) && s.isCall(i) {
 					s.addCall(string(b))
-				} else if s.volatile == "" && s.userSchemaCall(i) && s.isCall(i) {
-					// Named like a built-in of some dialect but in a schema of
-					// the database's: an application's function
-					// (myschema.total reading a table) or an extension's
-					// (extensions.similarity). Which, the text cannot say:
-					// not cached, but no call that may write either, which
-					// would invalidate the namespace at every read.
-					s.volatile = s.norm(i-2) + "." + string(b)
 				}
 				continue
 			}

@@ -37,6 +37,11 @@ func newClient(cfg L2Config) (redis.UniversalClient, error) {
 		if strings.Contains(cfg.URL, "@") {
 			return nil, fmt.Errorf("tier: L2 URL %s is not a valid URL (percent-encode special characters in the user name and password)", redactRawURL(cfg.URL))
 		}
+		if strings.Contains(cfg.URL, "?") {
+			// A query may hold a password=, and url's error may quote
+			// part of it (an invalid escape).
+			return nil, fmt.Errorf("tier: L2 URL %s is not a valid URL", redactRawURL(cfg.URL))
+		}
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
 		}
@@ -117,21 +122,13 @@ func (cfg L2Config) applyTimeouts(dial, read, write, pool *time.Duration, maxRet
 	}
 }
 
-// redactRawURL hides the user information of a URL that url.Parse refused:
-// everything between "://" and the last "@".
+// redactRawURL is what an error shows of a URL that url.Parse refused: its
+// scheme only. Its user info and its query (a Sentinel's password=) may
+// each hold ?, @ and /, so no cut can be trusted to find where a password
+// ends.
 func redactRawURL(raw string) string {
-	// The query may hold a password too (a Sentinel's password=), with an
-	// @ of its own: it is cut off before the user info is looked for.
-	if q := strings.IndexByte(raw, '?'); q >= 0 {
-		raw = raw[:q] + "?…"
+	if i := strings.Index(raw, "://"); i >= 0 && i < 16 {
+		return raw[:i+3] + "…"
 	}
-	at := strings.LastIndex(raw, "@")
-	if at < 0 {
-		return raw
-	}
-	start := strings.Index(raw, "://")
-	if start < 0 || start+3 > at {
-		return "xxxxx" + raw[at:]
-	}
-	return raw[:start+3] + "xxxxx" + raw[at:]
+	return "…"
 }

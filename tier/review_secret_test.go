@@ -47,3 +47,23 @@ func TestAtInQueryNewL2SentinelQueryPasswordWithUserinfo(t *testing.T) {
 		}
 	}
 }
+
+// A password typed with a '?' in it (not percent-encoded) makes url.Parse
+// fail ("invalid port"); redactRawURL now cuts the URL at its first '?'
+// before it looks for the '@', so no '@' is left and the user info before
+// the '?' is shown: "redis://app:s3c?…".
+func TestNewL2HidesPasswordWithQuestionMark(t *testing.T) {
+	for _, u := range []string{
+		"redis://app:s3c?ret@127.0.0.1:6379/0",
+		"rediss://:s3c?ret@cache.example:6380/0",
+		"unix://app:s3c?ret@/run/redis.sock?db=0",
+	} {
+		_, err := NewL2(L2Config{URL: u, Namespace: "n"})
+		if err == nil {
+			t.Fatalf("NewL2(%q) accepted it", u)
+		}
+		if strings.Contains(err.Error(), "s3c") {
+			t.Errorf("NewL2(%q)'s error shows the password: %v", u, err)
+		}
+	}
+}

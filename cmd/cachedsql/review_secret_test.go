@@ -44,3 +44,20 @@ func TestAtInQueryOpenRedisPasswordWithAt(t *testing.T) {
 		}
 	}
 }
+
+// A --redis password with a '?' typed as is: redactURL cuts at the first
+// '?' before masking the user info, so the part before the '?' is shown.
+func TestOpenRedisHidesPasswordWithQuestionMark(t *testing.T) {
+	for _, raw := range []string{
+		"redis://app:s3c?ret@127.0.0.1:6379/0",
+		"rediss://:s3c?ret@cache.example:6380/0",
+	} {
+		_, err := openRedis(context.Background(), raw)
+		if err == nil {
+			t.Fatalf("openRedis(%q) succeeded", raw)
+		}
+		if strings.Contains(err.Error(), "s3c") {
+			t.Errorf("openRedis(%q)'s error shows the password: %v", raw, err)
+		}
+	}
+}

@@ -44,25 +44,19 @@ func openRedis(ctx context.Context, rawURL string) (*redis.Client, error) {
 
 // redactURL hides the password of a URL.
 func redactURL(raw string) string {
-	// The query may hold a password= (with an @ of its own): it is never
-	// shown.
-	if q := strings.IndexByte(raw, '?'); q >= 0 {
-		raw = raw[:q] + "?…"
-	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		// Everything between the scheme and the last @ may be a password.
-		at := strings.LastIndex(raw, "@")
-		if at < 0 {
-			return raw
+		// Its user info and query (a password=) may each hold ?, @ and /:
+		// no cut can be trusted to find where a password ends.
+		if i := strings.Index(raw, "://"); i >= 0 && i < 16 {
+			return raw[:i+3] + "…"
 		}
-		if start := strings.Index(raw, "://"); start >= 0 && start+3 <= at {
-			return raw[:start+3] + "xxxxx" + raw[at:]
-		}
-		return "xxxxx" + raw[at:]
+		return "…"
 	}
+	// The query may hold a password= too: never shown.
+	u.RawQuery = ""
 	if u.User == nil {
-		return raw
+		return u.String()
 	}
 	return u.Redacted()
 }

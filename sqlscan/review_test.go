@@ -1,0 +1,54 @@
+package sqlscan
+
+// Found by a review of the mends of 2026-11-21.
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// deepBackslashText nests x IN (SELECT 1 FROM u ...) in d parentheses between two
+// strings that end differently with and without backslash escapes.
+func deepBackslashText(d int) string {
+	expr := "x IN (SELECT 1 FROM u WHERE u.id = 1)"
+	expr = strings.Repeat("(", d) + expr + strings.Repeat(")", d)
+	return "SELECT count(*) FROM t WHERE s = 'a\\'' OR " + expr + " OR s = 'b\\''"
+}
+
+// A text nested deeper than the scanner follows, read both ways for its
+// backslashes: MySQL's own reading (the default sql_mode) is too deep, and
+// the other puts the subquery inside a string. Too deep is not invalid
+// SQL (MariaDB runs it), so the text must not be a cacheable read of t
+// alone, missing u.
+func TestBackslashTooDeepIsUnknown(t *testing.T) {
+	got := Scan(MySQL, deepBackslashText(199))
+	if got.Kind == Read && !got.ReadsAll && !slices.Contains(got.Reads, "u") {
+		t.Errorf("Scan(MySQL, deep text) = %s: u, which MySQL reads, is missing", describe(got))
+	}
+}
+
+// PostgreSQL keeps the first 63 bytes of a name (cut at a character) and
+// lower-cases only ASCII letters. With a letter whose lower case is shorter
+// (İ -> i), cutting after lower-casing left the long name and the name in
+// the catalog two tables.
+func TestPG63BytesNonASCII(t *testing.T) {
+	long := "orders_" + strings.Repeat("İ", 30) // 67 bytes
+	short := long[:63]                          // what PostgreSQL keeps: 7 + 28*2 bytes
+	w := Scan(Postgres, "UPDATE "+long+" SET v = 1")
+	r := Scan(Postgres, "SELECT v FROM "+short)
+	if len(w.Writes) != 1 || len(r.Reads) != 1 || w.Writes[0] != r.Reads[0] {
+		t.Errorf("UPDATE by the declared name writes %q; SELECT by the catalog's name reads %q: one table to PostgreSQL", w.Writes, r.Reads)
+	}
+}
+
+// A space after the qualifier's dot, which MySQL accepts (test. 2fa_codes
+// is test.2fa_codes), still lexes as a number: the read is filed under the
+// database's name and an UPDATE test.2fa_codes misses it.
+func TestMySQLDigitNameAfterDotAndSpace(t *testing.T) {
+	r := Scan(MySQL, "SELECT v FROM test. 2fa_codes")
+	w := Scan(MySQL, "UPDATE test.2fa_codes SET v = 2")
+	if len(w.Writes) != 1 || len(r.Reads) != 1 || w.Writes[0] != r.Reads[0] {
+		t.Errorf("SELECT FROM test. 2fa_codes reads %q; UPDATE test.2fa_codes writes %q: one table to MySQL", r.Reads, w.Writes)
+	}
+}
