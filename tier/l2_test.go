@@ -97,12 +97,16 @@ func TestNewL2Validates(t *testing.T) {
 	}
 }
 
+// TestRedactRawURL: of a URL url.Parse refused, only the scheme shows; its
+// user info and query may each hold ?, @ and /.
 func TestRedactRawURL(t *testing.T) {
 	tests := []struct{ in, want string }{
-		{"redis://u:pw@h:1/0", "redis://xxxxx@h:1/0"},
-		{"redis://u:p@w/x@h:1", "redis://xxxxx@h:1"},
-		{"h:1", "h:1"},
-		{"u:pw@h", "xxxxx@h"},
+		{"redis://u:pw@h:1/0", "redis://…"},
+		{"redis://u:p@w/x@h:1", "redis://…"},
+		{"rediss://u:p?w@h:1", "rediss://…"},
+		{"h:1", "…"},
+		{"u:pw@h", "…"},
+		{"u:pw@h/x://y", "…"},
 	}
 	for _, tt := range tests {
 		if got := redactRawURL(tt.in); got != tt.want {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachedsql/cachedsql/internal/redact"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -127,8 +128,5 @@ func (cfg L2Config) applyTimeouts(dial, read, write, pool *time.Duration, maxRet
 // each hold ?, @ and /, so no cut can be trusted to find where a password
 // ends.
 func redactRawURL(raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 && i < 16 {
-		return raw[:i+3] + "…"
-	}
-	return "…"
+	return redact.UnparsedURL(raw)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cachedsql/cachedsql"
+	"github.com/cachedsql/cachedsql/internal/redact"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -48,10 +49,7 @@ func redactURL(raw string) string {
 	if err != nil {
 		// Its user info and query (a password=) may each hold ?, @ and /:
 		// no cut can be trusted to find where a password ends.
-		if i := strings.Index(raw, "://"); i >= 0 && i < 16 {
-			return raw[:i+3] + "…"
-		}
-		return "…"
+		return redact.UnparsedURL(raw)
 	}
 	// The query may hold a password= too: never shown.
 	u.RawQuery = ""
