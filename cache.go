@@ -12,6 +12,7 @@ import (
 
 	"github.com/cachedsql/cachedsql/generation"
 	"github.com/cachedsql/cachedsql/internal/flight"
+	"github.com/cachedsql/cachedsql/internal/redact"
 	"github.com/cachedsql/cachedsql/keying"
 	"github.com/cachedsql/cachedsql/rowset"
 	"github.com/cachedsql/cachedsql/sqlscan"
@@ -63,7 +64,7 @@ func cacheSignature(cfg *Config) string {
 		redis = fmt.Sprintf("client %p", cfg.Redis)
 	}
 	return fmt.Sprintf("l1_mib=%d l1_ttl=%v redis=%s stale_bound=%v redis_timeout=%v",
-		cfg.l1MiB(), cfg.L1MaxTTL, redact(redis, redis), cfg.staleBound(), cfg.RedisTimeout)
+		cfg.l1MiB(), cfg.L1MaxTTL, redact.Hide(redis, redis), cfg.staleBound(), cfg.RedisTimeout)
 }
 
 func acquireShared(cfg *Config, log *slog.Logger) (*shared, error) {
@@ -340,12 +341,15 @@ func (c *Connector) withDeps(tables []string) []string {
 	return out
 }
 
-func normTable(t string) string {
+// normTable files a table name given to Invalidate or Dependencies as the
+// scanner files one read in the text: its last component, unquoted, then
+// sqlscan.TableName (lower case; in PostgreSQL its first 63 bytes).
+func normTable(d sqlscan.Dialect, t string) string {
 	t = strings.TrimSpace(t)
 	if i := strings.LastIndexByte(t, '.'); i >= 0 {
 		t = t[i+1:]
 	}
-	return strings.ToLower(strings.Trim(t, "\"`[]"))
+	return sqlscan.TableName(d, strings.Trim(t, "\"`[]"))
 }
 
 // ttlFor picks the strategy of one query: context, hint, table rule, default.

@@ -95,13 +95,14 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 	if err != nil {
 		return nil, err
 	}
+	dialect := dialectOf(&cfg, inner)
 	c := &Connector{
 		cfg:     cfg,
 		inner:   inner,
-		dialect: dialectOf(&cfg, inner),
+		dialect: dialect,
 		sh:      sh,
 		log:     log,
-		deps:    closeDeps(cfg.Dependencies),
+		deps:    closeDeps(cfg.Dependencies, dialect),
 		pure:    map[string]bool{},
 	}
 	c.lazyRows = c.dialect == sqlscan.SQLite || sqliteDriver(inner)
@@ -313,7 +314,7 @@ func sqliteMemory(cfg *Config) int {
 // closeDeps makes Config.Dependencies symmetric and transitive: a write to
 // orders that cascades to order_items, whose trigger writes audit, changes
 // all three, however the links were written down.
-func closeDeps(d map[string][]string) map[string][]string {
+func closeDeps(d map[string][]string, dialect sqlscan.Dialect) map[string][]string {
 	if len(d) == 0 {
 		return nil
 	}
@@ -324,9 +325,9 @@ func closeDeps(d map[string][]string) map[string][]string {
 		}
 	}
 	for k, vs := range d {
-		k = normTable(k)
+		k = normTable(dialect, k)
 		for _, v := range vs {
-			v = normTable(v)
+			v = normTable(dialect, v)
 			add(k, v)
 			add(v, k)
 		}
@@ -405,7 +406,7 @@ func (c *Connector) Stats() Stats { return c.sh.stats() }
 func (c *Connector) Invalidate(ctx context.Context, tables ...string) error {
 	norm := make([]string, 0, len(tables))
 	for _, t := range tables {
-		norm = append(norm, normTable(t))
+		norm = append(norm, normTable(c.dialect, t))
 	}
 	return c.advance(ctx, norm, len(tables) == 0)
 }

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cachedsql/cachedsql/internal/dsnkv"
+	"github.com/cachedsql/cachedsql/internal/redact"
 )
 
 // ErrDSN reports a cachedsql DSN that cannot be used. Its messages name the
@@ -170,31 +170,6 @@ func parseDuration(v string) (time.Duration, error) {
 	return d, nil
 }
 
-// secretPatterns find passwords in the DSN forms drivers use: URL user info,
-// key=value (libpq, ODBC, SQL Server) and MySQL's user:password@.
-var secretPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)(?:password|passwd|pwd|pass)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s;&]*)`),
-	regexp.MustCompile(`^[^:@/\s]*:([^@]*)@`),
-}
-
-// secrets lists the password-like substrings of an inner DSN or URL.
-func secrets(dsn string) []string {
-	var out []string
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
-		}
-	}
-	for _, re := range secretPatterns {
-		for _, m := range re.FindAllStringSubmatch(dsn, -1) {
-			if m[1] != "" {
-				out = append(out, m[1], strings.Trim(m[1], "'"))
-			}
-		}
-	}
-	return out
-}
-
 // redactErr hides every secret of dsn in err's message; errors.Is still sees
 // through to err.
 func redactErr(err error, dsn string) error {
@@ -202,25 +177,11 @@ func redactErr(err error, dsn string) error {
 		return nil
 	}
 	msg := err.Error()
-	redacted := redact(msg, dsn)
+	redacted := redact.Hide(msg, dsn)
 	if redacted == msg {
 		return err
 	}
 	return &redactedError{msg: redacted, err: err}
-}
-
-func redact(msg, dsn string) string {
-	for _, s := range secrets(dsn) {
-		if len(s) >= 1 && s != "xxxxx" {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-			// As a %q in an error shows it: a control character in the
-			// secret is escaped there.
-			if q := strconv.Quote(s); q[1:len(q)-1] != s {
-				msg = strings.ReplaceAll(msg, q[1:len(q)-1], "xxxxx")
-			}
-		}
-	}
-	return msg
 }
 
 type redactedError struct {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cachedsql/cachedsql/internal/redact"
 )
 
 var dsnCases = []struct {
@@ -117,13 +119,13 @@ func TestRedactedErrorMessages(t *testing.T) {
 	for _, dsn := range []string{
 		"postgres://app:p%40ss@db/x", "host=db password='two words' x=1", "user:pw@tcp(h)/d", "Server=x;Pwd=abc;",
 	} {
-		for _, s := range secrets(dsn) {
-			msg := redact("failed: "+dsn+" and "+s, dsn)
+		for _, s := range redact.Secrets(dsn) {
+			msg := redact.Hide("failed: "+dsn+" and "+s, dsn)
 			if strings.Contains(msg, s) {
 				t.Errorf("redact(%q) left %q in %q", dsn, s, msg)
 			}
 		}
-		if len(secrets(dsn)) == 0 {
+		if len(redact.Secrets(dsn)) == 0 {
 			t.Errorf("no secret found in %q", dsn)
 		}
 	}

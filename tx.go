@@ -134,7 +134,7 @@ func (s *txState) flush(cn *conn) {
 }
 
 func equalFoldIdent(a, b string) bool {
-	return normTable(a) == normTable(b)
+	return normTable(sqlscan.Generic, a) == normTable(sqlscan.Generic, b)
 }
 
 // afterStatement accounts for a statement that was sent to the database

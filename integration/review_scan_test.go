@@ -666,3 +666,45 @@ func TestScanMySQLBackslashDeepSubquery(t *testing.T) {
 		t.Errorf("after DELETE FROM %s through cachedsql: cachedsql %s, database %s", tu, got, want)
 	}
 }
+
+// MySQL allows comments, as it allows spaces, around the dot before a
+// digit-initial table name: UPDATE test /**/ . 2fa_x writes 2fa_x, and a
+// cached read of 2fa_x must not survive it.
+func TestScanMariaDBDigitNameCommentAroundDot(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	admin := openDirect(t, "mysql", mysqlDSN())
+	dbName := scalar(t, admin, "SELECT DATABASE()")
+	tbl := "2fa_" + runID + "_c"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE `%s` (v int)", tbl))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO `%s` VALUES (1)", tbl))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS `"+tbl+"`") })
+	db := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_2c")
+	q := fmt.Sprintf("SELECT CAST(v AS CHAR) FROM `%s`", tbl)
+	notStaleAfter(t, db, admin, q, fmt.Sprintf("UPDATE %s /* c */ . %s SET v = v + 1", dbName, tbl))
+	notStaleAfter(t, db, admin, q, fmt.Sprintf("UPDATE %s . -- c\n %s SET v = v + 1", dbName, tbl))
+}
+
+// PostgreSQL keeps the first 63 bytes of a name, and the scanner files a
+// read of a longer name under them: Invalidate with the name as the
+// application declared it must reach that read.
+func TestScanPGInvalidateLongName(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	long := "inv_" + runID + "_" + strings.Repeat("x", 70)
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", long))
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", long))
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+long) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_il")
+	q := fmt.Sprintf("SELECT v::text FROM %s", long)
+	scalar(t, db, q)
+	scalar(t, db, q)
+	mustExec(t, admin, fmt.Sprintf("UPDATE %s SET v = 2", long)) // outside cachedsql
+	if err := cachedsql.Invalidate(ctx, db, long); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after Invalidate(%q): cachedsql %s, database %s", long, got, want)
+	}
+}

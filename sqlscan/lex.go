@@ -149,14 +149,18 @@ func (s *scanner) lex() {
 			}
 		case c == '@':
 			i = s.at(i)
-		case c == '.' && s.qualifiesDigitName(src, i) > i:
-			// db.2fa_codes, db.$t, and in MySQL db . 2fa_codes: a name
-			// qualified by another, not a number (MySQL names may begin
-			// with digits or $).
-			k := s.qualifiesDigitName(src, i)
+		case c == '.' && i+1 < n && (isDigit(src[i+1]) || (src[i+1] == '$' && s.d == MySQL)) && s.afterName(src, i):
+			// db.2fa_codes, db.$t: a name qualified by another, not a
+			// number (MySQL names may begin with digits or $).
 			s.emit(tPunct, ".")
-			j := wordEnd(src, k)
-			s.emitWord(src[k:j])
+			j := wordEnd(src, i+1)
+			s.emitWord(src[i+1 : j])
+			i = j
+		case s.d == MySQL && (isDigit(c) || c == '$') && s.afterQualifierDot():
+			// db . 2fa_codes, db ./**/2fa_codes: MySQL allows spaces and
+			// comments around the dot.
+			j := wordEnd(src, i+1)
+			s.emitWord(src[i:j])
 			i = j
 		case isDigit(c) || (c == '.' && i+1 < n && isDigit(src[i+1])):
 			i = s.number(i)
@@ -203,38 +207,36 @@ func wordEnd(src string, i int) int {
 	return i
 }
 
-// qualifiesDigitName returns where the name begins that the '.' at i
-// qualifies, when that name begins with a digit (or $ in MySQL) and the
-// last token is a name: i itself otherwise. Only MySQL allows spaces
-// around the dot there; elsewhere ". 5" after a name is no name.
-func (s *scanner) qualifiesDigitName(src string, i int) int {
+// afterName reports that the last token is a name that the '.' at i may
+// qualify: in MySQL, which allows spaces and comments around the dot, any
+// name but a keyword; elsewhere one that ends just before the dot.
+func (s *scanner) afterName(src string, i int) bool {
 	if len(s.toks) == 0 || i == 0 {
-		return i
-	}
-	b, k := i-1, i+1
-	if s.d == MySQL {
-		for b > 0 && isSpace(src[b]) {
-			b--
-		}
-		for k < len(src) && isSpace(src[k]) {
-			k++
-		}
-	}
-	if k >= len(src) || !(isDigit(src[k]) || (src[k] == '$' && s.d == MySQL)) {
-		return i
+		return false
 	}
 	t := &s.toks[len(s.toks)-1]
-	switch {
-	case t.kind == tWord && isWordByte(src[b]):
-	case t.kind == tIdent && (src[b] == '`' || src[b] == '"' || src[b] == ']'):
-	default:
-		return i
+	if s.d == MySQL {
+		return t.kind == tIdent || (t.kind == tWord && t.kw == kNone)
 	}
-	return k
+	switch t.kind {
+	case tWord:
+		return isWordByte(src[i-1])
+	case tIdent:
+		c := src[i-1]
+		return c == '`' || c == '"' || c == ']'
+	}
+	return false
 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+// afterQualifierDot reports that the last two tokens are a name that is no
+// keyword and a '.': what follows is the name it qualifies (MySQL).
+func (s *scanner) afterQualifierDot() bool {
+	n := len(s.toks)
+	if n < 2 || s.toks[n-1].kind != tPunct || s.toks[n-1].text != "." {
+		return false
+	}
+	t := &s.toks[n-2]
+	return t.kind == tIdent || (t.kind == tWord && t.kw == kNone)
 }
 
 func (s *scanner) emit(k tokKind, text string) {

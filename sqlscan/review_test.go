@@ -52,3 +52,25 @@ func TestMySQLDigitNameAfterDotAndSpace(t *testing.T) {
 		t.Errorf("SELECT FROM test. 2fa_codes reads %q; UPDATE test.2fa_codes writes %q: one table to MySQL", r.Reads, w.Writes)
 	}
 }
+
+// MySQL allows a comment between a qualifier, the dot and a name that
+// begins with a digit, as it allows spaces: the write is of 2fa_codes.
+func TestMySQLDigitNameCommentAroundDot(t *testing.T) {
+	for _, q := range []string{
+		"UPDATE db /**/ . 2fa_codes SET a = 1",
+		"UPDATE db /* c */.2fa_codes SET a = 1",
+		"UPDATE db . /**/ 2fa_codes SET a = 1",
+		"UPDATE db ./**/2fa_codes SET a = 1",
+		"UPDATE db . -- c\n 2fa_codes SET a = 1",
+		"UPDATE db . # c\n 2fa_codes SET a = 1",
+	} {
+		st := Scan(MySQL, q)
+		if !st.WritesAll && !slices.Contains(st.Writes, "2fa_codes") {
+			t.Errorf("%q: Writes %v, want 2fa_codes", q, st.Writes)
+		}
+	}
+	// A keyword is no qualifier: THEN .5 is a number.
+	if st := Scan(MySQL, "SELECT CASE WHEN a THEN .5 END FROM t"); len(st.Reads) != 1 || st.Reads[0] != "t" {
+		t.Errorf("THEN .5: Reads %v, want [t]", st.Reads)
+	}
+}

@@ -133,20 +133,23 @@ func (s *scanner) closeOf(i int) int { return int(s.match[i]) }
 
 // norm returns the normalised name of token i: content of a quoted
 // identifier with doubled quotes undone, lower-cased.
-func (s *scanner) norm(i int) string {
-	n := s.unquote(i)
-	if s.d == Postgres && len(n) > maxPostgresName {
-		// PostgreSQL keeps the first 63 bytes of a longer name (folding only
-		// ASCII letters, which keeps the length): the name an application
-		// declared and the one the catalog shows are one table. Cut before
-		// lower-casing, which may change a letter's length (İ).
+func (s *scanner) norm(i int) string { return TableName(s.d, s.unquote(i)) }
+
+// TableName is the name the scanner files a table (or other name) under in
+// dialect d: lower case, and in PostgreSQL the first 63 bytes of it, as the
+// server keeps (folding only ASCII letters, which keeps the length): the name
+// an application declared and the one the catalog shows are one table.
+// Invalidate and Dependencies take names through it too.
+func TableName(d Dialect, name string) string {
+	if d == Postgres && len(name) > maxPostgresName {
+		// Cut before lower-casing, which may change a letter's length (İ).
 		k := maxPostgresName
-		for k > 0 && !utf8.RuneStart(n[k]) {
+		for k > 0 && !utf8.RuneStart(name[k]) {
 			k--
 		}
-		n = n[:k]
+		name = name[:k]
 	}
-	return strings.ToLower(n)
+	return strings.ToLower(name)
 }
 
 // maxPostgresName is NAMEDATALEN-1, the bytes of a name PostgreSQL keeps.

@@ -19,6 +19,7 @@ import (
 	"github.com/cachedsql/cachedsql"
 	"github.com/cachedsql/cachedsql/cmd/cachedsql/internal/hist"
 	"github.com/cachedsql/cachedsql/cmd/cachedsql/internal/probe"
+	"github.com/cachedsql/cachedsql/internal/redact"
 	"golang.org/x/term"
 )
 
@@ -245,16 +246,7 @@ func redactDSN(dsn string) string {
 	if strings.Contains(dsn, "://") {
 		return redactURL(dsn)
 	}
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if k, _, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
-			fields[i] = k + "=xxxxx"
-		}
-	}
-	if strings.Contains(strings.ToLower(dsn), "password=") {
-		return strings.Join(fields, " ")
-	}
-	return dsn
+	return redact.Hide(dsn, dsn)
 }
 
 // setupBenchTable makes sure the table holds keys × rows rows, writing them

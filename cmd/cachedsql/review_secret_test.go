@@ -61,3 +61,18 @@ func TestOpenRedisHidesPasswordWithQuestionMark(t *testing.T) {
 		}
 	}
 }
+
+// The bench report's label shows the inner DSN through redactDSN: a MySQL
+// DSN's password, and a libpq one's quoted or spaced password=, must not.
+func TestRedactDSNHidesEveryPassword(t *testing.T) {
+	for _, c := range []struct{ dsn, secret string }{
+		{"root:s3cretpw@tcp(127.0.0.1:3306)/test", "s3cretpw"},
+		{"host=h dbname=test password='my s3cretpw'", "s3cretpw"},
+		{"host=h dbname=test password = s3cretpw", "s3cretpw"},
+		{"postgres://app:s3cretpw@h/db?sslmode=disable", "s3cretpw"},
+	} {
+		if got := redactDSN(c.dsn); strings.Contains(got, c.secret) {
+			t.Errorf("redactDSN(%q) = %q: shows the password", c.dsn, got)
+		}
+	}
+}

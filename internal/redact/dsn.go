@@ -1,0 +1,48 @@
+package redact
+
+import (
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// secretPatterns find passwords in the DSN forms drivers use: URL user info,
+// key=value (libpq, ODBC, SQL Server) and MySQL's user:password@.
+var secretPatterns = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)(?:password|passwd|pwd|pass)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s;&]*)`),
+	regexp.MustCompile(`^[^:@/\s]*:([^@]*)@`),
+}
+
+// Secrets lists the password-like substrings of an inner DSN or URL.
+func Secrets(dsn string) []string {
+	var out []string
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
+		}
+	}
+	for _, re := range secretPatterns {
+		for _, m := range re.FindAllStringSubmatch(dsn, -1) {
+			if m[1] != "" {
+				out = append(out, m[1], strings.Trim(m[1], "'"))
+			}
+		}
+	}
+	return out
+}
+
+// Hide replaces every secret of dsn in msg with xxxxx, also as %q shows it
+// (a control character in the secret is escaped there). Hide(dsn, dsn) is
+// dsn fit to show.
+func Hide(msg, dsn string) string {
+	for _, s := range Secrets(dsn) {
+		if len(s) >= 1 && s != "xxxxx" {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+			if q := strconv.Quote(s); q[1:len(q)-1] != s {
+				msg = strings.ReplaceAll(msg, q[1:len(q)-1], "xxxxx")
+			}
+		}
+	}
+	return msg
+}
