@@ -216,7 +216,10 @@ func (s *scanner) afterName(src string, i int) bool {
 	}
 	t := &s.toks[len(s.toks)-1]
 	if s.d == MySQL {
-		return t.kind == tIdent || (t.kind == tWord && t.kw == kNone)
+		// Right before the dot any word qualifies (security.2fa_codes:
+		// security is no reserved word in MySQL); across spaces or
+		// comments, none that an expression may follow (THEN .5).
+		return t.kind == tIdent || (t.kind == tWord && (isWordByte(src[i-1]) || !isOperatorWord(t.kw)))
 	}
 	switch t.kind {
 	case tWord:
@@ -228,15 +231,16 @@ func (s *scanner) afterName(src string, i int) bool {
 	return false
 }
 
-// afterQualifierDot reports that the last two tokens are a name that is no
-// keyword and a '.': what follows is the name it qualifies (MySQL).
+// afterQualifierDot reports that the last two tokens are a name (no word an
+// expression may follow) and a '.': what follows is the name it qualifies
+// (MySQL).
 func (s *scanner) afterQualifierDot() bool {
 	n := len(s.toks)
 	if n < 2 || s.toks[n-1].kind != tPunct || s.toks[n-1].text != "." {
 		return false
 	}
 	t := &s.toks[n-2]
-	return t.kind == tIdent || (t.kind == tWord && t.kw == kNone)
+	return t.kind == tIdent || (t.kind == tWord && !isOperatorWord(t.kw))
 }
 
 func (s *scanner) emit(k tokKind, text string) {

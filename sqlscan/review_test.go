@@ -74,3 +74,30 @@ func TestMySQLDigitNameCommentAroundDot(t *testing.T) {
 		t.Errorf("THEN .5: Reads %v, want [t]", st.Reads)
 	}
 }
+
+// A word MySQL does not reserve (security, type, value) names a database:
+// right before the dot it qualifies a name that begins with a digit or $.
+func TestMySQLKeywordQualifiesDigitName(t *testing.T) {
+	for _, c := range []struct{ q, want string }{
+		{"UPDATE security.2fa_codes SET v = 2", "2fa_codes"},
+		{"UPDATE type.2fa_codes SET v = 2", "2fa_codes"},
+		{"UPDATE value.2fa_codes SET v = 2", "2fa_codes"},
+		{"UPDATE first.2fa_codes SET v = 2", "2fa_codes"},
+		{"UPDATE security . 2fa_codes SET v = 2", "2fa_codes"},
+		{"DELETE FROM security.2fa_codes", "2fa_codes"},
+		{"UPDATE security.$t SET v = 2", "$t"},
+	} {
+		w := Scan(MySQL, c.q)
+		if len(w.Writes) != 1 || w.Writes[0] != c.want {
+			t.Errorf("%q writes %q, want [%s]", c.q, w.Writes, c.want)
+		}
+	}
+}
+
+// A name that is not UTF-8 is cut at 63 bytes, not emptied.
+func TestTableNameInvalidUTF8(t *testing.T) {
+	name := "a" + strings.Repeat("\xa2", 70)
+	if got, want := TableName(Postgres, name), strings.ToLower(name[:63]); got == "" || got != want {
+		t.Errorf("TableName of %d bytes not UTF-8 = %q, want %q", len(name), got, want)
+	}
+}

@@ -143,9 +143,13 @@ func (s *scanner) norm(i int) string { return TableName(s.d, s.unquote(i)) }
 func TableName(d Dialect, name string) string {
 	if d == Postgres && len(name) > maxPostgresName {
 		// Cut before lower-casing, which may change a letter's length (İ).
+		// At most a rune's length back: text that is not UTF-8 is cut at 63.
 		k := maxPostgresName
-		for k > 0 && !utf8.RuneStart(name[k]) {
+		for k > maxPostgresName-utf8.UTFMax+1 && !utf8.RuneStart(name[k]) {
 			k--
+		}
+		if !utf8.RuneStart(name[k]) {
+			k = maxPostgresName
 		}
 		name = name[:k]
 	}

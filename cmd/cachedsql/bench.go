@@ -246,7 +246,15 @@ func redactDSN(dsn string) string {
 	if strings.Contains(dsn, "://") {
 		return redactURL(dsn)
 	}
-	return redact.Hide(dsn, dsn)
+	// libpq reads an unquoted value to the next space, & and ; included:
+	// the whole field goes.
+	fields := strings.Fields(redact.Hide(dsn, dsn))
+	for i, f := range fields {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
+			fields[i] = k + "=xxxxx"
+		}
+	}
+	return strings.Join(fields, " ")
 }
 
 // setupBenchTable makes sure the table holds keys × rows rows, writing them

@@ -76,3 +76,17 @@ func TestRedactDSNHidesEveryPassword(t *testing.T) {
 		}
 	}
 }
+
+// libpq reads an unquoted password to the next space, & and ; included;
+// go-sql-driver splits user:password at the last @.
+func TestRedactDSNHidesPasswordWithAmpSemicolonOrAt(t *testing.T) {
+	for _, dsn := range []string{
+		"host=h dbname=test password=s3c&ret9",
+		"host=h dbname=test password=s3c;ret9",
+		"root:s3c@ret9@tcp(127.0.0.1:3306)/test",
+	} {
+		if got := redactDSN(dsn); strings.Contains(got, "ret9") {
+			t.Errorf("redactDSN(%q) = %q: shows the password", dsn, got)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 // key=value (libpq, ODBC, SQL Server) and MySQL's user:password@.
 var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)(?:password|passwd|pwd|pass)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s;&]*)`),
-	regexp.MustCompile(`^[^:@/\s]*:([^@]*)@`),
+	regexp.MustCompile(`^[^:@/\s]*:(.*)@`), // to the last @, as go-sql-driver splits
 }
 
 // Secrets lists the password-like substrings of an inner DSN or URL.
