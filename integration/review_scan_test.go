@@ -59,14 +59,7 @@ func TestScanPGQuotedCTECase(t *testing.T) {
 // (SQLite's total) is taken for a pure built-in: the read is cached with
 // an empty read set, though the function reads a table.
 func TestScanUserFunctionNamedLikeBuiltin(t *testing.T) {
-	ctx := context.Background()
-	for _, tg := range []struct {
-		name, driver string
-		require      func(testing.TB)
-		dsn          func() string
-		setup        []string // %[1]s schema/database, %[2]s table in it
-		cleanup      []string
-	}{
+	inOwnSchema(t, []schemaCase{
 		{"PostgreSQL", "pgx", requirePG, pgURL,
 			[]string{"CREATE SCHEMA %[1]s", "CREATE TABLE %[1]s.%[2]s (v int)", "INSERT INTO %[1]s.%[2]s VALUES (1)",
 				"CREATE FUNCTION %[1]s.total(int) RETURNS int LANGUAGE sql AS 'SELECT sum(v)::int FROM %[1]s.%[2]s'"},
@@ -75,29 +68,10 @@ func TestScanUserFunctionNamedLikeBuiltin(t *testing.T) {
 			[]string{"CREATE DATABASE %[1]s", "CREATE TABLE %[1]s.%[2]s (v int)", "INSERT INTO %[1]s.%[2]s VALUES (1)",
 				"CREATE FUNCTION %[1]s.total(x int) RETURNS int READS SQL DATA RETURN (SELECT sum(v) FROM %[1]s.%[2]s)"},
 			[]string{"DROP DATABASE IF EXISTS %[1]s"}},
-	} {
-		t.Run(tg.name, func(t *testing.T) {
-			tg.require(t)
-			admin := openDirect(t, tg.driver, tg.dsn())
-			schema, tbl := runID+"_fs", runID+"_ft"
-			t.Cleanup(func() {
-				for _, s := range tg.cleanup {
-					admin.ExecContext(ctx, fmt.Sprintf(s, schema, tbl))
-				}
-			})
-			for _, s := range tg.setup {
-				mustExec(t, admin, fmt.Sprintf(s, schema, tbl))
-			}
-			db := openCached(t, tg.driver, tg.dsn(), "namespace="+runID+"_fn")
-			q := fmt.Sprintf("SELECT %s.total(1)", schema)
-			scalar(t, db, q)
-			scalar(t, db, q)
-			mustExec(t, db, fmt.Sprintf("INSERT INTO %s.%s VALUES (5)", schema, tbl))
-			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-				t.Errorf("after INSERT through cachedsql: cachedsql %s, database %s", got, want)
-			}
-		})
-	}
+	}, "_fn", func(t *testing.T, admin, db *sql.DB, schema, tbl string) {
+		q := fmt.Sprintf("SELECT %s.total(1)", schema)
+		notStaleAfter(t, db, admin, q, fmt.Sprintf("INSERT INTO %s.%s VALUES (5)", schema, tbl))
+	})
 }
 
 // 'tbl'::regclass reads the catalog without naming a catalog: the OID is
@@ -575,24 +549,44 @@ func notStaleAfter(t *testing.T, db, admin *sql.DB, q, write string) {
 // only schema-qualified, and which writes a table: the read that calls it
 // must invalidate, as any function cachedsql does not know does.
 func TestScanUserSchemaBuiltinNamedFunctionWrites(t *testing.T) {
-	ctx := context.Background()
-	for _, tg := range []struct {
-		name, driver   string
-		require        func(testing.TB)
-		dsn            func() string
-		setup, cleanup []string
-	}{
+	inOwnSchema(t, []schemaCase{
 		{"PostgreSQL", "pgx", requirePG, pgURL, []string{"CREATE SCHEMA %[1]s", "CREATE TABLE %[1]s.%[2]s (v text)",
 			"CREATE FUNCTION %[1]s.log(msg text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO %[1]s.%[2]s VALUES (msg); RETURN 1; END $$"},
 			[]string{"DROP SCHEMA IF EXISTS %[1]s CASCADE"}},
 		{"MariaDB", "mysql", requireMySQL, mysqlDSN, []string{"CREATE DATABASE %[1]s", "CREATE TABLE %[1]s.%[2]s (v text)",
 			"CREATE FUNCTION %[1]s.log(msg text) RETURNS int MODIFIES SQL DATA BEGIN INSERT INTO %[1]s.%[2]s VALUES (msg); RETURN 1; END"},
 			[]string{"DROP DATABASE IF EXISTS %[1]s"}},
-	} {
+	}, "_lg", func(t *testing.T, admin, db *sql.DB, schema, tbl string) {
+		q := fmt.Sprintf("SELECT count(*) FROM %s.%s", schema, tbl)
+		scalar(t, db, q)
+		scalar(t, db, q)
+		scalar(t, db, fmt.Sprintf("SELECT %s.log('user 7 signed in')", schema))
+		if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+			t.Errorf("after SELECT %s.log(...) through cachedsql: cachedsql count %s, database %s", schema, got, want)
+		}
+	})
+}
+
+// schemaCase is a database server with a schema (a database, in MariaDB)
+// of the test's own: setup and cleanup statements take %[1]s for it and
+// %[2]s for a table in it.
+type schemaCase struct {
+	name, driver   string
+	require        func(testing.TB)
+	dsn            func() string
+	setup, cleanup []string
+}
+
+// inOwnSchema runs fn as a subtest per case, on the case's server with its
+// schema set up, with a direct pool (admin) and a cached one on namespace
+// runID+ns.
+func inOwnSchema(t *testing.T, cases []schemaCase, ns string, fn func(t *testing.T, admin, db *sql.DB, schema, tbl string)) {
+	ctx := context.Background()
+	for _, tg := range cases {
 		t.Run(tg.name, func(t *testing.T) {
 			tg.require(t)
 			admin := openDirect(t, tg.driver, tg.dsn())
-			schema, tbl := runID+"_ls", runID+"_lt"
+			schema, tbl := runID+ns+"s", runID+ns+"t"
 			t.Cleanup(func() {
 				for _, s := range tg.cleanup {
 					admin.ExecContext(ctx, fmt.Sprintf(s, schema, tbl))
@@ -601,14 +595,7 @@ func TestScanUserSchemaBuiltinNamedFunctionWrites(t *testing.T) {
 			for _, s := range tg.setup {
 				mustExec(t, admin, fmt.Sprintf(s, schema, tbl))
 			}
-			db := openCached(t, tg.driver, tg.dsn(), "namespace="+runID+"_lg")
-			q := fmt.Sprintf("SELECT count(*) FROM %s.%s", schema, tbl)
-			scalar(t, db, q)
-			scalar(t, db, q)
-			scalar(t, db, fmt.Sprintf("SELECT %s.log('user 7 signed in')", schema))
-			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-				t.Errorf("after SELECT %s.log(...) through cachedsql: cachedsql count %s, database %s", schema, got, want)
-			}
+			fn(t, admin, openCached(t, tg.driver, tg.dsn(), "namespace="+runID+ns), schema, tbl)
 		})
 	}
 }
