@@ -3,6 +3,7 @@ package redact
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -11,6 +12,8 @@ import (
 // key=value (libpq, ODBC, SQL Server) and MySQL's user:password@.
 var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)(?:password|passwd|pwd|pass)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s;&]*)`),
+	// libpq reads an unquoted value to the next space, & and ; included.
+	regexp.MustCompile(`(?i)(?:password|passwd|pwd|pass)\s*=\s*([^\s']\S*)`),
 	regexp.MustCompile(`^[^:@/\s]*:(.*)@`), // to the last @, as go-sql-driver splits
 }
 
@@ -36,7 +39,10 @@ func Secrets(dsn string) []string {
 // (a control character in the secret is escaped there). Hide(dsn, dsn) is
 // dsn fit to show.
 func Hide(msg, dsn string) string {
-	for _, s := range Secrets(dsn) {
+	secrets := Secrets(dsn)
+	// Longest first: a secret that holds another (s3c&ret9, s3c) goes whole.
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	for _, s := range secrets {
 		if len(s) >= 1 && s != "xxxxx" {
 			msg = strings.ReplaceAll(msg, s, "xxxxx")
 			if q := strconv.Quote(s); q[1:len(q)-1] != s {
