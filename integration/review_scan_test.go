@@ -34,24 +34,26 @@ func TestScanPGMergeOnly(t *testing.T) {
 }
 
 // A quoted CTE name that differs from a table only in case does not hide
-// the table in PostgreSQL, but the scanner lower-cases both.
+// the table in PostgreSQL, but the scanner lower-cased both. The same text
+// through a wrapped pgx (read as Generic) must not either.
 func TestScanPGQuotedCTECase(t *testing.T) {
 	requirePG(t)
+	registerTracing.Do(func() { sql.Register("rv-traced-pg", tracingDriver{stdlib.GetDefaultDriver()}) })
 	ctx := context.Background()
 	admin := openDirect(t, "pgx", pgURL())
-	tbl := runID + "_cc"
-	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
-	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
-	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
-	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"_cc")
-	q := fmt.Sprintf(`WITH "%s" AS (SELECT 0 AS v) SELECT v::text FROM %s`, strings.ToUpper(tbl), tbl)
-	if got := scalar(t, db, q); got != "1" {
-		t.Fatalf("read %s, want the table's 1", got)
-	}
-	scalar(t, db, q)
-	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
-	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
+	for i, drv := range []string{"pgx", "rv-traced-pg"} {
+		t.Run(drv, func(t *testing.T) {
+			tbl := fmt.Sprintf("%s_cc%d", runID, i)
+			mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
+			mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
+			t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+			db := openCached(t, drv, pgURL(), "namespace="+tbl)
+			q := fmt.Sprintf(`WITH "%s" AS (SELECT 0 AS v) SELECT v::text FROM %s`, strings.ToUpper(tbl), tbl)
+			if got := scalar(t, db, q); got != "1" {
+				t.Fatalf("read %s, want the table's 1", got)
+			}
+			notStaleAfter(t, db, admin, q, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
+		})
 	}
 }
 
@@ -503,34 +505,10 @@ func TestScanRegclassQualifiedAndLiteralForms(t *testing.T) {
 
 // tracingDriver stands for an instrumentation wrapper (otelsql, sqlhooks,
 // a metrics shim) registered under a name of its own: its package names no
-// database, so dialectOf reads its PostgreSQL text as
-// Generic.
+// database, so dialectOf reads its PostgreSQL text as Generic.
 type tracingDriver struct{ driver.Driver }
 
 var registerTracing sync.Once
-
-// A quoted CTE "T" must not hide the table t in text read as Generic (a
-// wrapped pgx), as it does not in PostgreSQL.
-func TestScanQuotedCTECaseUnderWrappedPG(t *testing.T) {
-	requirePG(t)
-	registerTracing.Do(func() { sql.Register("rv-traced-pg", tracingDriver{stdlib.GetDefaultDriver()}) })
-	ctx := context.Background()
-	admin := openDirect(t, "pgx", pgURL())
-	tbl := runID + "_wc"
-	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
-	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", tbl))
-	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
-	db := openCached(t, "rv-traced-pg", pgURL(), "namespace="+runID+"_wc")
-	q := fmt.Sprintf(`WITH "%s" AS (SELECT 0 AS v) SELECT v::text FROM %s`, strings.ToUpper(tbl), tbl)
-	if got := scalar(t, db, q); got != "1" {
-		t.Fatalf("read %s, want the table's 1", got)
-	}
-	scalar(t, db, q)
-	mustExec(t, db, fmt.Sprintf("UPDATE %s SET v = 2", tbl))
-	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-		t.Errorf("after UPDATE through cachedsql: cachedsql %s, database %s", got, want)
-	}
-}
 
 // notStaleAfter reads q through db twice (a fill, then a hit), runs write
 // through db, and fails if db's next read of q differs from the database's
