@@ -143,7 +143,7 @@ func TestScanRegisteredMySQLGenericDialect(t *testing.T) {
 	requireMySQL(t)
 	ctx := context.Background()
 	name := "cachedsql-mysql-" + runID
-	cachedsql.Register(name, &mysql.MySQLDriver{}, cachedsql.Config{Namespace: runID + "_rg"})
+	registerMySQLByName.Do(func() { cachedsql.Register(name, &mysql.MySQLDriver{}, cachedsql.Config{Namespace: runID + "_rg"}) })
 	admin := openDirect(t, "mysql", mysqlDSN())
 	tbl := runID + "_rg"
 	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (v int)", tbl))
@@ -509,6 +509,10 @@ func TestScanRegclassQualifiedAndLiteralForms(t *testing.T) {
 type tracingDriver struct{ driver.Driver }
 
 var registerTracing sync.Once
+
+// registerMySQLByName registers TestScanRegisteredMySQLGenericDialect's
+// driver once, whatever -count says.
+var registerMySQLByName sync.Once
 
 // notStaleAfter reads q through db twice (a fill, then a hit), runs write
 // through db, and fails if db's next read of q differs from the database's
