@@ -301,7 +301,7 @@ func (c *Connector) makePlan(query string) *plan {
 	} else if bad != "" {
 		c.log.Warn("cachedsql: ignoring a comment hint it does not understand", "hint", bad)
 	}
-	if r, ok := tableStrategy(c.cfg.Tables, p.reads); ok {
+	if r, ok := tableStrategy(c.tables, p.reads); ok {
 		p.rule = r
 	}
 	switch {

@@ -47,7 +47,10 @@ type Config struct {
 
 	// TTL is the default strategy (DSN key ttl). The zero value means Default (5 minutes).
 	TTL Strategy
-	// Tables holds per-table strategies, keyed by the lower-case table name.
+	// Tables holds per-table strategies, keyed by table name, matched as the
+	// scanner files the names a read names: case, quotes and a schema do not
+	// count, and a PostgreSQL name over 63 bytes counts by its first 63. Of
+	// two keys for one table the stricter rule holds.
 	Tables map[string]Strategy
 	// Dependencies names tables that change when a key table is written and that
 	// the SQL does not show: a view's base tables ("active_users": {"users"} makes

@@ -30,6 +30,7 @@ type Connector struct {
 	drv     *connectorDriver
 	log     *slog.Logger
 	deps    map[string][]string // table → tables that change with it, both directions
+	tables  map[string]Strategy // Config.Tables by the names the scanner gives (normTable)
 	pure    map[string]bool     // Config.PureFunctions, lower-cased
 	// lazyRows: the inner driver computes rows only as they are asked for
 	// (SQLite), so a row that fails is no error to a reader that stopped
@@ -103,6 +104,7 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 		sh:      sh,
 		log:     log,
 		deps:    closeDeps(cfg.Dependencies, dialect),
+		tables:  tableRules(cfg.Tables, dialect),
 		pure:    map[string]bool{},
 	}
 	c.lazyRows = c.dialect == sqlscan.SQLite || sqliteDriver(inner)
@@ -314,6 +316,24 @@ func sqliteMemory(cfg *Config) int {
 // closeDeps makes Config.Dependencies symmetric and transitive: a write to
 // orders that cascades to order_items, whose trigger writes audit, changes
 // all three, however the links were written down.
+// tableRules keys Config.Tables by the names the scanner gives the tables
+// a read names (a PostgreSQL name over 63 bytes by its first 63). Keys that
+// come to one name keep the stricter rule: NoCache, else the shorter TTL.
+func tableRules(rules map[string]Strategy, dialect sqlscan.Dialect) map[string]Strategy {
+	if len(rules) == 0 {
+		return nil
+	}
+	out := make(map[string]Strategy, len(rules))
+	for t, r := range rules {
+		k := normTable(dialect, t)
+		if old, ok := out[k]; ok {
+			r, _ = tableStrategy(map[string]Strategy{"a": old, "b": r}, []string{"a", "b"})
+		}
+		out[k] = r
+	}
+	return out
+}
+
 func closeDeps(d map[string][]string, dialect sqlscan.Dialect) map[string][]string {
 	if len(d) == 0 {
 		return nil

@@ -6,9 +6,11 @@ package cachedsql
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cachedsql/cachedsql/internal/fakedb"
 	_ "github.com/mattn/go-sqlite3"
 )
 
@@ -109,5 +111,26 @@ func TestScanCommaAfterJoinOn(t *testing.T) {
 				t.Fatalf("after UPDATE c through cachedsql: cached read returns %d, database holds 2", got)
 			}
 		})
+	}
+}
+
+// A Config.Tables rule for a PostgreSQL table name over 63 bytes applies
+// to reads of it, which the scanner files under the first 63 bytes; a key
+// in capitals applies too, and of two keys for one table the stricter wins.
+func TestScanTablesRuleLongPostgresName(t *testing.T) {
+	long := "t_" + strings.Repeat("x", 70)
+	c, err := NewConnector(Config{
+		Connector: fakedb.NewNoop([]string{"v"}, nil), DriverName: "postgres", Namespace: l2Namespace(t),
+		Tables: map[string]Strategy{long: NoCache, "Orders": ShortTerm, "orders": LongTerm},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p := c.planFor("SELECT v FROM " + long); p.rule != NoCache {
+		t.Errorf("Tables[%d-byte name] = NoCache: the read's rule is %v", len(long), p.rule)
+	}
+	if p := c.planFor("SELECT v FROM orders"); p.rule != ShortTerm {
+		t.Errorf("Tables Orders=Short, orders=Long: the read's rule is %v, want the shorter", p.rule)
 	}
 }
