@@ -282,7 +282,11 @@ func fillL1(b *testing.B, c *cachedsql.Connector, read reader) {
 // directly and one through cachedsql (L1 full, every read a miss that fills),
 // alternating which goes first, and times each (runPaired). It reports ns/op
 // of the cachedsql reads, direct-ns/op of the direct ones, and x-direct, the
-// ratio of their totals. B/op and allocs/op are of a pair.
+// ratio of their totals. B/op and allocs/op are of a pair. Two more
+// contenders are paired with the same direct reads: direct-again (direct
+// reads on a second pool: the pairing's own spread, which the cachedsql
+// ratio must be read against) and cachedsql-nocache (reads cachedsql sends
+// on uncached: what the wrapper alone costs).
 func BenchmarkMissPaired(b *testing.B) {
 	const n = 100
 	eachMissWorkload(b, func(b *testing.B, d database, dsn, query string, cancellable bool) {
@@ -297,6 +301,27 @@ func BenchmarkMissPaired(b *testing.B) {
 		}
 		arg := int64(-1) // shared, so that no cachedsql read finds a key a direct read used
 		readDirect := missRead(direct, query, n, &arg, cancellable)
+		// The pairing's own spread: direct reads against direct reads on a
+		// pool of their own, whose ratio would be 1 on a quiet machine.
+		b.Run("direct-again", func(b *testing.B) {
+			again, err := sql.Open(d.driver, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runPaired(b, 1, n, "direct", readDirect, missRead(poolFor(b, again, 1), query, n, &arg, cancellable))
+		})
+		// What the wrapper costs a read it does not cache (a NoCache table,
+		// a bypass): cachedsql's connection path without capture or L1.
+		b.Run("cachedsql-nocache", func(b *testing.B) {
+			nc, err := cachedsql.NewConnector(cachedsql.Config{DriverName: d.driver, DSN: dsn, Namespace: namespace(b), TTL: cachedsql.NoCache})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runPaired(b, 1, n, "direct", readDirect, missRead(poolFor(b, sql.OpenDB(nc), 1), query, n, &arg, cancellable))
+			if s := nc.Stats(); s.Fills != 0 || s.L1Hits != 0 {
+				b.Fatalf("%d fills and %d hits: want every read sent to the database uncached", s.Fills, s.L1Hits)
+			}
+		})
 		readCached := missRead(poolFor(b, sql.OpenDB(c), 1), query, n, &arg, cancellable)
 		fillL1(b, c, readCached)
 		b.Run("cachedsql-miss-l1full", func(b *testing.B) {
