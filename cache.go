@@ -239,9 +239,11 @@ type plan struct {
 	// mayWrite marks a read that calls a function cachedsql does not know
 	// and Config.PureFunctions does not name: it may write any table.
 	mayWrite bool
-	// connSkips records that the inner connection answered this query with
-	// driver.ErrSkip (go-sql-driver/mysql without interpolateParams): later
-	// connection-path misses go straight to the prepared-statement path.
+	// connSkips records that the inner connection's last answer to this
+	// query on the connection path was driver.ErrSkip (go-sql-driver/mysql
+	// without interpolateParams, or with an argument too large to inline):
+	// later connection-path misses skip the L2 lookup before asking it again,
+	// and first look for the prepared-statement path's result in L1.
 	connSkips atomic.Bool
 	// sizes is the sizeHint of the last fill of this query: rows in its low
 	// 24 bits, small []byte values in the next 20, their bytes in the top 20
@@ -341,11 +343,19 @@ func (c *Connector) withDeps(tables []string) []string {
 	return out
 }
 
-// normTable files a table name given to Invalidate or Dependencies as the
-// scanner files one read in the text: its last component, unquoted, then
+// normTable files a table name given to Invalidate, Config.Tables or
+// Config.Dependencies as the scanner files one read in a statement: it is
+// read by the scanner itself, as the name after FROM, so that quoting means
+// what it means in the text (a quoted "my.table" is one name, not schema my
+// and table table). A name the scanner does not read as one plain table (a
+// keyword, a catalog) is filed by its last dotted component, unquoted, then
 // sqlscan.TableName (lower case; in PostgreSQL its first 63 bytes).
 func normTable(d sqlscan.Dialect, t string) string {
 	t = strings.TrimSpace(t)
+	if st := sqlscan.Scan(d, "SELECT 1 FROM "+t); st.Kind == sqlscan.Read && len(st.Reads) == 1 &&
+		!st.ReadsAll && len(st.Calls) == 0 && st.Volatile == "" {
+		return st.Reads[0]
+	}
 	if i := strings.LastIndexByte(t, '.'); i >= 0 {
 		t = t[i+1:]
 	}

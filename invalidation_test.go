@@ -879,6 +879,7 @@ func fillL1(b *testing.B, c *Connector, q string, n int) {
 		for _, g := range gens {
 			kb.Generation(g)
 		}
+		kb.TTL(c.ttlFor(ctx, p))
 		return kb.Sum()
 	}
 	val, _, hit, err := sh.l1.Get(ctx, key(0))

@@ -22,6 +22,7 @@ type keyMemo struct {
 	query string
 	args  []driver.NamedValue
 	gens  []uint64
+	ttl   time.Duration
 	key   keying.Key
 	valid bool
 }
@@ -31,8 +32,8 @@ const maxMemoArgBytes = 4096
 
 // lookup returns the remembered key if query, args and gens are those it
 // was computed from.
-func (m *keyMemo) lookup(query string, args []driver.NamedValue, gens []uint64) (keying.Key, bool) {
-	if !m.valid || len(args) != len(m.args) || query != m.query || !slices.Equal(gens, m.gens) {
+func (m *keyMemo) lookup(query string, args []driver.NamedValue, gens []uint64, ttl time.Duration) (keying.Key, bool) {
+	if !m.valid || len(args) != len(m.args) || query != m.query || ttl != m.ttl || !slices.Equal(gens, m.gens) {
 		return keying.Key{}, false
 	}
 	for i := range args {
@@ -45,7 +46,7 @@ func (m *keyMemo) lookup(query string, args []driver.NamedValue, gens []uint64) 
 
 // store remembers key as computed from query, args and gens, unless an
 // argument is of a type lookup does not compare.
-func (m *keyMemo) store(query string, args []driver.NamedValue, gens []uint64, key keying.Key) {
+func (m *keyMemo) store(query string, args []driver.NamedValue, gens []uint64, ttl time.Duration, key keying.Key) {
 	m.valid = false
 	size := 0
 	for i := range args {
@@ -59,7 +60,7 @@ func (m *keyMemo) store(query string, args []driver.NamedValue, gens []uint64, k
 	if size > maxMemoArgBytes {
 		return // an idle pooled connection would keep them alive
 	}
-	m.query, m.key = query, key
+	m.query, m.ttl, m.key = query, ttl, key
 	m.args = append(m.args[:0], args...)
 	m.gens = append(m.gens[:0], gens...)
 	m.valid = true

@@ -11,7 +11,7 @@ import (
 
 // freshKey is the key computed from scratch, as the read path does on a
 // memo miss; ok is false when an argument cannot be keyed.
-func freshKey(ns, query string, args []driver.NamedValue, gens []uint64) (keying.Key, bool) {
+func freshKey(ns, query string, args []driver.NamedValue, gens []uint64, ttl time.Duration) (keying.Key, bool) {
 	var kb keying.Builder
 	kb.Reset(ns)
 	kb.Query(query)
@@ -23,6 +23,7 @@ func freshKey(ns, query string, args []driver.NamedValue, gens []uint64) (keying
 	for _, g := range gens {
 		kb.Generation(g)
 	}
+	kb.TTL(ttl)
 	return kb.Sum(), true
 }
 
@@ -84,11 +85,13 @@ func FuzzKeyMemo(f *testing.F) {
 	f.Add([]byte{0, 1, 8, 0, 1, 9})       // string then []byte
 	f.Add([]byte{0, 2, 1, 2, 0x12, 1, 2}) // generations move
 	f.Add([]byte{1, 1, 1, 2, 1, 1})       // another query
+	f.Add([]byte{0, 1, 1, 0x40, 1, 1})    // another strategy
 	queries := []string{"SELECT a FROM t WHERE x = ?", "SELECT a FROM t WHERE x = ? ", "SELECT b FROM u WHERE y = ? AND z = ?"}
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		var m keyMemo
 		for len(ops) >= 3 {
 			q := queries[int(ops[0])%len(queries)]
+			ttl := time.Duration(1+ops[0]>>6) * time.Second // another strategy
 			n := int(ops[1]) % 4
 			gen := uint64(ops[1] >> 4)
 			ops = ops[2:]
@@ -104,8 +107,8 @@ func FuzzKeyMemo(f *testing.F) {
 			}
 			ops = ops[n:]
 			gens := []uint64{1, gen}
-			want, ok := freshKey("ns", q, args, gens)
-			got, hit := m.lookup(q, args, gens)
+			want, ok := freshKey("ns", q, args, gens, ttl)
+			got, hit := m.lookup(q, args, gens, ttl)
 			if hit {
 				if !ok || got != want {
 					t.Fatalf("memo gave %x for %q %v %v; computed %x (keyable %v)", got, q, args, gens, want, ok)
@@ -113,7 +116,7 @@ func FuzzKeyMemo(f *testing.F) {
 				continue
 			}
 			if ok {
-				m.store(q, args, gens, want)
+				m.store(q, args, gens, ttl, want)
 			}
 		}
 	})
@@ -125,25 +128,28 @@ func TestKeyMemoRemembers(t *testing.T) {
 	var m keyMemo
 	args := []driver.NamedValue{{Ordinal: 1, Value: int64(7)}, {Ordinal: 2, Value: memoT}}
 	gens := []uint64{1, 2}
-	key, _ := freshKey("ns", "q", args, gens)
-	m.store("q", args, gens, key)
+	key, _ := freshKey("ns", "q", args, gens, time.Minute)
+	m.store("q", args, gens, time.Minute, key)
 	again := []driver.NamedValue{{Ordinal: 1, Value: int64(7)}, {Ordinal: 2, Value: memoT}}
-	if got, hit := m.lookup("q", again, []uint64{1, 2}); !hit || got != key {
+	if got, hit := m.lookup("q", again, []uint64{1, 2}, time.Minute); !hit || got != key {
 		t.Fatalf("a repeated read: hit %v", hit)
 	}
-	if _, hit := m.lookup("q", again, []uint64{1, 3}); hit {
+	if _, hit := m.lookup("q", again, []uint64{1, 3}, time.Minute); hit {
 		t.Fatal("answered after a generation moved")
 	}
+	if _, hit := m.lookup("q", again, []uint64{1, 2}, time.Second); hit {
+		t.Fatal("answered a read under another strategy")
+	}
 	big := []driver.NamedValue{{Ordinal: 1, Value: string(make([]byte, maxMemoArgBytes+1))}}
-	kbig, _ := freshKey("ns", "q", big, gens)
-	m.store("q", big, gens, kbig)
-	if _, hit := m.lookup("q", big, gens); hit {
+	kbig, _ := freshKey("ns", "q", big, gens, time.Minute)
+	m.store("q", big, gens, time.Minute, kbig)
+	if _, hit := m.lookup("q", big, gens, time.Minute); hit {
 		t.Fatal("remembered a string argument too large to keep")
 	}
 	b := []driver.NamedValue{{Ordinal: 1, Value: []byte("x")}}
-	kb, _ := freshKey("ns", "q", b, gens)
-	m.store("q", b, gens, kb)
-	if _, hit := m.lookup("q", b, gens); hit {
+	kb, _ := freshKey("ns", "q", b, gens, time.Minute)
+	m.store("q", b, gens, time.Minute, kb)
+	if _, hit := m.lookup("q", b, gens, time.Minute); hit {
 		t.Fatal("remembered a []byte argument")
 	}
 }

@@ -70,57 +70,40 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 		sh.ctr.bypass[byOutOfSync].Add(1)
 		return cn.passQuery(ctx, query, args, st)
 	}
-	// Reads through a prepared statement have keys of their own; so do
-	// connection-path reads that database/sql will send through one anyway
-	// (the inner connection answers them driver.ErrSkip, or cannot query):
-	// their rows come from the statement path, and a hit here spares the
-	// prepare.
+	// Reads through a prepared statement have keys of their own (the driver
+	// may answer them in another protocol, with other Go types); so do
+	// connection-path reads on a connection that cannot query, which
+	// database/sql sends through a prepared statement anyway: their rows come
+	// from the statement path, and a hit here spares the prepare.
 	ns, km := c.keyNamespace, &cn.memo
-	if st != nil || p.connSkips.Load() || (cn.qc == nil && cn.q == nil) {
+	if st != nil || (cn.qc == nil && cn.q == nil) {
 		ns, km = c.stmtNamespace, &cn.stmtMemo
 	}
-	key, memo := km.lookup(query, args, gens)
-	if !memo {
-		kb := &cn.kb
-		kb.Reset(ns)
-		kb.Query(query)
-		for i := range args {
-			if clockArg(c.dialect, args[i].Value) {
-				sh.ctr.bypass[byVolatile].Add(1)
-				return cn.passQuery(ctx, query, args, st)
-			}
-			if err := kb.Arg(args[i]); err != nil {
-				sh.ctr.bypass[byArgs].Add(1)
-				return cn.passQuery(ctx, query, args, st)
+	// skips: the inner connection's last answer to this text with arguments
+	// was driver.ErrSkip. Whether it says so again depends on the call as much
+	// as on the text (go-sql-driver/mysql skips every call with arguments
+	// without interpolateParams, and with it only those too large to inline),
+	// so a miss asks it again; what the flag spares is the Redis round trip
+	// before that, and, where this process holds the statement path's result
+	// for the same arguments (the call was skipped before, so it will be
+	// again), the prepare.
+	skips := st == nil && len(args) > 0 && p.connSkips.Load() && ns == c.keyNamespace
+	if skips {
+		if skey, _, ok := cn.keyFor(c.stmtNamespace, &cn.stmtMemo, query, args, gens, ttl); ok {
+			if rows := cn.lookL1(ctx, skey, p, mark); rows != nil {
+				return rows, nil
 			}
 		}
-		for _, g := range gens {
-			kb.Generation(g)
-		}
-		key = kb.Sum()
-		km.store(query, args, gens, key)
 	}
-
-	if e := sh.hot.get(&key); e != nil {
-		sh.ctr.hotHits.add(cn.lane, 1) // counted in L1Hits by Stats
-		return newHotRows(e), nil
+	key, why, ok := cn.keyFor(ns, km, query, args, gens, ttl)
+	if !ok {
+		sh.ctr.bypass[why].Add(1)
+		return cn.passQuery(ctx, query, args, st)
 	}
-	if v, left, hit, _ := sh.l1.Get(ctx, key); hit {
-		// The life left was measured before decoding, which can take
-		// milliseconds: the decoded copy's is counted from then, so that
-		// it never outlives the entry.
-		end := time.Now().Add(left)
-		if res, err := p.cols.Decode(v); err == nil {
-			sh.ctr.l1Hits.Add(1)
-			var rows driver.Rows
-			if !sh.keep(mark, func() { rows = sh.hot.share(&key, res, len(v), time.Until(end)) }) {
-				rows = newHotRows(newHotEntry(res, len(v))) // read before a reset: kept nowhere
-			}
-			return rows, nil
-		}
-		sh.ctr.corrupt.Add(1)
+	if rows := cn.lookL1(ctx, key, p, mark); rows != nil {
+		return rows, nil
 	}
-	if st == nil && (p.connSkips.Load() || (cn.qc == nil && cn.q == nil)) {
+	if st == nil && cn.qc == nil && cn.q == nil {
 		// database/sql will prepare the statement and come back through stmt,
 		// which looks in L2 and counts the miss; doing it here too would cost
 		// a second Redis round trip.
@@ -129,7 +112,7 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 	// Misses are counted once their outcome is known: a connection-path read
 	// that ends in ErrSkip is counted by the statement path that follows it.
 	var l2miss, l2err bool
-	if sh.l2 != nil {
+	if sh.l2 != nil && !skips {
 		e, err, leader, shared := sh.l2reads.Share(ctx, key, func(lctx context.Context) (*hotEntry, error) {
 			e, err := cn.lookL2(lctx, key, p, mark)
 			if err != nil && lctx.Err() != nil {
@@ -182,6 +165,61 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 		sh.ctr.l2Misses.Add(1)
 	}
 	return rows, err
+}
+
+// keyFor is the key of a read in namespace ns, remembered in km. A read
+// that cannot be keyed (ok false) gives the bypass reason instead: an argument the
+// database may read as the time of the query, or one of a type with no
+// canonical encoding.
+func (cn *conn) keyFor(ns string, km *keyMemo, query string, args []driver.NamedValue, gens []uint64, ttl time.Duration) (key keying.Key, why bypassReason, ok bool) {
+	if key, ok := km.lookup(query, args, gens, ttl); ok {
+		return key, 0, true
+	}
+	kb := &cn.kb
+	kb.Reset(ns)
+	kb.Query(query)
+	for i := range args {
+		if clockArg(cn.c.dialect, args[i].Value) {
+			return keying.Key{}, byVolatile, false
+		}
+		if err := kb.Arg(args[i]); err != nil {
+			return keying.Key{}, byArgs, false
+		}
+	}
+	for _, g := range gens {
+		kb.Generation(g)
+	}
+	// A reader under a shorter life (WithStrategy, a hint, a table rule
+	// another process has) must not be served an entry stored for longer.
+	kb.TTL(ttl)
+	key = kb.Sum()
+	km.store(query, args, gens, ttl, key)
+	return key, 0, true
+}
+
+// lookL1 answers a read from the hot set or L1, or returns nil.
+func (cn *conn) lookL1(ctx context.Context, key keying.Key, p *plan, mark uint64) driver.Rows {
+	sh := cn.c.sh
+	if e := sh.hot.get(&key); e != nil {
+		sh.ctr.hotHits.add(cn.lane, 1) // counted in L1Hits by Stats
+		return newHotRows(e)
+	}
+	if v, left, hit, _ := sh.l1.Get(ctx, key); hit {
+		// The life left was measured before decoding, which can take
+		// milliseconds: the decoded copy's is counted from then, so that
+		// it never outlives the entry.
+		end := time.Now().Add(left)
+		if res, err := p.cols.Decode(v); err == nil {
+			sh.ctr.l1Hits.Add(1)
+			var rows driver.Rows
+			if !sh.keep(mark, func() { rows = sh.hot.share(&key, res, len(v), time.Until(end)) }) {
+				rows = newHotRows(newHotEntry(res, len(v))) // read before a reset: kept nowhere
+			}
+			return rows
+		}
+		sh.ctr.corrupt.Add(1)
+	}
+	return nil
 }
 
 // clockArg reports an argument the database may read as the time of the
@@ -380,8 +418,12 @@ func (cn *conn) fill(ctx context.Context, key keying.Key, query string, args []d
 			defer cn.clearBusy(busy)
 		}
 		f, err := cn.runFill(fctx, h, key, query, shared, st, ttl, p, mark)
-		if err == driver.ErrSkip && st == nil {
-			p.connSkips.Store(true)
+		if st == nil {
+			// Whether the connection skips depends on the call: the flag
+			// follows its last answer (see read).
+			if skipped := err == driver.ErrSkip; p.connSkips.Load() != skipped {
+				p.connSkips.Store(skipped)
+			}
 		}
 		return f, err
 	})

@@ -48,9 +48,26 @@ func (s stmtCC) ColumnConverter(idx int) driver.ValueConverter { return s.cc.Col
 func (s *stmt) Close() error  { return s.cn.afterBusy(s.inner.Close) }
 func (s *stmt) NumInput() int { return s.inner.NumInput() }
 
-// Exec and Query are required by driver.Stmt; database/sql calls the Context forms.
-func (s *stmt) Exec(args []driver.Value) (driver.Result, error) { return s.inner.Exec(args) }
-func (s *stmt) Query(args []driver.Value) (driver.Rows, error)  { return s.inner.Query(args) }
+// Exec and Query are driver.Stmt's legacy forms. database/sql calls the
+// Context forms, but a program holding the driver connection (sql.Conn.Raw)
+// may call these: they take the same path, so that a write through them
+// invalidates what it wrote and a read is cached as any other.
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.ExecContext(context.Background(), valuesToNamed(args))
+}
+
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.QueryContext(context.Background(), valuesToNamed(args))
+}
+
+// valuesToNamed numbers legacy arguments as database/sql would.
+func valuesToNamed(args []driver.Value) []driver.NamedValue {
+	named := make([]driver.NamedValue, len(args))
+	for i, v := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return named
+}
 
 func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
 	if s.nvc != nil {

@@ -96,7 +96,10 @@ func (s *txState) savepoint(name string) {
 // find returns the index of the newest savepoint called name, or -1.
 func (s *txState) find(name string) int {
 	for i := len(s.marks) - 1; i >= 0; i-- {
-		if equalFoldIdent(s.marks[i].name, name) {
+		// The scanner gives savepoint names as the database compares them
+		// (folded unless quoting keeps case): compared whole, not as table
+		// names, which a dot would cut.
+		if s.marks[i].name == name {
 			return i
 		}
 	}
@@ -131,10 +134,6 @@ func (s *txState) flush(cn *conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cn.c.advance(ctx, s.tables, s.all)
-}
-
-func equalFoldIdent(a, b string) bool {
-	return normTable(sqlscan.Generic, a) == normTable(sqlscan.Generic, b)
 }
 
 // afterStatement accounts for a statement that was sent to the database

@@ -16,7 +16,8 @@ import (
 // inputs with different normal forms cannot share an encoding.
 
 // part is one input to a Builder. For kind partNamespace and partQuery, s is
-// the text; for partArg, arg is the argument; for partGeneration, gen.
+// the text; for partArg, arg is the argument; for partGeneration, gen; for
+// partTTL, gen holds the nanoseconds.
 type part struct {
 	kind byte
 	s    string
@@ -27,6 +28,9 @@ type part struct {
 func nsPart(s string) part    { return part{kind: partNamespace, s: s} }
 func queryPart(s string) part { return part{kind: partQuery, s: s} }
 func genPart(g uint64) part   { return part{kind: partGeneration, gen: g} }
+func ttlPart(d time.Duration) part {
+	return part{kind: partTTL, gen: uint64(d)}
+}
 func argPart(ordinal int, name string, v any) part {
 	return part{kind: partArg, arg: driver.NamedValue{Ordinal: ordinal, Name: name, Value: v}}
 }
@@ -46,6 +50,8 @@ func build(b *Builder, parts []part) error {
 			}
 		case partGeneration:
 			b.Generation(p.gen)
+		case partTTL:
+			b.TTL(time.Duration(p.gen))
 		default:
 			return fmt.Errorf("bad part kind %q", p.kind)
 		}
@@ -76,7 +82,7 @@ func normalize(parts []part) ([]norm, error) {
 		switch p.kind {
 		case partNamespace, partQuery:
 			n.s = p.s
-		case partGeneration:
+		case partGeneration, partTTL:
 			n.gen = p.gen
 		case partArg:
 			n.s = p.arg.Name
@@ -208,7 +214,7 @@ func decode(enc []byte) ([]norm, error) {
 			if n.s, err = d.str(); err != nil {
 				return nil, err
 			}
-		case partGeneration:
+		case partGeneration, partTTL:
 			if n.gen, err = d.u64(); err != nil {
 				return nil, err
 			}

@@ -86,12 +86,14 @@ func (p *program) value() any {
 func (p *program) parts() []part {
 	out := []part{nsPart(p.str())}
 	for len(p.b) > 0 && len(out) < 64 {
-		switch p.next() % 3 {
+		switch p.next() % 4 {
 		case 0:
 			out = append(out, queryPart(p.str()))
 		case 1:
 			ord := int(int8(p.next()))
 			out = append(out, argPart(ord, p.str(), p.value()))
+		case 2:
+			out = append(out, ttlPart(time.Duration(p.u64())))
 		default:
 			out = append(out, genPart(p.u64()))
 		}

@@ -2,7 +2,8 @@
 //
 // A key is the 128-bit xxh3 hash of a canonical, self-delimiting encoding of
 // the namespace, the query text (byte for byte), every argument (its type, value, name
-// and ordinal) and the generations of the tables the query reads. Two inputs
+// and ordinal), the generations of the tables the query reads and the life
+// the reader asks of an entry (its TTL). Two inputs
 // that differ in any of these produce different encodings, so distinct queries
 // collide only if the hash does (2^-128). Arguments of types the encoder does not
 // know are rejected with ErrUnsupportedArg, never hashed by reflection.
@@ -16,11 +17,12 @@
 // confused with a query "a" with argument "bc", nor a generation with an
 // argument, nor the end of a namespace with the start of a query.
 //
-//	stream     = version namespace { query | arg | generation }
+//	stream     = version namespace { query | arg | generation | ttl }
 //	namespace  = 'N' uvarint(len) bytes
 //	query      = 'Q' uvarint(len) bytes
 //	arg        = 'A' varint(ordinal) uvarint(len(name)) name typetag value
 //	generation = 'G' uint64 (8 bytes, big-endian)
+//	ttl        = 'T' int64 nanoseconds (8 bytes, big-endian)
 //
 // Each argument type has its own type tag, so int64(1), int32(1), uint64(1),
 // float64(1), "1", []byte("1") and true all differ. Values are encoded as:
@@ -65,7 +67,7 @@ var ErrUnsupportedArg = errors.New("keying: argument type has no canonical encod
 
 // encodingVersion opens every encoding. It is not a valid part tag, so a
 // stream's first byte tells the version apart from any part.
-const encodingVersion byte = 0x01
+const encodingVersion byte = 0x02 // 0x01 had no ttl part
 
 // Part tags.
 const (
@@ -73,6 +75,7 @@ const (
 	partQuery      byte = 'Q'
 	partArg        byte = 'A'
 	partGeneration byte = 'G'
+	partTTL        byte = 'T'
 )
 
 // Argument type tags. Their values are part of the encoding: never reuse or
@@ -148,6 +151,15 @@ func (b *Builder) Generation(g uint64) {
 	b.start()
 	b.buf = append(b.buf, partGeneration)
 	b.buf = binary.BigEndian.AppendUint64(b.buf, g)
+}
+
+// TTL adds the life the reader would give an entry it stored. Readers that
+// ask for different lives must not share entries: one that allows 10
+// seconds of staleness must not be served an entry stored for an hour.
+func (b *Builder) TTL(d time.Duration) {
+	b.start()
+	b.buf = append(b.buf, partTTL)
+	b.buf = binary.BigEndian.AppendUint64(b.buf, uint64(d))
 }
 
 // Sum returns the key of everything added since Reset.

@@ -1,0 +1,119 @@
+package integration_test
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// With interpolateParams=true go-sql-driver/mysql sends a query with
+// arguments as text (the arguments inlined), except when inlining would
+// exceed maxAllowedPacket: then it answers driver.ErrSkip and database/sql
+// prepares the statement (binary protocol). cachedsql used to remember one
+// ErrSkip per query text for the life of the connector, so after one
+// oversized call every later call of that query was sent as a prepared
+// statement, and answered with the binary protocol's types and column
+// metadata instead of those the driver gives the same call directly
+// (review 9).
+func TestConnSkipFollowsTheCall(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	dsn := withParams(mysqlDSN(), "interpolateParams=true", "maxAllowedPacket=4096")
+	direct := openDirect(t, "mysql", dsn)
+	cached := openCached(t, "mysql", dsn)
+	q := "SELECT ? AS v, LENGTH(?) AS n"
+
+	// One call whose inlined text would not fit in maxAllowedPacket.
+	var v any
+	var n int64
+	if err := cached.QueryRowContext(ctx, q, 0.5, strings.Repeat("x", 5000)).Scan(&v, &n); err != nil {
+		t.Fatal(err)
+	}
+
+	for round := range 2 { // a miss, then a hit
+		wantSnap, err := read(ctx, direct, modeText, q, []any{1.5, "small"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotSnap, err := read(ctx, cached, modeText, q, []any{1.5, "small"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(wantSnap, gotSnap); len(d) > 0 {
+			t.Errorf("round %d: %s", round, joinDiffs(d))
+		}
+	}
+}
+
+// The same with the default DSN (no interpolateParams): one call of a query
+// with a stray argument (an error the program may well handle) makes
+// go-sql-driver/mysql answer driver.ErrSkip; every correct, argument-less
+// call of that text must still be sent as text, as it is directly.
+func TestConnSkipStrayArgument(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	dsn := mysqlDSN()
+	direct := openDirect(t, "mysql", dsn)
+	cached := openCached(t, "mysql", dsn)
+	admin := openDirect(t, "mysql", dsn)
+	tbl := runID + "_stray"
+	mustExec(t, admin, "CREATE TABLE "+tbl+" (f FLOAT)")
+	t.Cleanup(func() { admin.ExecContext(ctx, "DROP TABLE IF EXISTS "+tbl) })
+	mustExec(t, admin, "INSERT INTO "+tbl+" VALUES (1.2345678)")
+	q := "SELECT f FROM " + tbl
+
+	if _, err := cached.QueryContext(ctx, q, 1); err == nil {
+		t.Fatal("a stray argument should fail")
+	}
+	for round := range 2 {
+		want, err := read(ctx, direct, modeText, q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := read(ctx, cached, modeText, q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(want, got); len(d) > 0 {
+			t.Errorf("round %d: %s", round, joinDiffs(d))
+		}
+	}
+}
+
+// TestRawLegacyStmtExecMySQL: a write through driver.Stmt's own Exec inside
+// sql.Conn.Raw invalidates what it wrote (review 8; SQLite's case is in the
+// root package).
+func TestRawLegacyStmtExecMySQL(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	raw := openDirect(t, "mysql", mysqlDSN())
+	tbl := runID + "_rawstmt"
+	mustExec(t, raw, fmt.Sprintf("CREATE TABLE %s (id int PRIMARY KEY, v int)", tbl))
+	t.Cleanup(func() { raw.Exec("DROP TABLE IF EXISTS " + tbl) })
+	mustExec(t, raw, fmt.Sprintf("INSERT INTO %s VALUES (1, 1)", tbl))
+	cached := openCached(t, "mysql", mysqlDSN(), "namespace="+runID+"_rawstmt")
+	q := fmt.Sprintf("SELECT v FROM %s WHERE id = 1", tbl)
+	scalar(t, cached, q)
+	conn, err := cached.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.Raw(func(dc any) error {
+		st, err := dc.(driver.Conn).Prepare(fmt.Sprintf("UPDATE %s SET v = 2 WHERE id = 1", tbl))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		_, err = st.Exec(nil) //nolint:staticcheck // the legacy method is the point
+		return err
+	})
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := scalar(t, cached, q), scalar(t, raw, q); got != want {
+		t.Errorf("after a write through Raw's driver.Stmt.Exec: cached %q, database %q", got, want)
+	}
+}

@@ -1,0 +1,225 @@
+package cachedsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+	"testing"
+	"time"
+)
+
+// Stale reads through API corners review 8 found: legacy driver.Stmt methods
+// reached through sql.Conn.Raw, strategies of different lives sharing
+// entries, and quoted names holding a dot.
+
+// TestRawLegacyStmtInvalidates: inside sql.Conn.Raw a program holds
+// cachedsql's driver connection, and driver.Stmt's own Exec and Query are the
+// natural driver-agnostic calls there. A write through either must
+// invalidate what it wrote, as the Context forms do.
+func TestRawLegacyStmtInvalidates(t *testing.T) {
+	for _, tc := range []struct {
+		name, write string
+		call        func(driver.Stmt) error
+	}{
+		{"Exec", `UPDATE kv SET v = 2 WHERE id = 1`, func(st driver.Stmt) error {
+			_, err := st.Exec(nil) //nolint:staticcheck // the legacy method is the point
+			return err
+		}},
+		{"Query RETURNING", `UPDATE kv SET v = 2 WHERE id = 1 RETURNING v`, func(st driver.Stmt) error {
+			rows, err := st.Query(nil) //nolint:staticcheck
+			if err != nil {
+				return err
+			}
+			dest := make([]driver.Value, 1)
+			for rows.Next(dest) != io.EOF {
+			}
+			return rows.Close()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			env := newSQLiteEnv(t, Config{}, `CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 1)`)
+			const q = `SELECT v FROM kv WHERE id = 1`
+			readInt(t, env.c, env.db, q)
+			if _, hit := readInt(t, env.c, env.db, q); !hit {
+				t.Fatal("the read is not cached: the test would prove nothing")
+			}
+			conn, err := env.db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = conn.Raw(func(dc any) error {
+				st, err := dc.(driver.Conn).Prepare(tc.write)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				return tc.call(st)
+			})
+			conn.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := rawInt(t, env.raw, q), int64(2); got != want {
+				t.Fatalf("the write did not reach the database: %d", got)
+			}
+			if got, _ := readInt(t, env.c, env.db, q); got != 2 {
+				t.Errorf("after a write through Raw's driver.Stmt.%s: cached read %d, database 2", tc.name, got)
+			}
+		})
+	}
+}
+
+// TestRawLegacyStmtQueryCaches: a read through driver.Stmt.Query inside Raw
+// is cached like any other, and answers what the database holds.
+func TestRawLegacyStmtQueryCaches(t *testing.T) {
+	ctx := context.Background()
+	env := newSQLiteEnv(t, Config{}, `CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 7)`)
+	read := func() driver.Value {
+		conn, err := env.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var got driver.Value
+		err = conn.Raw(func(dc any) error {
+			st, err := dc.(driver.Conn).Prepare(`SELECT v FROM kv WHERE id = ?`)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rows, err := st.Query([]driver.Value{int64(1)}) //nolint:staticcheck
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			dest := make([]driver.Value, 1)
+			if err := rows.Next(dest); err != nil {
+				return err
+			}
+			got = dest[0]
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	read()
+	hits := env.c.Stats().L1Hits
+	if got := read(); got != int64(7) {
+		t.Fatalf("read %v (%T), want 7", got, got)
+	}
+	if env.c.Stats().L1Hits == hits {
+		t.Error("the second read through driver.Stmt.Query was not a hit")
+	}
+}
+
+// TestStrategyLivesKeepApart: a read under a shorter life (WithStrategy, a
+// table rule) must not be served an entry stored under a longer one, or a
+// write that bypassed cachedsql stays visible for the longer life.
+func TestStrategyLivesKeepApart(t *testing.T) {
+	ctx := context.Background()
+	env := newSQLiteEnv(t, Config{TTL: LongTerm}, `CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 1)`)
+	const q = `SELECT v FROM kv WHERE id = 1`
+	readInt(t, env.c, env.db, q) // stored for LongTerm
+	mustExec(t, env.raw, `UPDATE kv SET v = 2 WHERE id = 1`)
+	for _, s := range []Strategy{RealTime, Custom(time.Minute)} {
+		short := WithStrategy(ctx, s)
+		read := func() (v int64, hit bool) {
+			before := env.c.Stats().L1Hits
+			if err := env.db.QueryRowContext(short, q).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v, env.c.Stats().L1Hits > before
+		}
+		if got, hit := read(); hit || got != 2 {
+			t.Errorf("under %v: read %d (hit %v) after an outside write; the database has 2, and the only entry was stored for %v", s, got, hit, LongTerm)
+		}
+		if got, hit := read(); !hit || got != 2 {
+			t.Errorf("under %v, again: read %d (hit %v), want a hit of its own entry", s, got, hit)
+		}
+	}
+	if got, hit := readInt(t, env.c, env.db, q); !hit || got != 1 {
+		t.Errorf("under the default: read %d (hit %v); its own entry (1) is still within its life", got, hit)
+	}
+}
+
+// TestDottedNamesAreOneName: a quoted table name holding a dot is one name
+// to the scanner, and must be to Invalidate, Config.Tables and
+// Config.Dependencies too.
+func TestDottedNamesAreOneName(t *testing.T) {
+	ctx := context.Background()
+	schema := []string{`CREATE TABLE "my.table" (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO "my.table" VALUES (1, 1)`,
+		`CREATE TABLE other (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO other VALUES (1, 1)`}
+	const q = `SELECT v FROM "my.table" WHERE id = 1`
+	t.Run("Invalidate", func(t *testing.T) {
+		for _, name := range []string{`"my.table"`, `main."my.table"`} {
+			env := newSQLiteEnv(t, Config{}, schema...)
+			readInt(t, env.c, env.db, q)
+			mustExec(t, env.raw, `UPDATE "my.table" SET v = v + 1`)
+			if err := Invalidate(ctx, env.db, name); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := readInt2(t, env, q); got != want {
+				t.Errorf("after Invalidate(%s): cached read %d, database %d", name, got, want)
+			}
+		}
+	})
+	t.Run("Tables", func(t *testing.T) {
+		env := newSQLiteEnv(t, Config{Tables: map[string]Strategy{`"my.table"`: NoCache}}, schema...)
+		readInt(t, env.c, env.db, q)
+		if _, hit := readInt(t, env.c, env.db, q); hit {
+			t.Errorf(`Tables["my.table"] = NoCache, yet the read was a hit`)
+		}
+	})
+	t.Run("Dependencies", func(t *testing.T) {
+		// A write to other must invalidate reads of "my.table".
+		env := newSQLiteEnv(t, Config{Dependencies: map[string][]string{"other": {`"my.table"`}}}, schema...)
+		readInt(t, env.c, env.db, q)
+		mustExec(t, env.raw, `UPDATE "my.table" SET v = v + 1`)
+		mustExec(t, env.db, `UPDATE other SET v = v + 1`)
+		if got, want := readInt2(t, env, q); got != want {
+			t.Errorf("after a write to a table it depends on: cached read %d, database %d", got, want)
+		}
+	})
+}
+
+// readInt2 reads query through cachedsql and returns it with what the
+// database holds.
+func readInt2(t *testing.T, env *sqliteEnv, query string) (cached, direct int64) {
+	t.Helper()
+	cached, _ = readInt(t, env.c, env.db, query)
+	return cached, rawInt(t, env.raw, query)
+}
+
+// TestDottedSavepointNames: SQLite commits when the outermost savepoint
+// (one opened outside BEGIN) is released. Savepoint names are compared
+// whole: "a.b" and "x.b" are two names, and releasing "a.b" releases the
+// outermost one.
+func TestDottedSavepointNames(t *testing.T) {
+	for _, names := range [][2]string{{`"a"`, `"x"`}, {`"a.b"`, `"x.b"`}, {`a`, `"A"`}} {
+		t.Run(names[0]+"/"+names[1], func(t *testing.T) {
+			ctx := context.Background()
+			env := newSQLiteEnv(t, Config{}, `CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 1)`)
+			const q = `SELECT v FROM kv WHERE id = 1`
+			readInt(t, env.c, env.db, q)
+			conn, err := env.db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close() // held: the read below runs on another connection
+			for _, s := range []string{
+				`SAVEPOINT ` + names[0],
+				`UPDATE kv SET v = 2 WHERE id = 1`,
+				`SAVEPOINT ` + names[1],
+				`RELEASE ` + names[0], // the outermost: commits
+			} {
+				mustExec(t, conn, s)
+			}
+			if got, want := readInt2(t, env, q); got != want {
+				t.Errorf("after RELEASE %s: cached read %d, database %d", names[0], got, want)
+			}
+		})
+	}
+}
