@@ -95,10 +95,17 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 			}
 		}
 	}
-	key, why, ok := cn.keyFor(ns, km, query, args, gens, ttl)
-	if !ok {
-		sh.ctr.bypass[why].Add(1)
-		return cn.passQuery(ctx, query, args, st)
+	key, memo := km.lookup(query, args, gens, ttl) // the hit path's usual case, kept inline
+	if !memo {
+		var why bypassReason
+		if key, why, ok = cn.keyFor(ns, km, query, args, gens, ttl); !ok {
+			sh.ctr.bypass[why].Add(1)
+			return cn.passQuery(ctx, query, args, st)
+		}
+	}
+	if e := sh.hot.get(&key); e != nil {
+		sh.ctr.hotHits.add(cn.lane, 1) // counted in L1Hits by Stats
+		return newHotRows(e), nil
 	}
 	if rows := cn.lookL1(ctx, key, p, mark); rows != nil {
 		return rows, nil
