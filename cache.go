@@ -344,17 +344,20 @@ func (c *Connector) withDeps(tables []string) []string {
 }
 
 // normTable files a table name given to Invalidate, Config.Tables or
-// Config.Dependencies as the scanner files one read in a statement: it is
-// read by the scanner itself, as the name after FROM, so that quoting means
-// what it means in the text (a quoted "my.table" is one name, not schema my
-// and table table). A name the scanner does not read as one plain table (a
-// keyword, a catalog) is filed by its last dotted component, unquoted, then
-// sqlscan.TableName (lower case; in PostgreSQL its first 63 bytes).
+// Config.Dependencies as the scanner files one read in a statement. A plain
+// name is filed by its last dotted component (the table, whatever the
+// schema), then sqlscan.TableName (lower case; in PostgreSQL its first 63
+// bytes): a name the text would have to quote (line-items, "audit log")
+// stays whole. A name with quotes in it is read by the scanner itself, as
+// the name after FROM, so that quoting means what it means in a statement:
+// a quoted "my.table" is one name, not schema my and table table.
 func normTable(d sqlscan.Dialect, t string) string {
 	t = strings.TrimSpace(t)
-	if st := sqlscan.Scan(d, "SELECT 1 FROM "+t); st.Kind == sqlscan.Read && len(st.Reads) == 1 &&
-		!st.ReadsAll && len(st.Calls) == 0 && st.Volatile == "" {
-		return st.Reads[0]
+	if strings.ContainsAny(t, "\"`[") {
+		if st := sqlscan.Scan(d, "SELECT 1 FROM "+t); st.Kind == sqlscan.Read && len(st.Reads) == 1 &&
+			!st.ReadsAll && len(st.Calls) == 0 && st.Volatile == "" {
+			return st.Reads[0]
+		}
 	}
 	if i := strings.LastIndexByte(t, '.'); i >= 0 {
 		t = t[i+1:]

@@ -48,6 +48,13 @@ type conn struct {
 	gens     []uint64
 	memo     keyMemo // keys of reads on the connection
 	stmtMemo keyMemo // keys of reads through prepared statements
+	skipMemo keyMemo // keys of reads through statements prepared after a skip
+	// skipped is the text the inner connection last answered driver.ErrSkip
+	// on the connection path, until the next prepare or query: database/sql
+	// prepares it at once on this connection, and that statement's reads are
+	// keyed apart (Connector.skipNamespace).
+	skipped    string
+	hasSkipped bool
 	// last remembers the plan of the connection's last query: a connection
 	// repeating a query skips the plan cache's lookup.
 	lastQuery string
@@ -186,6 +193,9 @@ func (cn *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	// database/sql's prepare of a query the connection just skipped.
+	fallback := cn.hasSkipped && cn.skipped == query
+	cn.hasSkipped, cn.skipped = false, ""
 	if err := cn.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -207,7 +217,7 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 	if err != nil {
 		return nil, err
 	}
-	return newStmt(cn, si, query), nil
+	return newStmt(cn, si, query, fallback), nil
 }
 
 func (cn *conn) Close() error {

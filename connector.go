@@ -50,6 +50,11 @@ type Connector struct {
 	// differently (go-sql-driver/mysql's binary protocol returns int64 and
 	// []byte where its text protocol returns uint64, and floats differently).
 	stmtNamespace string
+	// skipNamespace keys reads through statements database/sql prepared
+	// because the connection skipped the query (driver.ErrSkip): the same
+	// protocol as stmtNamespace, but only ever for arguments the driver
+	// declined on the connection.
+	skipNamespace string
 	plans         atomic.Pointer[planCache]
 
 	closeOnce sync.Once
@@ -113,6 +118,7 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 		c.keyNamespace += "\x00" + id
 	}
 	c.stmtNamespace = c.keyNamespace + "\x00prepared"
+	c.skipNamespace = c.keyNamespace + "\x00skipped"
 	for _, f := range cfg.PureFunctions {
 		c.pure[strings.ToLower(strings.TrimSpace(f))] = true
 	}

@@ -60,7 +60,10 @@ func newSQLiteEnv(t testing.TB, cfg Config, schema ...string) *sqliteEnv {
 			t.Fatalf("schema %q: %v", s, err)
 		}
 	}
-	cfg.DriverName, cfg.DSN = "sqlite3", dsn
+	if cfg.Driver == nil {
+		cfg.DriverName = "sqlite3"
+	}
+	cfg.DSN = dsn
 	if cfg.Namespace == "" {
 		cfg.Namespace = fmt.Sprintf("inv%d", invSeq.Add(1))
 	}

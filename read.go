@@ -31,6 +31,7 @@ func (cn *conn) query(ctx context.Context, query string, args []driver.NamedValu
 
 // read answers a query from the cache, or from the database through it.
 func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue, st *stmt) (driver.Rows, error) {
+	cn.hasSkipped = false // a skip is followed by its prepare, or forgotten
 	c := cn.c
 	sh := c.sh
 	p := cn.lastPlan
@@ -76,7 +77,10 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 	// database/sql sends through a prepared statement anyway: their rows come
 	// from the statement path, and a hit here spares the prepare.
 	ns, km := c.keyNamespace, &cn.memo
-	if st != nil || (cn.qc == nil && cn.q == nil) {
+	switch {
+	case st != nil && st.fallback:
+		ns, km = c.skipNamespace, &cn.skipMemo
+	case st != nil || (cn.qc == nil && cn.q == nil):
 		ns, km = c.stmtNamespace, &cn.stmtMemo
 	}
 	// skips: the inner connection's last answer to this text with arguments
@@ -84,12 +88,12 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 	// as on the text (go-sql-driver/mysql skips every call with arguments
 	// without interpolateParams, and with it only those too large to inline),
 	// so a miss asks it again; what the flag spares is the Redis round trip
-	// before that, and, where this process holds the statement path's result
-	// for the same arguments (the call was skipped before, so it will be
-	// again), the prepare.
+	// before that, and, where this process holds the result of a statement
+	// database/sql prepared after the connection skipped the same call (it
+	// will skip it again), the prepare.
 	skips := st == nil && len(args) > 0 && p.connSkips.Load() && ns == c.keyNamespace
 	if skips {
-		if skey, _, ok := cn.keyFor(c.stmtNamespace, &cn.stmtMemo, query, args, gens, ttl); ok {
+		if skey, _, ok := cn.keyFor(c.skipNamespace, &cn.skipMemo, query, args, gens, ttl); ok {
 			if rows := cn.lookL1(ctx, skey, p, mark); rows != nil {
 				return rows, nil
 			}
@@ -162,6 +166,8 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 	}
 	rows, err := cn.fill(ctx, key, query, args, st, ttl, p, mark)
 	if err == driver.ErrSkip && st == nil {
+		// database/sql prepares it next, on this connection (PrepareContext).
+		cn.skipped, cn.hasSkipped = query, true
 		return nil, err
 	}
 	sh.ctr.l1Misses.Add(1)

@@ -2,10 +2,13 @@ package cachedsql
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"io"
 	"testing"
 	"time"
+
+	"github.com/cachedsql/cachedsql/sqlscan"
 )
 
 // Stale reads through API corners review 8 found: legacy driver.Stmt methods
@@ -219,6 +222,136 @@ func TestDottedSavepointNames(t *testing.T) {
 			}
 			if got, want := readInt2(t, env, q); got != want {
 				t.Errorf("after RELEASE %s: cached read %d, database %d", names[0], got, want)
+			}
+		})
+	}
+}
+
+// TestPlainNamesWithPunctuation: a name the text has to quote (line-items,
+// audit log), given bare to Invalidate, Config.Tables or
+// Config.Dependencies, is that one table (review 10: reading it as the
+// scanner reads "FROM line-items" filed it as line).
+func TestPlainNamesWithPunctuation(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"line-items", "audit log", "public.line-items"} {
+		quoted := `"line-items"`
+		if name == "audit log" {
+			quoted = `"audit log"`
+		}
+		schema := []string{`CREATE TABLE ` + quoted + ` (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO ` + quoted + ` VALUES (1, 1)`,
+			`CREATE TABLE other (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO other VALUES (1, 1)`}
+		q := `SELECT v FROM ` + quoted + ` WHERE id = 1`
+		t.Run(name+"/Invalidate", func(t *testing.T) {
+			env := newSQLiteEnv(t, Config{}, schema...)
+			readInt(t, env.c, env.db, q)
+			if _, hit := readInt(t, env.c, env.db, q); !hit {
+				t.Fatal("not cached: the test would prove nothing")
+			}
+			mustExec(t, env.raw, `UPDATE `+quoted+` SET v = v + 1`)
+			if err := Invalidate(ctx, env.db, name); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := readInt2(t, env, q); got != want {
+				t.Errorf("after Invalidate(%q): cached read %d, database %d", name, got, want)
+			}
+		})
+		t.Run(name+"/Tables", func(t *testing.T) {
+			env := newSQLiteEnv(t, Config{Tables: map[string]Strategy{name: NoCache}}, schema...)
+			readInt(t, env.c, env.db, q)
+			if _, hit := readInt(t, env.c, env.db, q); hit {
+				t.Errorf("Tables[%q] = NoCache, yet the read was a hit", name)
+			}
+		})
+		t.Run(name+"/Dependencies", func(t *testing.T) {
+			env := newSQLiteEnv(t, Config{Dependencies: map[string][]string{"other": {name}}}, schema...)
+			readInt(t, env.c, env.db, q)
+			mustExec(t, env.raw, `UPDATE `+quoted+` SET v = v + 1`)
+			mustExec(t, env.db, `UPDATE other SET v = v + 1`)
+			if got, want := readInt2(t, env, q); got != want {
+				t.Errorf("after a write to a table it depends on: cached read %d, database %d", got, want)
+			}
+		})
+	}
+}
+
+// wrappedSQLite stands for an instrumentation wrapper (otelsql, sqlmw) around
+// the SQLite driver: registered in a package whose path does not say sqlite,
+// it is read as the Generic dialect, which keeps the case of quoted names.
+// With hide, its connections hide the driver's own methods (AutoCommit)
+// behind the interfaces database/sql uses, as such wrappers' do.
+type wrappedSQLite struct {
+	driver.Driver
+	hide bool
+}
+
+type hiddenConn struct {
+	driver.Conn
+	driver.ExecerContext
+	driver.QueryerContext
+}
+
+func (w wrappedSQLite) Open(name string) (driver.Conn, error) {
+	cn, err := w.Driver.Open(name)
+	if err != nil || !w.hide {
+		return cn, err
+	}
+	return hiddenConn{cn, cn.(driver.ExecerContext), cn.(driver.QueryerContext)}, nil
+}
+
+// TestSavepointReleaseCommits: SQLite commits when the outermost savepoint
+// opened outside BEGIN is released, and compares names folding ASCII case
+// only: RELEASE a releases SAVEPOINT "A", and "É" and "é" are two names. The
+// commit must be seen (review 10), by the driver's AutoCommit where it can
+// be asked, and otherwise by folded names, flushing twice where two
+// savepoints answer to the name.
+func TestSavepointReleaseCommits(t *testing.T) {
+	probe, err := sql.Open("sqlite3", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := probe.Driver()
+	probe.Close()
+	for _, tc := range []struct {
+		name        string
+		drv         driver.Driver // nil: sqlite3 by name, the SQLite dialect
+		first, last string
+	}{
+		{"case/Generic/AutoCommit", wrappedSQLite{inner, false}, `"A"`, `a`},
+		{"case/Generic/names", wrappedSQLite{inner, true}, `"A"`, `a`},
+		{"non-ASCII/SQLite", nil, `"É"`, `"é"`},
+		{"non-ASCII/Generic/AutoCommit", wrappedSQLite{inner, false}, `"É"`, `"é"`},
+		{"non-ASCII/Generic/names", wrappedSQLite{inner, true}, `"É"`, `"é"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			env := newSQLiteEnv(t, Config{Driver: tc.drv}, `CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 1)`)
+			if want := sqlscan.Generic; tc.drv != nil && env.c.dialect != want {
+				t.Fatalf("dialect %v, the test needs %v", env.c.dialect, want)
+			}
+			const q = `SELECT v FROM kv WHERE id = 1`
+			conn, err := env.db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()                       // held: the reads run on another connection
+			mustExec(t, conn, `SAVEPOINT `+tc.first) // opens a transaction
+			mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
+			if tc.last != `a` {
+				mustExec(t, conn, `SAVEPOINT `+tc.last)
+			}
+			if got, _ := readInt(t, env.c, env.db, q); got != 1 { // cached before the commit
+				t.Fatalf("read %d before the commit", got)
+			}
+			release := `RELEASE ` + tc.last
+			if tc.last != `a` {
+				release = `RELEASE ` + tc.first
+			}
+			mustExec(t, conn, release)
+			if got := rawInt(t, env.raw, q); got != 2 {
+				t.Fatalf("%s did not commit: database %d", release, got)
+			}
+			if got, want := readInt2(t, env, q); got != want {
+				t.Errorf("after %s committed: cached read %d, database %d", release, got, want)
 			}
 		})
 	}

@@ -14,9 +14,14 @@ type stmt struct {
 	cn    *conn
 	inner driver.Stmt
 	query string
-	sqc   driver.StmtQueryContext
-	sec   driver.StmtExecContext
-	nvc   driver.NamedValueChecker
+	// fallback: database/sql prepared it because the connection skipped the
+	// query (driver.ErrSkip); its reads are keyed apart from those of
+	// statements the program prepared, so that the connection path can use
+	// them for a call with the same arguments, which the driver skips again.
+	fallback bool
+	sqc      driver.StmtQueryContext
+	sec      driver.StmtExecContext
+	nvc      driver.NamedValueChecker
 }
 
 type stmtCC struct {
@@ -32,8 +37,8 @@ var (
 	_ driver.ColumnConverter   = stmtCC{}
 )
 
-func newStmt(cn *conn, si driver.Stmt, query string) driver.Stmt {
-	s := &stmt{cn: cn, inner: si, query: query}
+func newStmt(cn *conn, si driver.Stmt, query string, fallback bool) driver.Stmt {
+	s := &stmt{cn: cn, inner: si, query: query, fallback: fallback}
 	s.sqc, _ = si.(driver.StmtQueryContext)
 	s.sec, _ = si.(driver.StmtExecContext)
 	s.nvc, _ = si.(driver.NamedValueChecker)

@@ -93,13 +93,15 @@ func (s *txState) savepoint(name string) {
 	s.marks = append(s.marks, txMark{name, len(s.tables), s.all})
 }
 
-// find returns the index of the newest savepoint called name, or -1.
+// find returns the index of the newest savepoint called name, or -1. Names
+// are compared whole (a dot in a quoted name is part of it) and folded:
+// SQLite folds case even in quoted names, and may be read as Generic, which
+// keeps the case of quoted names; in PostgreSQL, where "A" and a differ,
+// folding can only match a newer savepoint than the database does, which
+// forgets fewer writes on ROLLBACK TO.
 func (s *txState) find(name string) int {
 	for i := len(s.marks) - 1; i >= 0; i-- {
-		// The scanner gives savepoint names as the database compares them
-		// (folded unless quoting keeps case): compared whole, not as table
-		// names, which a dot would cut.
-		if s.marks[i].name == name {
+		if strings.EqualFold(s.marks[i].name, name) {
 			return i
 		}
 	}
@@ -118,13 +120,20 @@ func (s *txState) rollbackTo(name string) {
 }
 
 // release forgets the savepoint called name and those after it, and
-// reports whether that was the outermost one.
-func (s *txState) release(name string) (outermost bool) {
+// reports whether that was the outermost one, and whether an older one
+// answers to the name too (ambiguous: the database, which folds names its
+// own way, may have released that one instead).
+func (s *txState) release(name string) (outermost, ambiguous bool) {
 	if i := s.find(name); i >= 0 {
+		for j := range i {
+			if strings.EqualFold(s.marks[j].name, name) {
+				ambiguous = true
+			}
+		}
 		s.marks = s.marks[:i]
-		return i == 0
+		return i == 0, ambiguous
 	}
-	return false
+	return false, false
 }
 
 func (s *txState) flush(cn *conn) {
@@ -220,8 +229,26 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		}
 		return
 	case sqlscan.Release:
-		if s := cn.tx; !failed && s != nil && s.release(st.Savepoint) && s.bySavepoint {
+		s := cn.tx
+		if failed || s == nil {
+			return
+		}
+		outermost, ambiguous := s.release(st.Savepoint)
+		if !s.bySavepoint {
+			return // inside BEGIN: no RELEASE commits
+		}
+		if ac, ok := cn.inner.(interface{ AutoCommit() bool }); ok {
+			// The driver can say whether the connection is back in autocommit
+			// (mattn/go-sqlite3): no need to match names.
+			outermost, ambiguous = ac.AutoCommit(), false
+		}
+		switch {
+		case outermost:
 			cn.endSQLTx(s, false)
+			s.flush(cn)
+		case ambiguous:
+			// Maybe committed: invalidate now, and again when the state ends.
+			s.uncertain = true
 			s.flush(cn)
 		}
 		return

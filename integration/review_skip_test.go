@@ -117,3 +117,70 @@ func TestRawLegacyStmtExecMySQL(t *testing.T) {
 		t.Errorf("after a write through Raw's driver.Stmt.Exec: cached %q, database %q", got, want)
 	}
 }
+
+// TestConnSkipKeepsExplicitPreparesApart: a statement the program prepares
+// and one database/sql prepares because the connection skipped the call
+// answer alike, but only the second says the connection will skip the same
+// arguments again. A small call on the connection path must not be served
+// what an explicit db.Prepare of the same text and arguments stored, once
+// another call of the text was skipped (review 10).
+func TestConnSkipKeepsExplicitPreparesApart(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	dsn := withParams(mysqlDSN(), "interpolateParams=true", "maxAllowedPacket=4096")
+	direct := openDirect(t, "mysql", dsn)
+	cached := openCached(t, "mysql", dsn)
+	q := "SELECT ? AS v, LENGTH(?) AS n"
+	args := []any{1.5, "small"}
+	if _, err := read(ctx, cached, modePrepared, q, args); err != nil {
+		t.Fatal(err)
+	}
+	// One call too large to inline: the connection answers ErrSkip.
+	var v any
+	var n int64
+	if err := cached.QueryRowContext(ctx, q, 0.5, strings.Repeat("x", 5000)).Scan(&v, &n); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 { // a miss, then a hit
+		want, err := read(ctx, direct, modeText, q, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := read(ctx, cached, modeText, q, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(want, got); len(d) > 0 {
+			t.Errorf("round %d: db.Query after an explicit Prepare and one oversized call: %s", round, joinDiffs(d))
+		}
+	}
+}
+
+// TestConnSkipStillHits: with the default DSN every call with arguments is
+// skipped and prepared; a repeated read is still a hit, and still answers
+// as the driver does directly (through the same prepare).
+func TestConnSkipStillHits(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	direct := openDirect(t, "mysql", mysqlDSN())
+	cached := openCached(t, "mysql", mysqlDSN())
+	q := "SELECT ? AS v, LENGTH(?) AS n"
+	args := []any{1.5, "small"}
+	for round := range 3 {
+		before := stats(t, cached)
+		want, err := read(ctx, direct, modeText, q, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := read(ctx, cached, modeText, q, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diff(want, got); len(d) > 0 {
+			t.Errorf("round %d: %s", round, joinDiffs(d))
+		}
+		if after := stats(t, cached); round > 0 && after.L1Hits == before.L1Hits {
+			t.Errorf("round %d: not a hit", round)
+		}
+	}
+}
