@@ -344,25 +344,71 @@ func (c *Connector) withDeps(tables []string) []string {
 }
 
 // normTable files a table name given to Invalidate, Config.Tables or
-// Config.Dependencies as the scanner files one read in a statement. A plain
-// name is filed by its last dotted component (the table, whatever the
-// schema), then sqlscan.TableName (lower case; in PostgreSQL its first 63
-// bytes): a name the text would have to quote (line-items, "audit log")
-// stays whole. A name with quotes in it is read by the scanner itself, as
-// the name after FROM, so that quoting means what it means in a statement:
-// a quoted "my.table" is one name, not schema my and table table.
+// Config.Dependencies as the scanner files one read in a statement: by its
+// last dotted component (the table, whatever the schema), then
+// sqlscan.TableName (lower case; in PostgreSQL its first 63 bytes). A name
+// the text would have to quote stays whole given bare (line-items, audit
+// log, x[1]); quoted parts ("my.table", `a.b`, [x.y], "a""b") are read as
+// the text reads them, so that a dot inside quotes does not cut.
 func normTable(d sqlscan.Dialect, t string) string {
 	t = strings.TrimSpace(t)
-	if strings.ContainsAny(t, "\"`[") {
-		if st := sqlscan.Scan(d, "SELECT 1 FROM "+t); st.Kind == sqlscan.Read && len(st.Reads) == 1 &&
-			!st.ReadsAll && len(st.Calls) == 0 && st.Volatile == "" {
-			return st.Reads[0]
-		}
-	}
-	if i := strings.LastIndexByte(t, '.'); i >= 0 {
+	if last, ok := lastNamePart(t); ok {
+		t = last
+	} else if i := strings.LastIndexByte(t, '.'); i >= 0 {
 		t = t[i+1:]
 	}
-	return sqlscan.TableName(d, strings.Trim(t, "\"`[]"))
+	return sqlscan.TableName(d, t)
+}
+
+// lastNamePart returns the last part of a dotted name whose parts may be
+// quoted with "", “ or [] (a doubled closing quote standing for itself),
+// unquoted; ok is false for a name with no quoted part, or whose quotes do
+// not delimit whole parts (a"b, "a"b, an unterminated quote).
+func lastNamePart(t string) (last string, ok bool) {
+	quoted := false
+	for i := 0; ; {
+		var part strings.Builder
+		if i < len(t) && (t[i] == '"' || t[i] == '`' || t[i] == '[') {
+			quoted = true
+			closer := t[i]
+			if closer == '[' {
+				closer = ']'
+			}
+			for i++; ; i++ {
+				if i >= len(t) {
+					return "", false
+				}
+				if t[i] == closer {
+					if closer != ']' && i+1 < len(t) && t[i+1] == closer {
+						part.WriteByte(closer)
+						i++
+						continue
+					}
+					i++
+					break
+				}
+				part.WriteByte(t[i])
+			}
+		} else {
+			j := i
+			for j < len(t) && t[j] != '.' {
+				if t[j] == '"' || t[j] == '`' {
+					return "", false
+				}
+				j++
+			}
+			part.WriteString(t[i:j])
+			i = j
+		}
+		last = part.String()
+		if i == len(t) {
+			return last, quoted
+		}
+		if t[i] != '.' {
+			return "", false
+		}
+		i++
+	}
 }
 
 // ttlFor picks the strategy of one query: context, hint, table rule, default.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -49,12 +50,14 @@ type conn struct {
 	memo     keyMemo // keys of reads on the connection
 	stmtMemo keyMemo // keys of reads through prepared statements
 	skipMemo keyMemo // keys of reads through statements prepared after a skip
-	// skipped is the text the inner connection last answered driver.ErrSkip
-	// on the connection path, until the next prepare or query: database/sql
-	// prepares it at once on this connection, and that statement's reads are
+	// skipped is the text (and skippedArgs its arguments) the inner
+	// connection last answered driver.ErrSkip on the connection path, until
+	// the next prepare or query: database/sql prepares it at once on this
+	// connection and queries it with the same arguments, and that query is
 	// keyed apart (Connector.skipNamespace).
-	skipped    string
-	hasSkipped bool
+	skipped     string
+	skippedArgs []driver.NamedValue
+	hasSkipped  bool
 	// last remembers the plan of the connection's last query: a connection
 	// repeating a query skips the plan cache's lookup.
 	lastQuery string
@@ -194,8 +197,12 @@ func (cn *conn) Prepare(query string) (driver.Stmt, error) {
 
 func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	// database/sql's prepare of a query the connection just skipped.
-	fallback := cn.hasSkipped && cn.skipped == query
+	var fallback []driver.NamedValue
+	if cn.hasSkipped && cn.skipped == query {
+		fallback = slices.Clone(cn.skippedArgs)
+	}
 	cn.hasSkipped, cn.skipped = false, ""
+	clear(cn.skippedArgs)
 	if err := cn.wait(ctx); err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 	// from the statement path, and a hit here spares the prepare.
 	ns, km := c.keyNamespace, &cn.memo
 	switch {
-	case st != nil && st.fallback:
+	case st != nil && st.skipped(args):
 		ns, km = c.skipNamespace, &cn.skipMemo
 	case st != nil || (cn.qc == nil && cn.q == nil):
 		ns, km = c.stmtNamespace, &cn.stmtMemo
@@ -167,7 +167,7 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 	rows, err := cn.fill(ctx, key, query, args, st, ttl, p, mark)
 	if err == driver.ErrSkip && st == nil {
 		// database/sql prepares it next, on this connection (PrepareContext).
-		cn.skipped, cn.hasSkipped = query, true
+		cn.skipped, cn.skippedArgs, cn.hasSkipped = query, append(cn.skippedArgs[:0], args...), true
 		return nil, err
 	}
 	sh.ctr.l1Misses.Add(1)
@@ -324,10 +324,14 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 	}
 	// The caller's rows are open: nothing else may be sent on the connection.
 	cn.rowsOpen = err == nil
+	prev := cn.tx
 	cn.afterStatement(ctx, p, err)
 	cn.rowsOpen = false
 	if err != nil {
 		return nil, err
+	}
+	if cn.settlesTx(p.st.Kind) {
+		return newHookRows(rows, func() { cn.settleTx(prev) }), nil
 	}
 	if p.st.Kind != sqlscan.Write && p.st.Kind != sqlscan.Unknown && !p.mayWrite {
 		return rows, nil

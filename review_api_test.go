@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -354,5 +355,128 @@ func TestSavepointReleaseCommits(t *testing.T) {
 				t.Errorf("after %s committed: cached read %d, database %d", release, got, want)
 			}
 		})
+	}
+}
+
+// TestTxStatementsThroughQuery: mattn/go-sqlite3 runs a statement sent
+// through Query as its rows are read, and not at all if they close unread.
+// A RELEASE that commits, sent through QueryRow, must invalidate what the
+// transaction wrote and end its state; a SAVEPOINT closed unread opened
+// nothing, and the connection's autocommitted writes must invalidate at once
+// (review 11).
+func TestTxStatementsThroughQuery(t *testing.T) {
+	ctx := context.Background()
+	const q = `SELECT v FROM kv WHERE id = 1`
+	schema := []string{`CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 1)`}
+	t.Run("RELEASE", func(t *testing.T) {
+		env := newSQLiteEnv(t, Config{}, schema...)
+		conn, err := env.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		mustExec(t, conn, `SAVEPOINT a`)
+		mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
+		if got, _ := readInt(t, env.c, env.db, q); got != 1 {
+			t.Fatalf("read %d before the commit", got)
+		}
+		var x int
+		if err := conn.QueryRowContext(ctx, `RELEASE a`).Scan(&x); !errors.Is(err, sql.ErrNoRows) {
+			t.Fatalf("RELEASE through QueryRow: %v", err)
+		}
+		if got := rawInt(t, env.raw, q); got != 2 {
+			t.Fatalf("RELEASE did not commit: database %d", got)
+		}
+		if got, want := readInt2(t, env, q); got != want {
+			t.Errorf("after RELEASE (through QueryRow) committed: cached read %d, database %d", got, want)
+		}
+		mustExec(t, conn, `UPDATE kv SET v = 3 WHERE id = 1`)
+		if got, want := readInt2(t, env, q); got != want {
+			t.Errorf("after an autocommit write on the connection: cached read %d, database %d", got, want)
+		}
+	})
+	t.Run("SAVEPOINT unread", func(t *testing.T) {
+		env := newSQLiteEnv(t, Config{}, schema...)
+		conn, err := env.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		rows, err := conn.QueryContext(ctx, `SAVEPOINT a`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		readInt(t, env.c, env.db, q)
+		mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
+		if got, want := readInt2(t, env, q); got != want {
+			t.Errorf("after an autocommitted write: cached read %d, database %d", got, want)
+		}
+	})
+	t.Run("COMMIT", func(t *testing.T) {
+		env := newSQLiteEnv(t, Config{}, schema...)
+		conn, err := env.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		mustExec(t, conn, `BEGIN`)
+		mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
+		rows, err := conn.QueryContext(ctx, `COMMIT`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Filled from the old row after COMMIT was sent, before it ran.
+		if got, _ := readInt(t, env.c, env.db, q); got != 1 {
+			t.Fatalf("read %d before the commit ran", got)
+		}
+		rows.Next()
+		rows.Close()
+		if got, want := readInt2(t, env, q); got != want {
+			t.Errorf("after COMMIT through Query: cached read %d, database %d", got, want)
+		}
+	})
+}
+
+// TestBareNameWithBracket: a bare name holding a bracket is one table
+// (review 11: x[1] was read as table x with an alias).
+func TestBareNameWithBracket(t *testing.T) {
+	ctx := context.Background()
+	env := newSQLiteEnv(t, Config{}, `CREATE TABLE "x[1]" (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO "x[1]" VALUES (1, 1)`)
+	const q = `SELECT v FROM "x[1]" WHERE id = 1`
+	readInt(t, env.c, env.db, q)
+	if _, hit := readInt(t, env.c, env.db, q); !hit {
+		t.Fatal("not cached: the test would prove nothing")
+	}
+	mustExec(t, env.raw, `UPDATE "x[1]" SET v = v + 1`)
+	if err := Invalidate(ctx, env.db, "x[1]"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readInt2(t, env, q); got != want {
+		t.Errorf(`after Invalidate("x[1]"): cached read %d, database %d (filed as %q)`, got, want, normTable(env.c.dialect, "x[1]"))
+	}
+}
+
+// TestNormTable: names as Invalidate, Config.Tables and Config.Dependencies
+// file them, against the name the scanner gives a read of the same table.
+func TestNormTable(t *testing.T) {
+	for _, tc := range []struct{ name, from string }{
+		{`users`, `users`},
+		{`Public.Users`, `public.users`},
+		{`"my.table"`, `"my.table"`},
+		{`main."my.table"`, `main."my.table"`},
+		{"`a.b`", "`a.b`"},
+		{`[x.y]`, `[x.y]`},
+		{`"a""b"`, `"a""b"`},
+		{`line-items`, `"line-items"`},
+		{`public.line-items`, `public."line-items"`},
+		{`audit log`, `"audit log"`},
+		{`x[1]`, `"x[1]"`},
+		{`a.[b.c]`, `a.[b.c]`},
+	} {
+		want := sqlscan.Scan(sqlscan.SQLite, "SELECT 1 FROM "+tc.from).Reads
+		if got := normTable(sqlscan.SQLite, tc.name); len(want) != 1 || got != want[0] {
+			t.Errorf("normTable(%s) = %q; the scanner files FROM %s as %q", tc.name, got, tc.from, want)
+		}
 	}
 }

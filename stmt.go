@@ -14,11 +14,13 @@ type stmt struct {
 	cn    *conn
 	inner driver.Stmt
 	query string
-	// fallback: database/sql prepared it because the connection skipped the
-	// query (driver.ErrSkip); its reads are keyed apart from those of
-	// statements the program prepared, so that the connection path can use
-	// them for a call with the same arguments, which the driver skips again.
-	fallback bool
+	// fallback holds the arguments of the call the connection skipped
+	// (driver.ErrSkip) when database/sql prepared this statement for it, until
+	// its first query. That query, with those arguments, is keyed apart from
+	// reads of statements the program prepared, so that the connection path
+	// can use its result for a call with the same arguments, which the driver
+	// skips again.
+	fallback []driver.NamedValue
 	sqc      driver.StmtQueryContext
 	sec      driver.StmtExecContext
 	nvc      driver.NamedValueChecker
@@ -37,7 +39,7 @@ var (
 	_ driver.ColumnConverter   = stmtCC{}
 )
 
-func newStmt(cn *conn, si driver.Stmt, query string, fallback bool) driver.Stmt {
+func newStmt(cn *conn, si driver.Stmt, query string, fallback []driver.NamedValue) driver.Stmt {
 	s := &stmt{cn: cn, inner: si, query: query, fallback: fallback}
 	s.sqc, _ = si.(driver.StmtQueryContext)
 	s.sec, _ = si.(driver.StmtExecContext)
@@ -102,6 +104,25 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	return s.cn.query(ctx, s.query, args, s)
+}
+
+// skipped reports (once) whether args are those of the skipped call this
+// statement was prepared for.
+func (s *stmt) skipped(args []driver.NamedValue) bool {
+	fb := s.fallback
+	if fb == nil {
+		return false
+	}
+	s.fallback = nil
+	if len(fb) != len(args) {
+		return false
+	}
+	for i := range args {
+		if !sameArg(&args[i], &fb[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *stmt) innerQuery(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {

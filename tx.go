@@ -237,9 +237,14 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		if !s.bySavepoint {
 			return // inside BEGIN: no RELEASE commits
 		}
-		if ac, ok := cn.inner.(interface{ AutoCommit() bool }); ok {
-			// The driver can say whether the connection is back in autocommit
-			// (mattn/go-sqlite3): no need to match names.
+		if ac, ok := cn.inner.(autoCommitter); ok {
+			if cn.rowsOpen {
+				// Sent through Query: mattn/go-sqlite3 runs it only as its
+				// rows are read. Decided when they close (settleTx).
+				return
+			}
+			// The driver can say whether the connection is back in
+			// autocommit: no need to match names.
 			outermost, ambiguous = ac.AutoCommit(), false
 		}
 		switch {
@@ -426,6 +431,40 @@ func (cn *conn) setAutocommit(on bool) {
 
 // endSQLTx ends the transaction state s after COMMIT, ROLLBACK or a
 // committing RELEASE sent as SQL; chain: a new transaction began at once.
+// autoCommitter is a connection that can say whether it is in autocommit,
+// that is outside any transaction (mattn/go-sqlite3).
+type autoCommitter interface{ AutoCommit() bool }
+
+// settlesTx reports a statement sent through Query whose effect on the
+// transaction state only the driver can tell once its rows have closed:
+// mattn/go-sqlite3 runs such a statement as its rows are read, and not at
+// all if they are closed unread.
+func (cn *conn) settlesTx(k sqlscan.Kind) bool {
+	switch k {
+	case sqlscan.Begin, sqlscan.Commit, sqlscan.Rollback, sqlscan.Savepoint, sqlscan.RollbackTo, sqlscan.Release:
+		_, ok := cn.inner.(autoCommitter)
+		return ok
+	}
+	return false
+}
+
+// settleTx runs when the rows of such a statement close. A state the
+// statement ended (prev, no longer the connection's) is invalidated again:
+// its COMMIT may only have run as the rows were read, after the first
+// invalidation, which a reader could have undone by filling from the old
+// rows. A state begun with SQL ends once the driver says the connection is
+// back in autocommit, and what it wrote is invalidated then.
+func (cn *conn) settleTx(prev *txState) {
+	if prev != nil && prev != cn.tx {
+		prev.flush(cn)
+	}
+	ac, ok := cn.inner.(autoCommitter)
+	if s := cn.tx; ok && s != nil && s.sql && !cn.manualCommit && ac.AutoCommit() {
+		cn.endSQLTx(s, false)
+		s.flush(cn)
+	}
+}
+
 func (cn *conn) endSQLTx(s *txState, chain bool) {
 	switch {
 	case chain:

@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -181,6 +182,96 @@ func TestConnSkipStillHits(t *testing.T) {
 		}
 		if after := stats(t, cached); round > 0 && after.L1Hits == before.L1Hits {
 			t.Errorf("round %d: not a hit", round)
+		}
+	}
+}
+
+// TestSkipMarkOnlyForItsCall: a Raw callback's own QueryContext that the
+// driver skips, followed by the program's own PrepareContext of that text
+// kept for small calls: those small calls are not the skipped call, and
+// what they store must not be served to the connection path, where the
+// driver answers them as text (review 11).
+func TestSkipMarkOnlyForItsCall(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	dsn := withParams(mysqlDSN(), "interpolateParams=true", "maxAllowedPacket=4096")
+	direct := openDirect(t, "mysql", dsn)
+	cached := openCached(t, "mysql", dsn)
+	q := "SELECT ? AS v, LENGTH(?) AS n"
+	args := []any{1.5, "small"}
+	conn, err := cached.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	big := []driver.NamedValue{{Ordinal: 1, Value: 0.5}, {Ordinal: 2, Value: strings.Repeat("x", 5000)}}
+	if err := conn.Raw(func(dc any) error {
+		if _, err := dc.(driver.QueryerContext).QueryContext(ctx, q, big); !errors.Is(err, driver.ErrSkip) {
+			t.Fatalf("Raw QueryContext: %v, want driver.ErrSkip", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := conn.PrepareContext(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := capture(rows); err != nil {
+		t.Fatal(err)
+	}
+	// The skip flag is set: the connection path looks at the skip namespace.
+	if err := cached.QueryRowContext(ctx, q, 0.5, strings.Repeat("x", 5000)).Scan(new(any), new(int64)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := read(ctx, direct, modeText, q, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := read(ctx, cached, modeText, q, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(want, got); len(d) > 0 {
+		t.Errorf("db.Query after an explicit Prepare following a Raw skip: %s", joinDiffs(d))
+	}
+}
+
+// TestSkipNamespaceInvalidated: a write invalidates what reads through
+// statements prepared after a skip stored (generations are per table).
+func TestSkipNamespaceInvalidated(t *testing.T) {
+	requireMySQL(t)
+	ctx := context.Background()
+	direct := openDirect(t, "mysql", mysqlDSN())
+	cached := openCached(t, "mysql", mysqlDSN())
+	tbl := runID + "_skipinv"
+	mustExec(t, direct, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v INT)")
+	t.Cleanup(func() { direct.Exec("DROP TABLE IF EXISTS " + tbl) })
+	mustExec(t, direct, "INSERT INTO "+tbl+" VALUES (1, 1)")
+	q := "SELECT v FROM " + tbl + " WHERE id = ?"
+	get := func() int64 {
+		var v int64
+		if err := cached.QueryRowContext(ctx, q, 1).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	get()
+	before := stats(t, cached)
+	if get(); stats(t, cached).L1Hits == before.L1Hits {
+		t.Fatal("not a hit: the test would prove nothing")
+	}
+	for want := int64(2); want <= 3; want++ {
+		if _, err := cached.ExecContext(ctx, "UPDATE "+tbl+" SET v = ? WHERE id = ?", want, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(); got != want {
+			t.Errorf("after a write through cachedsql: %d, want %d", got, want)
 		}
 	}
 }
