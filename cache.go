@@ -361,12 +361,19 @@ func normTable(d sqlscan.Dialect, t string) string {
 }
 
 // lastNamePart returns the last part of a dotted name whose parts may be
-// quoted with "", “ or [] (a doubled closing quote standing for itself),
-// unquoted; ok is false for a name with no quoted part, or whose quotes do
-// not delimit whole parts (a"b, "a"b, an unterminated quote).
+// quoted with double quotes, backquotes or brackets (a doubled closing quote
+// standing for itself), unquoted; spaces around the dots do not count. ok is
+// false for a name with no quoted part, or whose quotes do not delimit whole
+// parts (a"b, "a"b, an unterminated quote).
 func lastNamePart(t string) (last string, ok bool) {
 	quoted := false
-	for i := 0; ; {
+	skip := func(i int) int {
+		for i < len(t) && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r') {
+			i++
+		}
+		return i
+	}
+	for i := skip(0); ; {
 		var part strings.Builder
 		if i < len(t) && (t[i] == '"' || t[i] == '`' || t[i] == '[') {
 			quoted = true
@@ -397,17 +404,17 @@ func lastNamePart(t string) (last string, ok bool) {
 				}
 				j++
 			}
-			part.WriteString(t[i:j])
+			part.WriteString(strings.TrimRight(t[i:j], " \t\n\r"))
 			i = j
 		}
 		last = part.String()
-		if i == len(t) {
+		if i = skip(i); i == len(t) {
 			return last, quoted
 		}
 		if t[i] != '.' {
 			return "", false
 		}
-		i++
+		i = skip(i + 1)
 	}
 }
 

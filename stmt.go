@@ -1,6 +1,7 @@
 package cachedsql
 
 import (
+	"bytes"
 	"context"
 	"database/sql/driver"
 )
@@ -118,11 +119,26 @@ func (s *stmt) skipped(args []driver.NamedValue) bool {
 		return false
 	}
 	for i := range args {
-		if !sameArg(&args[i], &fb[i]) {
+		if !sameSkippedArg(&args[i], &fb[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameSkippedArg is sameArg, and also []byte and uint64 values, which
+// go-sql-driver/mysql passes on as they are (the key memo leaves them out:
+// it would have to keep a copy).
+func sameSkippedArg(a, b *driver.NamedValue) bool {
+	switch x := a.Value.(type) {
+	case []byte:
+		y, ok := b.Value.([]byte)
+		return ok && a.Ordinal == b.Ordinal && a.Name == b.Name && (x == nil) == (y == nil) && bytes.Equal(x, y)
+	case uint64:
+		y, ok := b.Value.(uint64)
+		return ok && a.Ordinal == b.Ordinal && a.Name == b.Name && x == y
+	}
+	return sameArg(a, b)
 }
 
 func (s *stmt) innerQuery(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {

@@ -224,6 +224,11 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.tx.savepoint(st.Savepoint)
 		return
 	case sqlscan.RollbackTo:
+		if _, settles := cn.inner.(autoCommitter); settles && cn.rowsOpen {
+			// Sent through Query, it may never run (rows closed unread): keep
+			// what it would undo, which can only over-invalidate.
+			return
+		}
 		if !failed && cn.tx != nil && cn.c.dialect != sqlscan.MySQL {
 			cn.tx.rollbackTo(st.Savepoint)
 		}
@@ -448,20 +453,32 @@ func (cn *conn) settlesTx(k sqlscan.Kind) bool {
 	return false
 }
 
-// settleTx runs when the rows of such a statement close. A state the
-// statement ended (prev, no longer the connection's) is invalidated again:
-// its COMMIT may only have run as the rows were read, after the first
-// invalidation, which a reader could have undone by filling from the old
-// rows. A state begun with SQL ends once the driver says the connection is
-// back in autocommit, and what it wrote is invalidated then.
+// settleTx runs when the rows of such a statement close, and brings the
+// transaction state in line with what the driver says:
+//   - a state the statement ended (COMMIT, ROLLBACK, the outermost RELEASE)
+//     while the driver is still in a transaction (the statement failed when
+//     SQLite ran it, or its rows closed unread) goes on, uncertain;
+//   - a state begun with SQL while the driver is back in autocommit (a
+//     RELEASE that committed, a SAVEPOINT or BEGIN that never ran) ends;
+//   - a state that ended is invalidated again, since its COMMIT may have run
+//     only as the rows were read, after the first invalidation, which a
+//     reader could have undone by filling from the old rows.
 func (cn *conn) settleTx(prev *txState) {
-	if prev != nil && prev != cn.tx {
-		prev.flush(cn)
-	}
 	ac, ok := cn.inner.(autoCommitter)
-	if s := cn.tx; ok && s != nil && s.sql && !cn.manualCommit && ac.AutoCommit() {
+	if !ok {
+		return
+	}
+	inTx := !ac.AutoCommit()
+	switch s := cn.tx; {
+	case s == nil && prev != nil && inTx:
+		prev.uncertain = true
+		cn.tx = prev
+	case s != nil && s.sql && !cn.manualCommit && !inTx:
 		cn.endSQLTx(s, false)
 		s.flush(cn)
+	}
+	if prev != nil && prev != cn.tx {
+		prev.flush(cn)
 	}
 }
 
