@@ -77,16 +77,11 @@ func TestRawLegacyStmtInvalidates(t *testing.T) {
 // TestRawLegacyStmtQueryCaches: a read through driver.Stmt.Query inside Raw
 // is cached like any other, and answers what the database holds.
 func TestRawLegacyStmtQueryCaches(t *testing.T) {
-	ctx := context.Background()
 	env := newSQLiteEnv(t, Config{}, `CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 7)`)
 	read := func() driver.Value {
-		conn, err := env.db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := env.heldConn(t)
 		var got driver.Value
-		err = conn.Raw(func(dc any) error {
+		err := conn.Raw(func(dc any) error {
 			st, err := dc.(driver.Conn).Prepare(`SELECT v FROM kv WHERE id = ?`)
 			if err != nil {
 				return err
@@ -204,15 +199,10 @@ func readInt2(t *testing.T, env *sqliteEnv, query string) (cached, direct int64)
 func TestDottedSavepointNames(t *testing.T) {
 	for _, names := range [][2]string{{`"a"`, `"x"`}, {`"a.b"`, `"x.b"`}, {`a`, `"A"`}} {
 		t.Run(names[0]+"/"+names[1], func(t *testing.T) {
-			ctx := context.Background()
 			env := newSQLiteEnv(t, Config{}, `CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 1)`)
 			const q = `SELECT v FROM kv WHERE id = 1`
 			readInt(t, env.c, env.db, q)
-			conn, err := env.db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close() // held: the read below runs on another connection
+			conn := env.heldConn(t) // held: the read below runs on another connection
 			for _, s := range []string{
 				`SAVEPOINT ` + names[0],
 				`UPDATE kv SET v = 2 WHERE id = 1`,
@@ -324,17 +314,12 @@ func TestSavepointReleaseCommits(t *testing.T) {
 		{"non-ASCII/Generic/names", wrappedSQLite{inner, true}, `"É"`, `"é"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
 			env := newSQLiteEnv(t, Config{Driver: tc.drv}, `CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 1)`)
 			if want := sqlscan.Generic; tc.drv != nil && env.c.dialect != want {
 				t.Fatalf("dialect %v, the test needs %v", env.c.dialect, want)
 			}
 			const q = `SELECT v FROM kv WHERE id = 1`
-			conn, err := env.db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()                       // held: the reads run on another connection
+			conn := env.heldConn(t)                  // held: the reads run on another connection
 			mustExec(t, conn, `SAVEPOINT `+tc.first) // opens a transaction
 			mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
 			if tc.last != `a` {
@@ -370,11 +355,7 @@ func TestTxStatementsThroughQuery(t *testing.T) {
 	schema := []string{`CREATE TABLE kv (id INTEGER PRIMARY KEY, v INTEGER)`, `INSERT INTO kv VALUES (1, 1)`}
 	t.Run("RELEASE", func(t *testing.T) {
 		env := newSQLiteEnv(t, Config{}, schema...)
-		conn, err := env.db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := env.heldConn(t)
 		mustExec(t, conn, `SAVEPOINT a`)
 		mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
 		if got, _ := readInt(t, env.c, env.db, q); got != 1 {
@@ -397,11 +378,7 @@ func TestTxStatementsThroughQuery(t *testing.T) {
 	})
 	t.Run("SAVEPOINT unread", func(t *testing.T) {
 		env := newSQLiteEnv(t, Config{}, schema...)
-		conn, err := env.db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := env.heldConn(t)
 		rows, err := conn.QueryContext(ctx, `SAVEPOINT a`)
 		if err != nil {
 			t.Fatal(err)
@@ -415,11 +392,7 @@ func TestTxStatementsThroughQuery(t *testing.T) {
 	})
 	t.Run("COMMIT", func(t *testing.T) {
 		env := newSQLiteEnv(t, Config{}, schema...)
-		conn, err := env.db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := env.heldConn(t)
 		mustExec(t, conn, `BEGIN`)
 		mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
 		rows, err := conn.QueryContext(ctx, `COMMIT`)

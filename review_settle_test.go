@@ -2,6 +2,7 @@ package cachedsql
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 )
 
@@ -21,11 +22,7 @@ func TestSettleRollbackUnreadThenCommit(t *testing.T) {
 	ctx := context.Background()
 	env := newSQLiteEnv(t, Config{}, settleSchema...)
 	env.warm(t, settleQuery)
-	conn, err := env.db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := env.heldConn(t)
 	mustExec(t, conn, `BEGIN`)
 	mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
 	rows, err := conn.QueryContext(ctx, `ROLLBACK`)
@@ -52,11 +49,7 @@ func TestSettleRollbackToUnreadThenCommit(t *testing.T) {
 	ctx := context.Background()
 	env := newSQLiteEnv(t, Config{}, settleSchema...)
 	env.warm(t, settleQuery)
-	conn, err := env.db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := env.heldConn(t)
 	mustExec(t, conn, `BEGIN`)
 	mustExec(t, conn, `SAVEPOINT s`)
 	mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
@@ -77,11 +70,7 @@ func TestSettleRollbackToUnreadThenCommit(t *testing.T) {
 func TestSettleCommitUnread(t *testing.T) {
 	ctx := context.Background()
 	env := newSQLiteEnv(t, Config{}, settleSchema...)
-	conn, err := env.db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := env.heldConn(t)
 	mustExec(t, conn, `BEGIN`)
 	mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
 	rows, err := conn.QueryContext(ctx, `COMMIT`)
@@ -106,11 +95,7 @@ func TestSettleCommitFailsAtStep(t *testing.T) {
 		`CREATE TABLE parent (id INTEGER PRIMARY KEY)`,
 		`CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)`)...)
 	env.warm(t, settleQuery)
-	conn, err := env.db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := env.heldConn(t)
 	mustExec(t, conn, `BEGIN`)
 	mustExec(t, conn, `UPDATE kv SET v = 2 WHERE id = 1`)
 	mustExec(t, conn, `INSERT INTO child VALUES (1, 99)`)
@@ -147,4 +132,16 @@ func TestInvalidateSpacedDottedName(t *testing.T) {
 	if got, want := readInt2(t, env, settleQuery); got != want {
 		t.Errorf(`after Invalidate("\"main\" . \"kv\""): cached read %d, database %d (filed as %q)`, got, want, normTable(env.c.dialect, `"main" . "kv"`))
 	}
+}
+
+// heldConn takes a connection out of env's pool for the test: the reads
+// through env.db then run on others.
+func (env *sqliteEnv) heldConn(t *testing.T) *sql.Conn {
+	t.Helper()
+	conn, err := env.db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -34,17 +35,7 @@ func TestConnSkipFollowsTheCall(t *testing.T) {
 	}
 
 	for round := range 2 { // a miss, then a hit
-		wantSnap, err := read(ctx, direct, modeText, q, []any{1.5, "small"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		gotSnap, err := read(ctx, cached, modeText, q, []any{1.5, "small"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := diff(wantSnap, gotSnap); len(d) > 0 {
-			t.Errorf("round %d: %s", round, joinDiffs(d))
-		}
+		sameAsDirect(t, direct, cached, q, []any{1.5, "small"}, fmt.Sprintf("round %d", round))
 	}
 }
 
@@ -69,17 +60,7 @@ func TestConnSkipStrayArgument(t *testing.T) {
 		t.Fatal("a stray argument should fail")
 	}
 	for round := range 2 {
-		want, err := read(ctx, direct, modeText, q, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := read(ctx, cached, modeText, q, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := diff(want, got); len(d) > 0 {
-			t.Errorf("round %d: %s", round, joinDiffs(d))
-		}
+		sameAsDirect(t, direct, cached, q, nil, fmt.Sprintf("round %d", round))
 	}
 }
 
@@ -143,17 +124,7 @@ func TestConnSkipKeepsExplicitPreparesApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 2 { // a miss, then a hit
-		want, err := read(ctx, direct, modeText, q, args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := read(ctx, cached, modeText, q, args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := diff(want, got); len(d) > 0 {
-			t.Errorf("round %d: db.Query after an explicit Prepare and one oversized call: %s", round, joinDiffs(d))
-		}
+		sameAsDirect(t, direct, cached, q, args, fmt.Sprintf("round %d: db.Query after an explicit Prepare and one oversized call", round))
 	}
 }
 
@@ -162,24 +133,13 @@ func TestConnSkipKeepsExplicitPreparesApart(t *testing.T) {
 // as the driver does directly (through the same prepare).
 func TestConnSkipStillHits(t *testing.T) {
 	requireMySQL(t)
-	ctx := context.Background()
 	direct := openDirect(t, "mysql", mysqlDSN())
 	cached := openCached(t, "mysql", mysqlDSN())
 	q := "SELECT ? AS v, LENGTH(?) AS n"
 	args := []any{1.5, "small"}
 	for round := range 3 {
 		before := stats(t, cached)
-		want, err := read(ctx, direct, modeText, q, args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := read(ctx, cached, modeText, q, args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := diff(want, got); len(d) > 0 {
-			t.Errorf("round %d: %s", round, joinDiffs(d))
-		}
+		sameAsDirect(t, direct, cached, q, args, fmt.Sprintf("round %d", round))
 		if after := stats(t, cached); round > 0 && after.L1Hits == before.L1Hits {
 			t.Errorf("round %d: not a hit", round)
 		}
@@ -229,17 +189,7 @@ func TestSkipMarkOnlyForItsCall(t *testing.T) {
 	if err := cached.QueryRowContext(ctx, q, 0.5, strings.Repeat("x", 5000)).Scan(new(any), new(int64)); err != nil {
 		t.Fatal(err)
 	}
-	want, err := read(ctx, direct, modeText, q, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := read(ctx, cached, modeText, q, args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := diff(want, got); len(d) > 0 {
-		t.Errorf("db.Query after an explicit Prepare following a Raw skip: %s", joinDiffs(d))
-	}
+	sameAsDirect(t, direct, cached, q, args, "db.Query after an explicit Prepare following a Raw skip")
 }
 
 // TestSkipNamespaceInvalidated: a write invalidates what reads through
@@ -273,5 +223,23 @@ func TestSkipNamespaceInvalidated(t *testing.T) {
 		if got := get(); got != want {
 			t.Errorf("after a write through cachedsql: %d, want %d", got, want)
 		}
+	}
+}
+
+// sameAsDirect fails t when q read through cached (as text, not prepared)
+// differs from q read directly.
+func sameAsDirect(t *testing.T, direct, cached *sql.DB, q string, args []any, what string) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := read(ctx, direct, modeText, q, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := read(ctx, cached, modeText, q, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diff(want, got); len(d) > 0 {
+		t.Errorf("%s: %s", what, joinDiffs(d))
 	}
 }
