@@ -349,7 +349,8 @@ func (c *Connector) withDeps(tables []string) []string {
 // sqlscan.TableName (lower case; in PostgreSQL its first 63 bytes). A name
 // the text would have to quote stays whole given bare (line-items, audit
 // log, x[1]); quoted parts ("my.table", `a.b`, [x.y], "a""b") are read as
-// the text reads them, so that a dot inside quotes does not cut.
+// the text reads them, so that a dot inside quotes does not cut. A name that
+// does not parse is cut at its last dot.
 func normTable(d sqlscan.Dialect, t string) string {
 	t = strings.TrimSpace(t)
 	if last, ok := lastNamePart(t); ok {
@@ -360,15 +361,17 @@ func normTable(d sqlscan.Dialect, t string) string {
 	return sqlscan.TableName(d, t)
 }
 
+// sqlSpace is what SQL reads as white space between tokens.
+const sqlSpace = " \t\n\r\f\v"
+
 // lastNamePart returns the last part of a dotted name whose parts may be
 // quoted with double quotes, backquotes or brackets (a doubled closing quote
-// standing for itself), unquoted; spaces around the dots do not count. ok is
-// false for a name with no quoted part, or whose quotes do not delimit whole
-// parts (a"b, "a"b, an unterminated quote).
+// standing for itself), unquoted; white space around the dots does not
+// count. ok is false for a name whose quotes do not delimit whole parts
+// (a"b, "a"b, an unterminated quote).
 func lastNamePart(t string) (last string, ok bool) {
-	quoted := false
 	skip := func(i int) int {
-		for i < len(t) && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r') {
+		for i < len(t) && strings.IndexByte(sqlSpace, t[i]) >= 0 {
 			i++
 		}
 		return i
@@ -376,7 +379,6 @@ func lastNamePart(t string) (last string, ok bool) {
 	for i := skip(0); ; {
 		var part strings.Builder
 		if i < len(t) && (t[i] == '"' || t[i] == '`' || t[i] == '[') {
-			quoted = true
 			closer := t[i]
 			if closer == '[' {
 				closer = ']'
@@ -404,12 +406,12 @@ func lastNamePart(t string) (last string, ok bool) {
 				}
 				j++
 			}
-			part.WriteString(strings.TrimRight(t[i:j], " \t\n\r"))
+			part.WriteString(strings.TrimRight(t[i:j], sqlSpace))
 			i = j
 		}
 		last = part.String()
 		if i = skip(i); i == len(t) {
-			return last, quoted
+			return last, true
 		}
 		if t[i] != '.' {
 			return "", false

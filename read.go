@@ -331,14 +331,27 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	if cn.settlesTx(p.st.Kind) {
+		if cn.tx == nil && prev != nil {
+			// A COMMIT or ROLLBACK that may not have run yet: until its rows
+			// close, the transaction goes on, uncertain (reads on this
+			// connection bypass, writes are kept for its end).
+			prev.uncertain = true
+			cn.tx = prev
+		}
 		return newHookRows(rows, func() { cn.settleTx(prev) }), nil
 	}
 	if p.st.Kind != sqlscan.Write && p.st.Kind != sqlscan.Unknown && !p.mayWrite {
 		return rows, nil
 	}
 	return newHookRows(rows, func() {
-		if cn.tx == nil {
+		// Again once the rows are read (some drivers write as they are): at
+		// once, unless a transaction this connection is sure of keeps the
+		// write for its end.
+		if cn.tx == nil || cn.tx.uncertain {
 			cn.afterStatement(context.Background(), p, nil)
+		}
+		if _, ok := cn.inner.(autoCommitter); ok {
+			cn.settleTx(nil) // "BEGIN; UPDATE ..." whose BEGIN never ran
 		}
 	}), nil
 }

@@ -238,16 +238,19 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		if failed || s == nil {
 			return
 		}
+		ac, settles := cn.inner.(autoCommitter)
+		if settles && cn.rowsOpen {
+			// Sent through Query: mattn/go-sqlite3 runs it only as its rows
+			// are read, if at all. Whether it committed is decided when they
+			// close (settleTx); its savepoints are kept, which can only make
+			// a ROLLBACK TO forget less.
+			return
+		}
 		outermost, ambiguous := s.release(st.Savepoint)
 		if !s.bySavepoint {
 			return // inside BEGIN: no RELEASE commits
 		}
-		if ac, ok := cn.inner.(autoCommitter); ok {
-			if cn.rowsOpen {
-				// Sent through Query: mattn/go-sqlite3 runs it only as its
-				// rows are read. Decided when they close (settleTx).
-				return
-			}
+		if settles {
 			// The driver can say whether the connection is back in
 			// autocommit: no need to match names.
 			outermost, ambiguous = ac.AutoCommit(), false
@@ -454,26 +457,21 @@ func (cn *conn) settlesTx(k sqlscan.Kind) bool {
 }
 
 // settleTx runs when the rows of such a statement close, and brings the
-// transaction state in line with what the driver says:
-//   - a state the statement ended (COMMIT, ROLLBACK, the outermost RELEASE)
-//     while the driver is still in a transaction (the statement failed when
-//     SQLite ran it, or its rows closed unread) goes on, uncertain;
-//   - a state begun with SQL while the driver is back in autocommit (a
-//     RELEASE that committed, a SAVEPOINT or BEGIN that never ran) ends;
-//   - a state that ended is invalidated again, since its COMMIT may have run
-//     only as the rows were read, after the first invalidation, which a
-//     reader could have undone by filling from the old rows.
+// transaction state in line with what the driver says. A state begun with
+// SQL ends once the driver is back in autocommit (a COMMIT, ROLLBACK or
+// RELEASE that ran as its rows were read; a SAVEPOINT or BEGIN that never
+// ran), and what it wrote is invalidated then; while the driver is still in
+// a transaction (the statement failed when SQLite ran it, or its rows closed
+// unread) the state goes on, uncertain since writeQuery. A state that ended
+// before (prev, no longer the connection's) is invalidated again: its
+// COMMIT may have run after the first invalidation, which a reader could
+// have undone by filling from the old rows.
 func (cn *conn) settleTx(prev *txState) {
 	ac, ok := cn.inner.(autoCommitter)
 	if !ok {
 		return
 	}
-	inTx := !ac.AutoCommit()
-	switch s := cn.tx; {
-	case s == nil && prev != nil && inTx:
-		prev.uncertain = true
-		cn.tx = prev
-	case s != nil && s.sql && !cn.manualCommit && !inTx:
+	if s := cn.tx; s != nil && s.sql && !cn.manualCommit && ac.AutoCommit() {
 		cn.endSQLTx(s, false)
 		s.flush(cn)
 	}
