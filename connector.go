@@ -481,6 +481,19 @@ func (c *Connector) advance(ctx context.Context, tables []string, all bool) erro
 	return err
 }
 
+// TableName is the name under which a namespace's generations and
+// invalidation events file the table a program names as Invalidate,
+// Config.Tables and Config.Dependencies take it ("orders", "public.Orders",
+// `"my.table"`): its last dotted component, unquoted, in lower case, and in
+// PostgreSQL cut to 63 bytes as the server cuts it. driverName picks the
+// dialect as Config.DriverName does ("" for none, which cuts nothing). A
+// program that publishes invalidations without a Connector (the command
+// line's invalidate) files its names with it, or the readers' entries of
+// those tables stay.
+func TableName(driverName, table string) string {
+	return normTable(sqlscan.DialectOf(driverName), table)
+}
+
 // Invalidate calls Connector.Invalidate on the connector behind db.
 func Invalidate(ctx context.Context, db interface{ Driver() driver.Driver }, tables ...string) error {
 	d, ok := db.Driver().(*connectorDriver)

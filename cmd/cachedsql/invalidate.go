@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cachedsql/cachedsql"
 	"github.com/cachedsql/cachedsql/generation"
 )
 
@@ -23,6 +24,10 @@ service, a trigger. With --all every table of the namespace is invalidated.
 The namespace is the namespace= key of the applications' DSN; without that
 key it is derived from their driver and dsn keys, so pass their DSN with --dsn
 (its redis= key then also gives the Redis URL).
+
+A TABLE is named as in SQL (orders, public.Orders, '"my.table"'); it is
+filed as the applications file it: its last dotted part, unquoted, in lower
+case (with --dsn, PostgreSQL's names are also cut to 63 bytes).
 
 Example:
   cachedsql invalidate --redis redis://127.0.0.1:6379/0 --namespace shop orders order_items`,
@@ -49,11 +54,15 @@ func runInvalidate(ctx context.Context, t *target, all bool, tables []string, ou
 	case !all && len(tables) == 0:
 		return usagef("name the tables that changed (or --all for every table)")
 	}
-	for _, tb := range tables {
+	names := make([]string, len(tables))
+	for i, tb := range tables {
 		if strings.TrimSpace(tb) == "" || strings.ContainsAny(tb, " \t\n") {
 			return usagef("table name %q: expected one name per argument, without spaces", tb)
 		}
+		// Filed as the readers file them: Orders and public.orders are orders.
+		names[i] = cachedsql.TableName(t.driver, tb)
 	}
+	tables = names
 	client, err := openRedis(ctx, t.redisURL)
 	if err != nil {
 		return err

@@ -512,18 +512,25 @@ func TestInvalidateSeenByReader(t *testing.T) {
 	s := redistest.Start(t)
 	dir := t.TempDir()
 	tests := []struct {
-		name string
-		dsn  func(path string) string
-		args func(dsn string) []string
+		name  string
+		dsn   func(path string) string
+		args  func(dsn string) []string
+		table string // as the command is given it
 	}{
 		{"namespace flag",
 			func(path string) string {
 				return "driver=sqlite3 dsn='file:" + path + "' namespace=app redis=" + s.URL()
 			},
-			func(string) []string { return []string{"--redis", s.URL(), "--namespace", "app"} }},
+			func(string) []string { return []string{"--redis", s.URL(), "--namespace", "app"} }, "items"},
 		{"dsn flag",
 			func(path string) string { return "driver=sqlite3 dsn='file:" + path + "' redis=" + s.URL() },
-			func(dsn string) []string { return []string{"--dsn", dsn} }},
+			func(dsn string) []string { return []string{"--dsn", dsn} }, "items"},
+		// Named as in SQL: filed as the reader files it (items).
+		{"qualified and quoted",
+			func(path string) string {
+				return "driver=sqlite3 dsn='file:" + path + "' namespace=app2 redis=" + s.URL()
+			},
+			func(string) []string { return []string{"--redis", s.URL(), "--namespace", "app2"} }, `Main."Items"`},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -583,7 +590,7 @@ func TestInvalidateSeenByReader(t *testing.T) {
 				t.Fatalf("before invalidate: the read was not an L1 hit (%d -> %d)", before.L1Hits, after.L1Hits)
 			}
 
-			r := runCLI(t, append([]string{"invalidate"}, append(tc.args(dsn), "items")...)...)
+			r := runCLI(t, append([]string{"invalidate"}, append(tc.args(dsn), tc.table)...)...)
 			if r.code != 0 {
 				t.Fatalf("invalidate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 			}

@@ -73,6 +73,7 @@ func redactErr(err error, raw string) string {
 // given directly or taken from an application's cachedsql DSN.
 type target struct {
 	redisURL, namespace, dsn string
+	driver                   string // the DSN's driver= key, for the names' dialect
 }
 
 // resolve fills what the DSN gives and checks that both parts are known.
@@ -85,6 +86,7 @@ func (t *target) resolve() error {
 		if t.redisURL == "" {
 			t.redisURL = cfg.RedisURL
 		}
+		t.driver = cfg.DriverName
 		if t.namespace == "" {
 			ns, err := namespaceOf(cfg)
 			if err != nil {
