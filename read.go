@@ -346,12 +346,18 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 	return newHookRows(rows, func() {
 		// Again once the rows are read (some drivers write as they are): at
 		// once, unless a transaction this connection is sure of keeps the
-		// write for its end.
-		if cn.tx == nil || cn.tx.uncertain {
+		// write for its end (it may have begun since the write was sent,
+		// and the write run inside it).
+		switch s := cn.tx; {
+		case s == nil || s.uncertain:
 			cn.afterStatement(context.Background(), p, nil)
+		default:
+			s.add(p.writes, p.st.WritesAll || p.st.Kind == sqlscan.Unknown || p.mayWrite)
 		}
-		if _, ok := cn.inner.(autoCommitter); ok {
-			cn.settleTx(nil) // "BEGIN; UPDATE ..." whose BEGIN never ran
+		if s := cn.tx; s != nil && s.uncertain {
+			if _, ok := cn.inner.(autoCommitter); ok {
+				cn.settleTx(nil) // "BEGIN; UPDATE ..." whose BEGIN never ran
+			}
 		}
 	}), nil
 }

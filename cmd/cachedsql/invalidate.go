@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cachedsql/cachedsql"
@@ -27,7 +28,8 @@ key it is derived from their driver and dsn keys, so pass their DSN with --dsn
 
 A TABLE is named as in SQL (orders, public.Orders, '"my.table"'); it is
 filed as the applications file it: its last dotted part, unquoted, in lower
-case (with --dsn, PostgreSQL's names are also cut to 63 bytes).
+case (with --dsn, PostgreSQL's names are also cut to 63 bytes). Where that
+differs from the argument, the argument as given is invalidated too.
 
 Example:
   cachedsql invalidate --redis redis://127.0.0.1:6379/0 --namespace shop orders order_items`,
@@ -54,13 +56,20 @@ func runInvalidate(ctx context.Context, t *target, all bool, tables []string, ou
 	case !all && len(tables) == 0:
 		return usagef("name the tables that changed (or --all for every table)")
 	}
-	names := make([]string, len(tables))
-	for i, tb := range tables {
+	var names []string
+	for _, tb := range tables {
 		if strings.TrimSpace(tb) == "" || strings.ContainsAny(tb, " \t\n") {
 			return usagef("table name %q: expected one name per argument, without spaces", tb)
 		}
-		// Filed as the readers file them: Orders and public.orders are orders.
-		names[i] = cachedsql.TableName(t.driver, tb)
+		// Filed as the readers file them (Orders and public.orders are
+		// orders), and as given too where that differs: a table whose quoted
+		// name holds a dot or brackets ("shop.items") is filed whole, and
+		// scripts name it so. Invalidating one name too many costs nothing.
+		for _, n := range []string{cachedsql.TableName(t.driver, tb), tb} {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
 	}
 	tables = names
 	client, err := openRedis(ctx, t.redisURL)
