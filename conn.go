@@ -41,6 +41,9 @@ type conn struct {
 	// could not read (and, with MySQL, the server could not be asked).
 	autocommitUnknown bool
 	probeWarned       bool // the failure of readTxVars after a SET was logged
+	// txRowsOpen counts transaction statements sent through Query whose rows
+	// are still open: the driver may not have run them yet (settleTx).
+	txRowsOpen int
 	// rowsOpen is set while afterStatement runs for a query whose rows the
 	// caller has not read: the connection cannot be asked anything.
 	rowsOpen bool

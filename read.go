@@ -338,7 +338,11 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 			prev.uncertain = true
 			cn.tx = prev
 		}
-		return newHookRows(rows, func() { cn.settleTx(prev) }), nil
+		cn.txRowsOpen++
+		return newHookRows(rows, func() {
+			cn.txRowsOpen--
+			cn.settleTx(prev)
+		}), nil
 	}
 	if p.st.Kind != sqlscan.Write && p.st.Kind != sqlscan.Unknown && !p.mayWrite {
 		return rows, nil
@@ -354,10 +358,11 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 		default:
 			s.add(p.writes, p.st.WritesAll || p.st.Kind == sqlscan.Unknown || p.mayWrite)
 		}
-		if s := cn.tx; s != nil && s.uncertain {
-			if _, ok := cn.inner.(autoCommitter); ok {
-				cn.settleTx(nil) // "BEGIN; UPDATE ..." whose BEGIN never ran
-			}
+		// A state the driver has left ("BEGIN; UPDATE ..." whose BEGIN never
+		// ran; SQLite rolling back on its own) ends, unless a transaction
+		// statement sent through Query may still run.
+		if _, ok := cn.inner.(autoCommitter); ok && cn.txRowsOpen == 0 {
+			cn.settleTx(nil)
 		}
 	}), nil
 }

@@ -301,6 +301,14 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.tx.flush(cn)
 		cn.tx.uncertain = true
 	}
+	if s := cn.tx; s != nil && s.sql && !cn.rowsOpen && cn.txRowsOpen == 0 && !cn.manualCommit {
+		if ac, ok := cn.inner.(autoCommitter); ok && ac.AutoCommit() {
+			// SQLite left the transaction on its own (ON CONFLICT ROLLBACK,
+			// RAISE(ROLLBACK)): this write committed at once.
+			cn.endSQLTx(s, false)
+			s.flush(cn)
+		}
+	}
 	if s := cn.tx; s != nil {
 		s.add(p.writes, all)
 		if !s.uncertain {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachedsql/cachedsql"
 	"github.com/cachedsql/cachedsql/generation"
+	"github.com/cachedsql/cachedsql/sqlscan"
 )
 
 func init() {
@@ -29,7 +30,7 @@ key it is derived from their driver and dsn keys, so pass their DSN with --dsn
 A TABLE is named as in SQL (orders, public.Orders, '"my.table"'); it is
 filed as the applications file it: its last dotted part, unquoted, in lower
 case (with --dsn, PostgreSQL's names are also cut to 63 bytes). Where that
-differs from the argument, the argument as given is invalidated too.
+differs from the whole argument in lower case, that is invalidated too.
 
 Example:
   cachedsql invalidate --redis redis://127.0.0.1:6379/0 --namespace shop orders order_items`,
@@ -62,10 +63,10 @@ func runInvalidate(ctx context.Context, t *target, all bool, tables []string, ou
 			return usagef("table name %q: expected one name per argument, without spaces", tb)
 		}
 		// Filed as the readers file them (Orders and public.orders are
-		// orders), and as given too where that differs: a table whose quoted
-		// name holds a dot or brackets ("shop.items") is filed whole, and
-		// scripts name it so. Invalidating one name too many costs nothing.
-		for _, n := range []string{cachedsql.TableName(t.driver, tb), tb} {
+		// orders), and whole too where that differs: a table whose quoted
+		// name holds a dot or brackets ("Shop.Items") is filed whole (in lower
+		// case), and scripts name it so. One name too many costs nothing.
+		for _, n := range []string{cachedsql.TableName(t.driver, tb), sqlscan.TableName(sqlscan.DialectOf(t.driver), tb)} {
 			if !slices.Contains(names, n) {
 				names = append(names, n)
 			}
