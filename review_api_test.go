@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -450,6 +451,24 @@ func TestNormTable(t *testing.T) {
 		want := sqlscan.Scan(sqlscan.SQLite, "SELECT 1 FROM "+tc.from).Reads
 		if got := normTable(sqlscan.SQLite, tc.name); len(want) != 1 || got != want[0] {
 			t.Errorf("normTable(%s) = %q; the scanner files FROM %s as %q", tc.name, got, tc.from, want)
+		}
+	}
+}
+
+// TestTableName: the exported filing, which the command line's invalidate
+// uses, is the one Invalidate uses, with the dialect of the driver name.
+func TestTableName(t *testing.T) {
+	long := strings.Repeat("x", 70)
+	for _, tc := range []struct{ driver, name, want string }{
+		{"pgx", `public."Orders"`, "orders"},
+		{"", "Shop.Items", "items"},
+		{"sqlite3", `"shop.items"`, "shop.items"},
+		{"mysql", "`a.b`", "a.b"},
+		{"pgx", long, long[:63]}, // PostgreSQL cuts names to 63 bytes
+		{"", long, long},
+	} {
+		if got := TableName(tc.driver, tc.name); got != tc.want {
+			t.Errorf("TableName(%q, %q) = %q, want %q", tc.driver, tc.name, got, tc.want)
 		}
 	}
 }
