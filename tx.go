@@ -35,9 +35,10 @@ func (t *tx) Rollback() error {
 	err := t.inner.Rollback()
 	st := t.cn.tx
 	t.cn.endDriverTx()
-	if st != nil && (st.uncertain || t.cn.c.dialect == sqlscan.MySQL) {
+	if st != nil && (st.uncertain || err != nil || t.cn.c.dialect == sqlscan.MySQL) {
 		// MySQL: writes to MyISAM, Aria or MEMORY tables stay after a
-		// rollback.
+		// rollback. A rollback that failed may have found no transaction
+		// (SQLite left it on its own, and what followed committed).
 		st.flush(t.cn)
 	}
 	return err
@@ -301,11 +302,17 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.tx.flush(cn)
 		cn.tx.uncertain = true
 	}
-	if s := cn.tx; s != nil && s.sql && !cn.rowsOpen && cn.txRowsOpen == 0 && !cn.manualCommit {
+	if s := cn.tx; s != nil && !cn.rowsOpen && cn.txRowsOpen == 0 && !cn.manualCommit {
 		if ac, ok := cn.inner.(autoCommitter); ok && ac.AutoCommit() {
 			// SQLite left the transaction on its own (ON CONFLICT ROLLBACK,
-			// RAISE(ROLLBACK)): this write committed at once.
-			cn.endSQLTx(s, false)
+			// RAISE(ROLLBACK)): this write committed at once. A state begun
+			// with SQL ends; a driver transaction's goes on, uncertain, until
+			// its Commit or Rollback (which will fail).
+			if s.sql {
+				cn.endSQLTx(s, false)
+			} else {
+				s.uncertain = true
+			}
 			s.flush(cn)
 		}
 	}
