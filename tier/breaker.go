@@ -88,13 +88,23 @@ func (b *breaker) done(ctx context.Context, err error) {
 	switch {
 	case !isOutage(err):
 		b.success()
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || pastDeadline(ctx):
 		// The caller gave up: that says nothing about Redis. A probe must
 		// still hand its turn on, or the breaker would stay half-open.
+		// (The deadline is read as well as Err: the client's read deadline
+		// and the context's timer end together, and on a busy machine the
+		// read's timeout error can come back before the timer has run.)
 		b.state.CompareAndSwap(int32(BreakerHalfOpen), int32(BreakerOpen))
 	default:
 		b.failure()
 	}
+}
+
+// pastDeadline reports a context whose deadline has passed, whether or not
+// its timer has ended it yet.
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 func (b *breaker) success() {

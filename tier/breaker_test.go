@@ -135,3 +135,30 @@ func TestBreakerStateString(t *testing.T) {
 		}
 	}
 }
+
+// lateContext has a deadline that has passed and an Err that does not say so
+// yet: a context whose timer has not run, as on a busy machine.
+type lateContext struct{ context.Context }
+
+func (lateContext) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+func (lateContext) Err() error                  { return nil }
+
+// TestBreakerCallerPastDeadline: a call that failed because its caller's
+// deadline came is not Redis's failure, even when the context's timer has
+// not yet set Err (TestL2PausedShortDeadlines failed so under load).
+func TestBreakerCallerPastDeadline(t *testing.T) {
+	b := newBreaker(2, time.Second, time.Second, func() int64 { return 0 })
+	ctx := lateContext{context.Background()}
+	for range 5 {
+		b.done(ctx, fmt.Errorf("read: %w", context.DeadlineExceeded))
+		b.done(ctx, errRefused)
+	}
+	if st := BreakerState(b.state.Load()); st != BreakerClosed {
+		t.Fatalf("breaker %v after failures past the caller's deadline, want closed", st)
+	}
+	b.done(context.Background(), errRefused)
+	b.done(context.Background(), errRefused)
+	if st := BreakerState(b.state.Load()); st != BreakerOpen {
+		t.Fatalf("breaker %v after two failures of callers within their time, want open", st)
+	}
+}
