@@ -12,18 +12,21 @@ import (
 )
 
 // TestInvalidateNameAsGiven: a table whose name holds a dot or brackets
-// (created quoted) is filed by the reader whole ("shop.items" is shop.items),
-// and scripts name it as given: the command publishes the argument as given
-// as well as filed (review 14: filing alone cut it to items).
+// (created quoted) is filed by readers whole, in lower case ("Shop.Items" is
+// shop.items), and scripts name it as given: the command publishes the
+// whole argument in lower case as well as filed (review 14: filing alone cut
+// it to items; review 15: publishing it as given missed the capitals).
 func TestInvalidateNameAsGiven(t *testing.T) {
 	s := redistest.Start(t)
 	dir := t.TempDir()
 	for i, tc := range []struct{ sqlName, arg string }{
 		{`"shop.items"`, `shop.items`},
 		{`"[items]"`, `[items]`},
+		{`"Shop.Items"`, `Shop.Items`},
+		{`"[Items]"`, `[Items]`},
 	} {
 		t.Run(tc.arg, func(t *testing.T) {
-			path := filepath.Join(dir, fmt.Sprintf("r14_%d.db", i))
+			path := filepath.Join(dir, fmt.Sprintf("names%d.db", i))
 			raw, err := sql.Open("sqlite3", "file:"+path)
 			if err != nil {
 				t.Fatal(err)
@@ -32,7 +35,7 @@ func TestInvalidateNameAsGiven(t *testing.T) {
 			if _, err := raw.Exec(`CREATE TABLE ` + tc.sqlName + ` (id INTEGER PRIMARY KEY, price INTEGER); INSERT INTO ` + tc.sqlName + ` VALUES (1, 100)`); err != nil {
 				t.Fatal(err)
 			}
-			ns := fmt.Sprintf("r14_%d", i)
+			ns := fmt.Sprintf("names%d", i)
 			cfg, err := cachedsql.ParseDSN("driver=sqlite3 dsn='file:" + path + "' namespace=" + ns + " redis=" + s.URL())
 			if err != nil {
 				t.Fatal(err)
