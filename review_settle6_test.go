@@ -67,3 +67,44 @@ func TestAutoRollbackInDriverTx(t *testing.T) {
 		t.Errorf("auto-rollback inside sql.Tx, write, Rollback: cached read %d, database %d", got, want)
 	}
 }
+
+// TestAutoRollbackInDriverTxViaQuery: as TestAutoRollbackInDriverTx, but
+// the statement SQLite rolls back on, and the write after it, are sent
+// through tx.Query (INSERT/UPDATE ... RETURNING). The write commits at once,
+// and must be invalidated before tx.Rollback (review 17).
+func TestAutoRollbackInDriverTxViaQuery(t *testing.T) {
+	ctx := context.Background()
+	env := newSQLiteEnv(t, Config{}, append(settleSchema,
+		`CREATE TABLE u (id INTEGER PRIMARY KEY ON CONFLICT ROLLBACK)`)...)
+	env.warm(t, settleQuery)
+	conn := env.heldConn(t)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, tx, `INSERT INTO u VALUES (1)`)
+	if rows, err := tx.QueryContext(ctx, `INSERT INTO u VALUES (1) RETURNING id`); err == nil {
+		for rows.Next() {
+		}
+		if rows.Err() == nil {
+			t.Fatal("duplicate insert did not fail")
+		}
+		rows.Close()
+	}
+	rows, err := tx.QueryContext(ctx, `UPDATE kv SET v = 2 WHERE id = 1 RETURNING v`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rawInt(t, env.raw, settleQuery); got != 2 {
+		t.Fatalf("the UPDATE did not commit at once: %d", got)
+	}
+	if got, want := readInt2(t, env, settleQuery); got != want {
+		t.Errorf("auto-rollback (via Query) inside sql.Tx, then a write via Query, before Rollback: cached read %d, database %d", got, want)
+	}
+	tx.Rollback() // fails: SQLite has no transaction open
+}

@@ -486,8 +486,15 @@ func (cn *conn) settleTx(prev *txState) {
 	if !ok {
 		return
 	}
-	if s := cn.tx; s != nil && s.sql && !cn.manualCommit && ac.AutoCommit() {
-		cn.endSQLTx(s, false)
+	if s := cn.tx; s != nil && !cn.manualCommit && ac.AutoCommit() {
+		if s.sql {
+			cn.endSQLTx(s, false)
+		} else {
+			// A driver transaction SQLite left on its own: its Commit or
+			// Rollback is still to come (and will fail); what was written
+			// since committed at once.
+			s.uncertain = true
+		}
 		s.flush(cn)
 	}
 	if prev != nil && prev != cn.tx {
