@@ -479,6 +479,12 @@ func TestRedisAdvanceWhileDown(t *testing.T) {
 	if after[1]&localBit == 0 {
 		t.Fatalf("unpublished generation %x lacks the local marker", after[1])
 	}
+	// Restarted only once A's loops have met the outage: a restart quick
+	// enough to fall between two of their calls would leave nothing to log
+	// (CI saw 0 warnings once).
+	eventually(t, "A logs the outage", 10*time.Second, func() bool {
+		return strings.Contains(logged.String(), "level=WARN")
+	})
 	s.Restart()
 	// Redis came back empty: the table has a number there only if A published.
 	hash, _ := Keys("ns")
