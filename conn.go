@@ -29,6 +29,7 @@ type conn struct {
 	rs   driver.SessionResetter
 	val  driver.Validator
 	nvc  driver.NamedValueChecker
+	ac   autoCommitter // can say whether it is in autocommit (mattn/go-sqlite3)
 
 	tx      *txState // non-nil inside a transaction (driver Tx or SQL BEGIN)
 	session bool     // session state changed: results here may differ from other connections
@@ -144,6 +145,7 @@ func wrapConn(c *Connector, ic driver.Conn) *conn {
 	cn.rs, _ = ic.(driver.SessionResetter)
 	cn.val, _ = ic.(driver.Validator)
 	cn.nvc, _ = ic.(driver.NamedValueChecker)
+	cn.ac, _ = ic.(autoCommitter)
 	return cn
 }
 

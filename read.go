@@ -361,7 +361,7 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 		// A state the driver has left ("BEGIN; UPDATE ..." whose BEGIN never
 		// ran; SQLite rolling back on its own) ends, unless a transaction
 		// statement sent through Query may still run.
-		if _, ok := cn.inner.(autoCommitter); ok && cn.txRowsOpen == 0 {
+		if cn.ac != nil && cn.txRowsOpen == 0 {
 			cn.settleTx(nil)
 		}
 	}), nil

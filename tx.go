@@ -225,7 +225,7 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.tx.savepoint(st.Savepoint)
 		return
 	case sqlscan.RollbackTo:
-		if _, settles := cn.inner.(autoCommitter); settles && cn.rowsOpen {
+		if cn.ac != nil && cn.rowsOpen {
 			// Sent through Query, it may never run (rows closed unread): keep
 			// what it would undo, which can only over-invalidate.
 			return
@@ -239,8 +239,8 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		if failed || s == nil {
 			return
 		}
-		ac, settles := cn.inner.(autoCommitter)
-		if settles && cn.rowsOpen {
+		ac := cn.ac
+		if ac != nil && cn.rowsOpen {
 			// Sent through Query: mattn/go-sqlite3 runs it only as its rows
 			// are read, if at all. Whether it committed is decided when they
 			// close (settleTx); its savepoints are kept, which can only make
@@ -251,7 +251,7 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		if !s.bySavepoint {
 			return // inside BEGIN: no RELEASE commits
 		}
-		if settles {
+		if ac != nil {
 			// The driver can say whether the connection is back in
 			// autocommit: no need to match names.
 			outermost, ambiguous = ac.AutoCommit(), false
@@ -303,7 +303,7 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		cn.tx.uncertain = true
 	}
 	if s := cn.tx; s != nil && !cn.rowsOpen && cn.txRowsOpen == 0 && !cn.manualCommit {
-		if ac, ok := cn.inner.(autoCommitter); ok && ac.AutoCommit() {
+		if cn.ac != nil && cn.ac.AutoCommit() {
 			// SQLite left the transaction on its own (ON CONFLICT ROLLBACK,
 			// RAISE(ROLLBACK)): this write committed at once. A state begun
 			// with SQL ends; a driver transaction's goes on, uncertain, until
@@ -465,8 +465,7 @@ type autoCommitter interface{ AutoCommit() bool }
 func (cn *conn) settlesTx(k sqlscan.Kind) bool {
 	switch k {
 	case sqlscan.Begin, sqlscan.Commit, sqlscan.Rollback, sqlscan.Savepoint, sqlscan.RollbackTo, sqlscan.Release:
-		_, ok := cn.inner.(autoCommitter)
-		return ok
+		return cn.ac != nil
 	}
 	return false
 }
@@ -482,8 +481,8 @@ func (cn *conn) settlesTx(k sqlscan.Kind) bool {
 // COMMIT may have run after the first invalidation, which a reader could
 // have undone by filling from the old rows.
 func (cn *conn) settleTx(prev *txState) {
-	ac, ok := cn.inner.(autoCommitter)
-	if !ok {
+	ac := cn.ac
+	if ac == nil {
 		return
 	}
 	if s := cn.tx; s != nil && !cn.manualCommit && ac.AutoCommit() {
