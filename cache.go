@@ -243,7 +243,8 @@ type plan struct {
 	// query on the connection path was driver.ErrSkip (go-sql-driver/mysql
 	// without interpolateParams, or with an argument too large to inline):
 	// later connection-path misses skip the L2 lookup before asking it again,
-	// and first look for the prepared-statement path's result in L1.
+	// and first look in L1 for the result of the statement database/sql
+	// prepared after a skip of the same call (Connector.skipNamespace).
 	connSkips atomic.Bool
 	// sizes is the sizeHint of the last fill of this query: rows in its low
 	// 24 bits, small []byte values in the next 20, their bytes in the top 20
