@@ -144,3 +144,40 @@ func BenchmarkL1Interleaved(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkL1SetFull stores 8 KiB values (a 100-row result's entry) under
+// fresh keys into a full 64 MiB L1 and a full plain bigcache, in turn, so
+// that every set evicts: the steady state of a process past its first
+// l1_mib of fills, where a miss's store costs most (bigcache copies the
+// value twice, into its shard's buffer and then into the ring, whose memory
+// is cold by then). The ratio says what L1 adds to bigcache's own set.
+func BenchmarkL1SetFull(b *testing.B) {
+	const size = 8 << 10
+	l, err := NewL1(L1Config{CapacityMiB: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	bc := newBaselineBigcache(b)
+	ctx := context.Background()
+	room := make([]byte, L1Room+size) // SetWithRoom writes its header in place
+	v := room[L1Room:]
+	n := uint64(0)
+	for range 2 * (64 << 20) / size {
+		n++
+		k := testKey(n)
+		if err := l.SetWithRoom(ctx, k, room, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		if err := bc.Set(string(k[:]), v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if s := l.Stats(); s.Bytes < s.Capacity*9/10 {
+		b.Fatalf("L1 holds %d of %d bytes after the fill: not full", s.Bytes, s.Capacity)
+	}
+	interleave(b, []namedCall{
+		{"bigcache", func() error { n++; k := testKey(n); return bc.Set(string(k[:]), v) }},
+		{"L1", func() error { n++; return l.SetWithRoom(ctx, testKey(n), room, time.Hour) }},
+	})
+}
