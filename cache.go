@@ -423,7 +423,7 @@ func lastNamePart(t string) (last string, ok bool) {
 
 // ttlFor picks the strategy of one query: context, hint, table rule, default.
 func (c *Connector) ttlFor(ctx context.Context, p *plan) time.Duration {
-	if s, ok := strategyFrom(ctx); ok {
+	if s, ok := strategyFrom(ctx); ok && !s.isZero() {
 		return s.ttl
 	}
 	if !p.hint.isZero() {

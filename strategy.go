@@ -78,7 +78,9 @@ func ParseStrategy(v string) (Strategy, error) {
 type strategyKey struct{}
 
 // WithStrategy returns a context under which queries use s, whatever their
-// hints, table rules and the default say.
+// hints, table rules and the default say. The zero Strategy chooses nothing:
+// under it, queries follow their hints, rules and the default again (as the
+// zero Config.TTL means the default), even below a context that chose one.
 func WithStrategy(ctx context.Context, s Strategy) context.Context {
 	return context.WithValue(ctx, strategyKey{}, s)
 }

@@ -114,6 +114,16 @@ func TestStrategyPrecedence(t *testing.T) {
 	if n := d.QueryCount(hinted); n != 2 {
 		t.Fatalf("WithStrategy(NoCache) over a hint: %d database reads; want 2", n)
 	}
+	// The zero Strategy chooses nothing: the hint rules again, even below a
+	// context that chose NoCache (it used to mean "never cache").
+	read(WithStrategy(WithStrategy(bg, NoCache), Strategy{}), hinted)
+	if n := d.QueryCount(hinted); n != 2 {
+		t.Fatalf("WithStrategy(Strategy{}) over a hint: %d database reads; want 2 (a hit)", n)
+	}
+	read(WithStrategy(bg, Strategy{}), prices)
+	if n := d.QueryCount(prices); n != 4 {
+		t.Fatalf("WithStrategy(Strategy{}) over a NoCache rule: %d database reads; want 4", n)
+	}
 	// Tables without a rule use the default.
 	read(bg, "SELECT name FROM users")
 	read(bg, "SELECT name FROM users")
