@@ -586,6 +586,8 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		return &fill{}, nil
 	}
 	data := buf[tier.L1Room:]
+	// The entry's life counts from here, in Redis as in L1 (see the L2 write).
+	stored := time.Now()
 	// A fill that began before an invalidation is stored under the generations
 	// it read at the start, which no later reader asks for.
 	kept := sh.keep(mark, func() {
@@ -605,15 +607,25 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 		l2 := sh.l2
 		// The write owns the scratch buffer until it is done: no copy.
 		sh.async(func() { // skipped once the namespace's last connector has closed
-			wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer putScratch(bp, buf)
+			// Redis counts PX from when the SET arrives, which may be well
+			// after the store: this goroutine may start late, and the client
+			// may wait for a pooled connection, dial, or retry. So the write
+			// asks for what is left of the TTL, and gets a fraction of the
+			// TTL to be sent in; the entry can outlive the TTL counted from
+			// the store by at most that (l2WriteBudget).
+			left := ttl - time.Since(stored)
+			if left < time.Millisecond {
+				return // nothing worth writing is left
+			}
+			wctx, cancel := context.WithTimeout(context.Background(), l2WriteBudget(ttl))
 			defer cancel()
 			// No lock across a Redis call: a reset waits for none. (An L2
 			// write is exposed to a Redis that lost writes anyway: see
 			// generation's Redis losing writes.)
-			if sh.resets.Load() == mark && l2.Set(wctx, key, data, ttl) != nil {
+			if sh.resets.Load() == mark && l2.Set(wctx, key, data, left) != nil {
 				sh.ctr.l2Errors.Add(1)
 			}
-			putScratch(bp, buf)
 		})
 	} else {
 		putScratch(bp, buf)
@@ -621,6 +633,14 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	f := &mem.fill
 	f.res, f.mem = res, mem
 	return f, nil
+}
+
+// l2WriteBudget is how long a fill's Redis write may take, and so by how
+// much its entry may outlive the TTL: a tenth of the TTL, at least 50 ms (a
+// busy client's pool wait) and at most 5 s. A write that takes longer is
+// dropped (an L2 error): the next process to miss fills it again.
+func l2WriteBudget(ttl time.Duration) time.Duration {
+	return min(max(ttl/10, 50*time.Millisecond), 5*time.Second)
 }
 
 // encodeScratch holds buffers for encoding fills. Appending into a fresh
