@@ -183,17 +183,26 @@ func (cn *conn) setBusy(ch *chan struct{}) {
 	cn.mu.Unlock()
 }
 
-// clearBusy ends the busy state, then runs what waited for it.
+// clearBusy runs what waited for the shared query to end, then ends the
+// busy state. In that order: the next user of the connection, woken by the
+// end, must not meet a deferred close still running on the inner
+// connection. A close deferred while those run is run too.
 func (cn *conn) clearBusy(ch *chan struct{}) {
-	cn.mu.Lock()
-	cn.busy.Store(nil)
-	fs := cn.deferred
-	cn.deferred = nil
-	cn.mu.Unlock()
-	close(*ch)
-	for _, f := range fs {
-		f()
+	for {
+		cn.mu.Lock()
+		fs := cn.deferred
+		cn.deferred = nil
+		if len(fs) == 0 {
+			cn.busy.Store(nil)
+			cn.mu.Unlock()
+			break
+		}
+		cn.mu.Unlock()
+		for _, f := range fs {
+			f()
+		}
 	}
+	close(*ch)
 }
 
 func (cn *conn) Prepare(query string) (driver.Stmt, error) {
@@ -307,7 +316,10 @@ func (cn *conn) IsValid() bool {
 	if cn.closing.Load() {
 		return false
 	}
-	if cn.val == nil {
+	if cn.val == nil || cn.busy.Load() != nil {
+		// Not while a shared query runs on the inner connection, which its
+		// driver does not expect to be used by two goroutines at once; every
+		// later use of the connection waits for that query anyway.
 		return true
 	}
 	return cn.val.IsValid()
