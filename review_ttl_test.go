@@ -89,3 +89,58 @@ func TestL2WriteKeepsTheTTLOfTheStore(t *testing.T) {
 		}
 	}
 }
+
+// TestL2EntryWithoutTTLWithL1Off: with L1 off, a read asks Redis for the
+// entry with one GET and no PTTL. A result whose Redis TTL something else
+// removed (PERSIST here; a RESTORE with TTL 0 or a migration tool does the
+// same) was then served for ever, long after the reading query's TTL, while
+// with L1 on it is a miss (review A). Time is what is tested: the test
+// waits out the TTL and the slack for disagreeing clocks.
+func TestL2EntryWithoutTTLWithL1Off(t *testing.T) {
+	s := redistest.Start(t)
+	rc := s.Client()
+	ctx := context.Background()
+	const ttl = 100 * time.Millisecond
+	for _, l1 := range []int{64, -1} {
+		ns := l2Namespace(t)
+		d := fakedb.New(fakedb.Options{})
+		if err := d.CreateTable("users", fakedb.Cols("id", "name"), []driver.Value{int64(1), "ada"}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := NewConnector(Config{Driver: d.AsDriver(), DSN: "x", Namespace: ns, RedisURL: s.URL(), TTL: Custom(ttl), L1MiB: l1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitSync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		db := sql.OpenDB(c)
+		read := func() string {
+			var name string
+			if err := db.QueryRow("SELECT name FROM users WHERE id = ?", int64(1)).Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			return name
+		}
+		read()
+		c.sh.bg.Wait() // the Redis write has landed
+		keys, err := rc.Keys(ctx, "cachedsql:"+ns+":*").Result()
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("l1_mib %d: Redis entries %q, %v; want 1", l1, keys, err)
+		}
+		if err := rc.Persist(ctx, keys[0]).Err(); err != nil {
+			t.Fatal(err)
+		}
+		raw := sql.OpenDB(d.Connector("x"))
+		if _, err := raw.Exec("UPDATE users SET name = 'eve' WHERE id = 1"); err != nil {
+			t.Fatal(err)
+		}
+		raw.Close()
+		time.Sleep(ttl + time.Second + 200*time.Millisecond) // the TTL and tier's slack for clocks
+		got := read()
+		db.Close()
+		if got != "eve" {
+			t.Errorf("l1_mib %d: a read long after the TTL = %q, want %q (a Redis entry without TTL served)", l1, got, "eve")
+		}
+	}
+}

@@ -82,8 +82,14 @@ const (
 
 // ErrNoTTL reports an L2 entry without an expiry. cachedsql always writes
 // with PX, so such a value was not written by it, and promoting it would
-// give it a life nobody chose: it is a miss.
+// give it a life nobody chose: it is a miss. GetValue, which does not ask
+// Redis for the TTL, tells such an entry by the end written into it, once
+// that is deadlineSlack past by the reader's clock.
 var ErrNoTTL = errors.New("tier: L2 entry has no TTL")
+
+// deadlineSlack is how far past the end written into an entry GetValue
+// still serves it: room for the writer's and reader's clocks to disagree.
+const deadlineSlack = time.Second
 
 // L2Stats is a snapshot of the L2 counters. Every Get is counted once in
 // Hits or Misses; a Get or Set that failed is also counted in Errors.
@@ -279,8 +285,9 @@ func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bo
 
 // GetValue is Get for a reader that has no use for the remaining life (it
 // will not copy the entry into L1): one GET instead of GET and PTTL, which
-// at 64 concurrent readers is a third of Redis's work per hit. The ttl it
-// returns is 0, and an entry without a TTL is a hit.
+// at 64 concurrent readers is a third of Redis's work per hit. An entry
+// without a TTL is a hit until the end Set wrote into it is deadlineSlack
+// past, by this host's clock, and then a miss wrapping ErrNoTTL.
 func (l *L2) GetValue(ctx context.Context, key keying.Key) ([]byte, bool, error) {
 	v, _, hit, err := l.get(ctx, key, false)
 	return v, hit, err
@@ -344,12 +351,20 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 		l.errs.Add(1)
 		return nil, 0, false, fmt.Errorf("%w: %s (PTTL %d)", ErrNoTTL, k, pttl)
 	}
-	value, err := decodeValue(raw, l.maxValue)
+	value, deadline, err := decodeValue(raw, l.maxValue)
 	if err != nil {
 		l.misses.Add(1)
 		l.errs.Add(1)
 		l.corrupt.Add(1)
 		return nil, 0, false, fmt.Errorf("tier: L2 get %s: %w", k, err)
+	}
+	if !withTTL && deadline != 0 && time.Now().UnixMilli() > deadline+deadlineSlack.Milliseconds() {
+		// Past the end it was written for, so Redis holds it without a TTL
+		// (or the two hosts' clocks disagree by more than the slack, which
+		// costs hits, never serves a stale entry).
+		l.misses.Add(1)
+		l.errs.Add(1)
+		return nil, 0, false, fmt.Errorf("%w: %s ended %v ago", ErrNoTTL, k, time.Duration(time.Now().UnixMilli()-deadline)*time.Millisecond)
 	}
 	var ttl time.Duration
 	if withTTL {
@@ -446,7 +461,7 @@ func (l *L2) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 	if bp != nil {
 		buf = *bp
 	}
-	buf = encodeValue(buf, value, l.compress)
+	buf = encodeValue(buf, value, l.compress, time.Now().Add(ttl).UnixMilli())
 	err = l.client.Set(ctx, k, buf, ttl.Truncate(time.Millisecond)).Err()
 	n := len(buf)
 	if cap(buf) <= maxPooledSetBuffer+1 {

@@ -186,12 +186,12 @@ func TestL2SetGet(t *testing.T) {
 		format     byte
 		compressed bool
 	}{
-		{"empty", []byte{}, formatRaw, false},
-		{"small", []byte("hello"), formatRaw, false},
-		{"1KiB", compressible(1024), formatRaw, false},
-		{"64KiB compressible", compressible(64 << 10), formatS2, true},
-		{"64KiB random", random(64 << 10), formatRaw, false},
-		{"512KiB compressible", compressible(512 << 10), formatS2, true},
+		{"empty", []byte{}, formatRawDeadline, false},
+		{"small", []byte("hello"), formatRawDeadline, false},
+		{"1KiB", compressible(1024), formatRawDeadline, false},
+		{"64KiB compressible", compressible(64 << 10), formatS2Deadline, true},
+		{"64KiB random", random(64 << 10), formatRawDeadline, false},
+		{"512KiB compressible", compressible(512 << 10), formatS2Deadline, true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -734,5 +734,59 @@ func TestL2GetValue(t *testing.T) {
 	}
 	if st := l.Stats(); st.Hits != int64(len(values)) || st.Misses != 3 || st.Corrupt != 1 {
 		t.Fatalf("Stats = %+v; want %d hits, 3 misses, 1 corrupt", st, len(values))
+	}
+}
+
+// TestL2GetValueWithoutTTL: GetValue does not ask Redis for the TTL, so an
+// entry whose TTL something removed (PERSIST, RESTORE with TTL 0) was served
+// for ever by readers with L1 off. It now goes by the end Set wrote into the
+// entry, with deadlineSlack for clocks that disagree (review A).
+func TestL2GetValueWithoutTTL(t *testing.T) {
+	s := redistest.Start(t)
+	l := newTestL2(t, testL2Config(s.URL()))
+	raw := s.Client()
+	ctx := context.Background()
+	now := time.Now()
+	tests := []struct {
+		name  string
+		value []byte
+		hit   bool
+	}{
+		{"ended long ago", encodeValue(nil, []byte("old"), -1, now.Add(-time.Hour).UnixMilli()), false},
+		{"ended past the slack", encodeValue(nil, []byte("old"), -1, now.Add(-deadlineSlack-time.Second).UnixMilli()), false},
+		{"compressed, ended", encodeValue(nil, compressible(64<<10), 1, now.Add(-time.Hour).UnixMilli()), false},
+		{"ends later", encodeValue(nil, []byte("fresh"), -1, now.Add(time.Hour).UnixMilli()), true},
+		{"within the slack", encodeValue(nil, []byte("fresh"), -1, now.Add(-deadlineSlack/2).UnixMilli()), true},
+		// An earlier version's entry has no end to go by.
+		{"no deadline", []byte{formatRaw, 'x'}, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := testKey(uint64(200 + i))
+			if err := raw.Set(ctx, l.Key(k), tt.value, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			v, ok, err := l.GetValue(ctx, k)
+			if ok != tt.hit {
+				t.Fatalf("GetValue = %d bytes, hit %v, %v; want hit %v", len(v), ok, err, tt.hit)
+			}
+			if !ok && !errors.Is(err, ErrNoTTL) {
+				t.Fatalf("GetValue's miss: %v, want ErrNoTTL", err)
+			}
+		})
+	}
+	// Set writes the end of the TTL it was given.
+	k := testKey(300)
+	before := time.Now()
+	if err := l.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := raw.Get(ctx, l.Key(k)).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, end, err := decodeValue(stored, 1<<20)
+	if err != nil || end < before.Add(time.Minute).UnixMilli() || end > time.Now().Add(time.Minute).UnixMilli() {
+		t.Fatalf("stored end %v, %v; want a minute after the Set", time.UnixMilli(end), err)
 	}
 }
