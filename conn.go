@@ -71,6 +71,9 @@ type conn struct {
 	// on this connection; whoever uses the connection next waits for it to close.
 	busy    atomic.Pointer[chan struct{}]
 	closing atomic.Bool
+	// unchecked: IsValid answered while busy without asking the inner
+	// connection; ResetSession asks it.
+	unchecked atomic.Bool
 	// mu guards setting and clearing busy against deferred, the closes that
 	// arrived while it was set; they run in order once the shared query ends.
 	mu       sync.Mutex
@@ -188,6 +191,20 @@ func (cn *conn) setBusy(ch *chan struct{}) {
 // end, must not meet a deferred close still running on the inner
 // connection. A close deferred while those run is run too.
 func (cn *conn) clearBusy(ch *chan struct{}) {
+	ended := false
+	defer func() {
+		if !ended {
+			// A deferred close panicked (a driver bug), and the panic goes
+			// on: the busy state ends anyway, or every later user of the
+			// connection would wait for ever. What was left to run is
+			// dropped, as the panic drops it.
+			cn.mu.Lock()
+			cn.busy.Store(nil)
+			cn.deferred = nil
+			cn.mu.Unlock()
+			close(*ch)
+		}
+	}()
 	for {
 		cn.mu.Lock()
 		fs := cn.deferred
@@ -195,14 +212,24 @@ func (cn *conn) clearBusy(ch *chan struct{}) {
 		if len(fs) == 0 {
 			cn.busy.Store(nil)
 			cn.mu.Unlock()
-			break
+			ended = true
+			close(*ch)
+			return
 		}
 		cn.mu.Unlock()
 		for _, f := range fs {
 			f()
 		}
 	}
-	close(*ch)
+}
+
+// settle is wait for the calls that have no context: argument checks, which
+// database/sql makes on the connection before the query it then sends,
+// which waits anyway.
+func (cn *conn) settle() {
+	if ch := cn.busy.Load(); ch != nil {
+		<-*ch
+	}
 }
 
 func (cn *conn) Prepare(query string) (driver.Stmt, error) {
@@ -306,6 +333,14 @@ func (cn *conn) ResetSession(ctx context.Context) error {
 	if err := cn.wait(ctx); err != nil {
 		return err
 	}
+	if cn.unchecked.Load() {
+		// IsValid answered for the inner connection while a shared query ran
+		// on it: ask now, and have database/sql discard it if it broke.
+		cn.unchecked.Store(false)
+		if !cn.val.IsValid() {
+			return driver.ErrBadConn
+		}
+	}
 	if cn.rs == nil {
 		return nil
 	}
@@ -316,16 +351,22 @@ func (cn *conn) IsValid() bool {
 	if cn.closing.Load() {
 		return false
 	}
-	if cn.val == nil || cn.busy.Load() != nil {
+	if cn.val == nil {
+		return true
+	}
+	if cn.busy.Load() != nil {
 		// Not while a shared query runs on the inner connection, which its
-		// driver does not expect to be used by two goroutines at once; every
-		// later use of the connection waits for that query anyway.
+		// driver does not expect to be used by two goroutines at once: the
+		// connection's next checkout asks, once that query has ended
+		// (ResetSession).
+		cn.unchecked.Store(true)
 		return true
 	}
 	return cn.val.IsValid()
 }
 
 func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	cn.settle()
 	if cn.nvc == nil {
 		return driver.ErrSkip // database/sql then applies its default conversion
 	}

@@ -1,0 +1,254 @@
+package cachedsql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A probe connection with QueryerContext and NamedValueChecker, so that
+// database/sql converts a query's arguments on the connection (conn path)
+// before it calls QueryContext.
+type probeDriverN struct{ *probeDriver }
+
+func (d probeDriverN) Open(string) (driver.Conn, error) {
+	return &probeConnN{probeConn{d: d.probeDriver}}, nil
+}
+
+type probeConnN struct{ probeConn }
+
+func (c *probeConnN) QueryContext(ctx context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
+	c.enter()
+	defer c.exit()
+	d := c.d
+	if q == d.hold && d.held.CompareAndSwap(false, true) {
+		d.entered <- struct{}{}
+		<-d.gate
+	}
+	return &probeRows{c: &c.probeConn, cols: []string{"v"}, data: [][]driver.Value{{int64(1)}}}, nil
+}
+
+func (c *probeConnN) CheckNamedValue(nv *driver.NamedValue) error {
+	c.enter()
+	defer c.exit()
+	c.lingerFor()
+	return nil
+}
+
+var probeNSeq atomic.Int64
+
+// TestBusyCheckNamedValueRacesSharedQuery: on a *sql.Conn (no trip through
+// the pool, so no ResetSession), the next query's argument check reaches the
+// inner connection while the shared query that outlived the previous caller
+// still ran there: conn.CheckNamedValue did not wait for the busy state
+// (review E).
+func TestBusyCheckNamedValueRacesSharedQuery(t *testing.T) {
+	d := newProbeDriver()
+	const q = "SELECT v FROM t"
+	d.hold = q
+	name := fmt.Sprintf("probeN%d", probeNSeq.Add(1))
+	sql.Register(name, probeDriverN{d})
+	db := openCached(t, name, "")
+	bg := context.Background()
+	sc, err := db.Conn(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan error, 1)
+	go func() {
+		rows, err := sc.QueryContext(ctx, q)
+		if err == nil {
+			rows.Close()
+		}
+		done <- err
+	}()
+	<-d.entered // the shared query runs on the inner connection
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader: %v, want context.Canceled", err)
+	}
+	next := make(chan error, 1)
+	go func() {
+		rows, err := sc.QueryContext(bg, "SELECT w FROM u WHERE id = ?", int64(1))
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Close()
+		}
+		next <- err
+	}()
+	// CheckNamedValue lingers until an overlap is seen or 500 ms pass.
+	select {
+	case <-d.overlap:
+	case <-time.After(2 * time.Second):
+	}
+	close(d.gate)
+	if err := <-next; err != nil {
+		t.Fatal(err)
+	}
+	if n := d.overlaps.Load(); n != 0 {
+		t.Fatalf("the inner connection was used by two goroutines at once (%d overlaps): CheckNamedValue ran beside the shared query", n)
+	}
+}
+
+// A driver whose connection breaks when a running query is cancelled (as
+// pgconn's does), which tells database/sql so through driver.Validator
+// only (no SessionResetter), and answers queries on a broken connection
+// with an error that is not driver.ErrBadConn.
+type breakDriver struct {
+	entered chan struct{}
+	gate    chan struct{}
+	broke   chan struct{}
+	opened  atomic.Int64
+}
+
+func (d *breakDriver) Open(string) (driver.Conn, error) {
+	d.opened.Add(1)
+	return &breakConn{d: d}, nil
+}
+
+type breakConn struct {
+	d      *breakDriver
+	broken atomic.Bool
+	held   bool
+}
+
+func (c *breakConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("break: no prepare") }
+func (c *breakConn) Close() error                        { return nil }
+func (c *breakConn) Begin() (driver.Tx, error)           { return nil, errors.New("break: no tx") }
+func (c *breakConn) IsValid() bool                       { return !c.broken.Load() }
+func (c *breakConn) QueryContext(ctx context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
+	if c.broken.Load() {
+		return nil, errors.New("break: connection is broken")
+	}
+	if q == "SELECT v FROM slow" && !c.held {
+		c.held = true
+		// The connection fails mid-query (its socket died; a watcher
+		// goroutine closed it): the driver knows it is broken while the
+		// call is still unwinding.
+		c.broken.Store(true)
+		close(c.d.broke)
+		c.d.entered <- struct{}{}
+		<-c.d.gate
+		return nil, errors.New("break: connection lost")
+	}
+	return &probeRows{c: &probeConn{d: newProbeDriver()}, cols: []string{"v"}, data: [][]driver.Value{{int64(1)}}}, nil
+}
+
+var breakSeq atomic.Int64
+
+// TestBusyIsValidWhileBusyPoolsBrokenConn: conn.IsValid answers true
+// while the shared query runs; nothing asked the inner Validator again
+// (ResetSession returned nil when the inner connection has no
+// SessionResetter), so a connection its driver knew was broken stayed in the
+// pool and the next query failed, where database/sql unwrapped discards it
+// (review E).
+func TestBusyIsValidWhileBusyPoolsBrokenConn(t *testing.T) {
+	d := &breakDriver{entered: make(chan struct{}, 1), gate: make(chan struct{}), broke: make(chan struct{})}
+	name := fmt.Sprintf("break%d", breakSeq.Add(1))
+	sql.Register(name, d)
+	db := openCached(t, name, "")
+	db.SetMaxOpenConns(1)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		rows, err := db.QueryContext(ctx, "SELECT v FROM slow")
+		if err == nil {
+			rows.Close()
+		}
+		done <- err
+	}()
+	<-d.entered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader: %v, want context.Canceled", err)
+	}
+	<-d.broke // the inner connection now says it is not valid
+	close(d.gate)
+	var v int64
+	if err := db.QueryRow("SELECT v FROM other").Scan(&v); err != nil {
+		t.Fatalf("next query: %v (inner connections opened: %d): a connection its driver reported invalid was kept in the pool", err, d.opened.Load())
+	}
+}
+
+// A probe driver whose statements of the held query panic in Close (a
+// driver bug), to see what becomes of the connection.
+type panicDriver struct{ *probeDriver }
+
+func (d panicDriver) Open(string) (driver.Conn, error) {
+	return &panicConn{probeConn{d: d.probeDriver}}, nil
+}
+
+type panicConn struct{ probeConn }
+
+func (c *panicConn) Prepare(query string) (driver.Stmt, error) {
+	return &panicStmt{probeStmt{c: &c.probeConn, q: query}}, nil
+}
+
+type panicStmt struct{ probeStmt }
+
+func (s *panicStmt) Close() error {
+	if s.q == s.c.d.hold {
+		panic("probe: Stmt.Close panicked")
+	}
+	return nil
+}
+
+var panicSeq atomic.Int64
+
+// TestBusyPanickingDeferredCloseWedgesConn: clearBusy runs the deferred
+// closes before it ends the busy state. When one panicked (flight recovers
+// the panic on its worker and, the leader gone, drops it), the busy state
+// never ended, so every later user of the connection waited for ever (or
+// until its context ended), and database/sql's Close of it was deferred for
+// ever (review E).
+func TestBusyPanickingDeferredCloseWedgesConn(t *testing.T) {
+	d := newProbeDriver()
+	const q = "SELECT v FROM t"
+	d.hold = q
+	name := fmt.Sprintf("panic%d", panicSeq.Add(1))
+	sql.Register(name, panicDriver{d})
+	db := openCached(t, name, "")
+	db.SetMaxOpenConns(1)
+
+	s, err := db.Prepare(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		rows, err := s.QueryContext(ctx)
+		if err == nil {
+			rows.Close()
+		}
+		done <- err
+	}()
+	<-d.entered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader: %v, want context.Canceled", err)
+	}
+	if err := s.Close(); err != nil { // deferred: the shared query still runs
+		t.Fatal(err)
+	}
+	close(d.gate) // the shared query ends; the deferred Close panics
+	nctx, ncancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer ncancel()
+	rows, err := db.QueryContext(nctx, "SELECT w FROM u")
+	if err == nil {
+		err = rows.Close()
+	}
+	if err != nil {
+		t.Fatalf("next query on the connection: %v: it waits for a busy state that never ends", err)
+	}
+}
