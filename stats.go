@@ -44,7 +44,7 @@ type Stats struct {
 	L1Hits, L1Misses int64
 	L1DecodedHits    int64 // L1 hits served from results kept decoded (part of L1Hits)
 	L2Hits, L2Misses int64
-	L2Errors         int64 // Redis lookups that failed or found garbage: served as misses, counted here instead of L2Misses (a refusal by the open breaker is an L2Miss)
+	L2Errors         int64 // Redis lookups that failed or found garbage: served as misses, counted here instead of L2Misses (a refusal by the open breaker is an L2Miss); and fills' Redis writes that failed or ran past their budget
 	Promotions       int64 // L2 hits copied into L1
 	Fills            int64 // results read from the database and stored
 	CoalescedWaits   int64 // callers that waited for another caller's query instead of running their own

@@ -461,7 +461,15 @@ func (l *L2) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 	if bp != nil {
 		buf = *bp
 	}
-	buf = encodeValue(buf, value, l.compress, time.Now().Add(ttl).UnixMilli())
+	// The end written into the entry is the latest Redis's own can be: the
+	// client may hold the SET until ctx's deadline, and PX counts from when
+	// it arrives. (GetValue would otherwise take a live entry sent late for
+	// one whose TTL was removed.)
+	sent := time.Now()
+	if dl, ok := ctx.Deadline(); ok && dl.After(sent) {
+		sent = dl
+	}
+	buf = encodeValue(buf, value, l.compress, sent.Add(ttl).UnixMilli())
 	err = l.client.Set(ctx, k, buf, ttl.Truncate(time.Millisecond)).Err()
 	n := len(buf)
 	if cap(buf) <= maxPooledSetBuffer+1 {

@@ -790,3 +790,57 @@ func TestL2GetValueWithoutTTL(t *testing.T) {
 		t.Fatalf("stored end %v, %v; want a minute after the Set", time.UnixMilli(end), err)
 	}
 }
+
+// TestL2SetStampsTheLatestEnd: the end Set writes into an entry must not be
+// before the end Redis gives it. Set stamped the end before go-redis had a
+// connection for the SET; when the client held the SET back (here the
+// application's client, Config.Redis, with its one connection busy), PX
+// counted from later, and GetValue took the live entry, past the stamped
+// end, for one whose TTL was removed (review E). The stamp is now counted
+// from the latest the SET can be sent, ctx's deadline.
+func TestL2SetStampsTheLatestEnd(t *testing.T) {
+	s := redistest.Start(t)
+	app := redis.NewClient(&redis.Options{Addr: s.Addr(), PoolSize: 1})
+	t.Cleanup(func() { app.Close() })
+	l := newTestL2(t, L2Config{Client: app, Namespace: "stamp"})
+	ctx := context.Background()
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		app.Do(ctx, "BLPOP", "stamp:nothing", 0.3)
+	}()
+	for { // until the BLPOP holds the only pooled connection
+		list, err := s.Client().ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(list, " cmd=blpop ") {
+			break
+		}
+	}
+	k := testKey(7)
+	const ttl = 2 * time.Second
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := l.Set(wctx, k, []byte("v"), ttl); err != nil {
+		t.Fatal(err)
+	}
+	<-held
+	pttl, err := s.Client().PTTL(ctx, l.Key(k)).Result()
+	if err != nil || pttl <= 0 {
+		t.Fatalf("PTTL %v, %v; want the entry's TTL", pttl, err)
+	}
+	redisEnd := time.Now().Add(pttl) // no earlier than Redis's own end
+	stored, err := s.Client().Get(ctx, l.Key(k)).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, end, err := decodeValue(stored, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stamped := time.UnixMilli(end); redisEnd.After(stamped.Add(5 * time.Millisecond)) {
+		t.Fatalf("the entry's stamped end is %v before Redis's: GetValue would call the live entry TTL-less that long",
+			redisEnd.Sub(stamped).Round(time.Millisecond))
+	}
+}
