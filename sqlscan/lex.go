@@ -126,6 +126,9 @@ func (s *scanner) lex() {
 				s.emit(tIdent, src[i+1:i+1+j])
 				i += j + 2
 			}
+		case s.d == SQLite && (c == '$' || c == ':' || c == '@' || c == '#') && i+1 < n &&
+			(isWordByte(src[i+1]) || strings.HasPrefix(src[i+1:], "::")):
+			i = s.sqliteVar(i)
 		case c == '$':
 			i = s.dollar(i)
 		case c == '?':
@@ -373,6 +376,49 @@ func (s *scanner) dollar(i int) int {
 	s.emit(tOp, src[i:i+1])
 	return i + 1
 }
+
+// sqliteVar scans a variable as SQLite's tokenizer does: after at least one
+// name character, a '(' takes everything up to white space or a ')' into
+// the token (Tcl's $a(index)), quotes included, and "::" belongs to the
+// name. A quote there opens no string, so reading it as one would hide the
+// statements that follow.
+func (s *scanner) sqliteVar(i int) int {
+	src := s.src
+	n := len(src)
+	names := 0
+	j := i + 1
+	for j < n {
+		c := src[j]
+		switch {
+		case isWordByte(c):
+			names++
+			j++
+			continue
+		case c == '(' && names > 0:
+			j++
+			for j < n && src[j] != ')' && !isSpace(src[j]) {
+				j++
+			}
+			if j < n && src[j] == ')' {
+				j++
+			} else {
+				s.bad = true // SQLite's TK_ILLEGAL: the text does not run
+			}
+		case c == ':' && j+1 < n && src[j+1] == ':':
+			j += 2
+			continue
+		}
+		break
+	}
+	if names == 0 {
+		s.bad = true
+	}
+	s.emit(tParam, src[i:j])
+	return j
+}
+
+// isSpace reports SQLite's white space (sqlite3Isspace).
+func isSpace(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }
 
 // at scans what starts with '@': a variable, a placeholder, or an operator.
 func (s *scanner) at(i int) int {
