@@ -25,3 +25,21 @@ func TestSQLiteTclVariableDoesNotHideWrite(t *testing.T) {
 		t.Fatalf("after %s through cachedsql: cachedsql %d, database %d", w, got, want)
 	}
 }
+
+// SQLite folds only ASCII letters in names: a CTE named Ä does not hide
+// the table ä, which the read must be keyed under.
+func TestSQLiteNonASCIICTEDoesNotHideTable(t *testing.T) {
+	e := newSQLiteEnv(t, Config{}, "CREATE TABLE ä (v INTEGER)", "INSERT INTO ä VALUES (1)")
+	const q = "WITH Ä AS (SELECT 0 AS v) SELECT v FROM ä"
+	if got := rawIntIn(t, e.raw, q); got != 1 {
+		t.Fatalf("SQLite read %d: the CTE hid the table after all", got)
+	}
+	rawIntIn(t, e.db, q)
+	rawIntIn(t, e.db, q)
+	if _, err := e.db.ExecContext(context.Background(), "UPDATE ä SET v = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawIntIn(t, e.db, q), rawIntIn(t, e.raw, q); got != want {
+		t.Fatalf("after UPDATE ä through cachedsql: cachedsql %d, database %d", got, want)
+	}
+}

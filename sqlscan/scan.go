@@ -172,10 +172,31 @@ func (s *scanner) unquote(i int) string {
 // caseKept reports a PostgreSQL quoted name with capitals: it matches no
 // name folded to lower case, so norm's lower-casing must not merge it with
 // a CTE's. Generic text may be PostgreSQL's (a driver behind a wrapper of
-// another name); reading such a name as a table only adds a read.
+// another name); reading such a name as a table only adds a read. SQLite
+// and PostgreSQL fold only ASCII letters (Ä is not ä), so outside MySQL a
+// name with a capital beyond ASCII keeps its case too.
 func (s *scanner) caseKept(i int) bool {
 	t := &s.toks[i]
-	return (s.d == Postgres || s.d == Generic) && t.kind == tIdent && t.text != strings.ToLower(t.text)
+	if s.d == MySQL {
+		return false
+	}
+	if (s.d == Postgres || s.d == Generic) && t.kind == tIdent && t.text != strings.ToLower(t.text) {
+		return true
+	}
+	return foldsBeyondASCII(t.text)
+}
+
+// foldsBeyondASCII reports a name that lower-casing changes beyond its
+// ASCII letters.
+func foldsBeyondASCII(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			var buf [maxWordLen]byte
+			b, ok := lowerInto(buf[:], name)
+			return !ok || string(b) != strings.ToLower(name)
+		}
+	}
+	return false
 }
 
 // cteName is the name pushed on s.cte for the CTE named at i: a name that
