@@ -43,3 +43,24 @@ func TestSQLiteNonASCIICTEDoesNotHideTable(t *testing.T) {
 		t.Fatalf("after UPDATE ä through cachedsql: cachedsql %d, database %d", got, want)
 	}
 }
+
+// A table alias that SQLite does not reserve but that can begin a clause
+// (window, offset) must not end the FROM list: the table after the comma
+// is read too.
+func TestSQLiteKeywordAliasDoesNotHideJoin(t *testing.T) {
+	for _, alias := range []string{"window", "offset"} {
+		t.Run(alias, func(t *testing.T) {
+			e := newSQLiteEnv(t, Config{}, "CREATE TABLE a (id INTEGER)", "INSERT INTO a VALUES (1)",
+				"CREATE TABLE b (v INTEGER)", "INSERT INTO b VALUES (1)")
+			q := "SELECT b.v FROM a " + alias + ", b"
+			rawIntIn(t, e.db, q)
+			rawIntIn(t, e.db, q)
+			if _, err := e.db.ExecContext(context.Background(), "UPDATE b SET v = 2"); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := rawIntIn(t, e.db, q), rawIntIn(t, e.raw, q); got != want {
+				t.Fatalf("%s\nafter UPDATE b through cachedsql: cachedsql %d, database %d", q, got, want)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ package integration_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"testing"
 )
 
@@ -48,4 +49,24 @@ func TestPGNonASCIICTEDoesNotHideTable(t *testing.T) {
 		t.Fatalf("PostgreSQL read %s: the CTE hid the table after all", got)
 	}
 	staleCheck(t, db, admin, q, "UPDATE ä SET v = 2")
+}
+
+// A bare table alias that PostgreSQL does not reserve but that can begin
+// a clause (minus, qualify, set, values) must not end the FROM list: the
+// table after the comma is read too.
+func TestPGKeywordAliasDoesNotHideJoin(t *testing.T) {
+	requirePG(t)
+	root := openDirect(t, "pgx", pgURL())
+	schema, dsn := pgSchema(t, root, "_ka")
+	admin := openDirect(t, "pgx", dsn)
+	mustExec(t, admin, "CREATE TABLE a (id int)")
+	mustExec(t, admin, "INSERT INTO a VALUES (1)")
+	mustExec(t, admin, "CREATE TABLE b (v int)")
+	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	db := openCached(t, "pgx", dsn, "namespace="+schema)
+	for i, alias := range []string{"minus", "qualify", "set", "values"} {
+		t.Run(alias, func(t *testing.T) {
+			staleCheck(t, db, admin, fmt.Sprintf("SELECT b.v::text FROM a %s, b", alias), fmt.Sprintf("UPDATE b SET v = %d", 10+i))
+		})
+	}
 }

@@ -1543,7 +1543,11 @@ func (s *scanner) skipAlias(i, hi int) int {
 			i++
 			aliased = true
 		}
-	} else if t := &s.toks[i]; t.kind == tIdent || (t.kind == tWord && canAlias(t.kw)) {
+	} else if t := &s.toks[i]; t.kind == tIdent || (t.kind == tWord && (canAlias(t.kw) || s.isPunct(i+1, ','))) {
+		// No clause begins with a word and a comma: before one, the word
+		// is an alias that the dialect does not reserve (FROM a minus, b
+		// in PostgreSQL, FROM a window, b in SQLite), and the table list
+		// goes on.
 		i++
 		aliased = true
 	}
