@@ -10,6 +10,8 @@ import (
 	"database/sql"
 	"fmt"
 	"testing"
+
+	gomysql "github.com/go-sql-driver/mysql"
 )
 
 // staleCheck reads q twice through db (fill, hit), runs write through db
@@ -67,6 +69,41 @@ func TestPGKeywordAliasDoesNotHideJoin(t *testing.T) {
 	for i, alias := range []string{"minus", "qualify", "set", "values"} {
 		t.Run(alias, func(t *testing.T) {
 			staleCheck(t, db, admin, fmt.Sprintf("SELECT b.v::text FROM a %s, b", alias), fmt.Sprintf("UPDATE b SET v = %d", 10+i))
+		})
+	}
+}
+
+// mariaDB makes a database of the test's own and returns a direct pool, a
+// cached pool and the database's name.
+func mariaDB(t *testing.T, suffix string) (admin, db *sql.DB, name string) {
+	t.Helper()
+	requireMySQL(t)
+	root := openDirect(t, "mysql", mysqlDSN())
+	name = runID + suffix
+	mustExec(t, root, "CREATE DATABASE "+name)
+	t.Cleanup(func() { root.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name) })
+	cfg, err := gomysql.ParseDSN(mysqlDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = name
+	dsn := cfg.FormatDSN()
+	return openDirect(t, "mysql", dsn), openCached(t, "mysql", dsn, "namespace="+name), name
+}
+
+// A version-gated executable comment for a version above the server's is
+// a comment to MariaDB (and MySQL): the UPDATE after it runs, and must
+// invalidate.
+func TestMariaDBVersionCommentDoesNotHideWrite(t *testing.T) {
+	admin, db, _ := mariaDB(t, "_vc")
+	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int)")
+	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	for i, w := range []string{
+		"/*M!999999 SELECT 1 FROM dual WHERE 0 AND */ UPDATE u SET v = 2 WHERE id = 1",
+		"/*!99999 SELECT 1 FROM dual WHERE 0 AND */ UPDATE u SET v = 3 WHERE id = 1",
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			staleCheck(t, db, admin, "SELECT v FROM u WHERE id = 1", w)
 		})
 	}
 }

@@ -34,6 +34,7 @@ type lexOpts struct {
 	mysqlDashDash   bool // -- starts a comment only before whitespace (MySQL)
 	nestedComments  bool // /* /* */ */ nests (Postgres)
 	condComments    bool // /*! ... */ holds code (MySQL)
+	skipVersioned   bool // /*!NNNNN ... */ and /*M! ... */ are comments: the server is older, or MySQL
 	dollarQuote     bool // $tag$...$tag$ strings (Postgres)
 	eStrings        bool // E'...' strings with backslash escapes (Postgres)
 	atVars          bool // @name is a user variable (MySQL); otherwise a placeholder
@@ -89,10 +90,20 @@ func (s *scanner) lex() {
 		case c == '/' && i+1 < n && src[i+1] == '*':
 			if o.condComments && i+2 < n && (src[i+2] == '!' ||
 				(i+3 < n && (src[i+2] == 'M' || src[i+2] == 'm') && src[i+3] == '!')) {
-				// Executable comment: its content is code.
+				// Executable comment: its content is code, but for a version
+				// (or MariaDB's /*M!) the server may not be: Scan reads the
+				// text both ways.
+				at := i
 				i += 3
 				if src[i-1] != '!' {
 					i++
+				}
+				if src[at+2] != '!' || (i < n && isDigit(src[i])) {
+					s.versioned = true
+					if o.skipVersioned {
+						i = s.blockComment(at)
+						continue
+					}
 				}
 				for i < n && src[i] >= '0' && src[i] <= '9' {
 					i++

@@ -24,6 +24,9 @@
 //     differently (a backslash in a string, a comment opener in a comment) is
 //     scanned both ways and the union taken; if the two readings disagree on
 //     the kind it is Unknown.
+//   - A MySQL comment that runs only on some servers (/*!80000 ... */,
+//     MariaDB's /*M! ... */) is read both as code and as a comment, and the
+//     union taken in the same way.
 //
 // It cannot see what the database does on its own: foreign-key cascades,
 // triggers, rules, and tables read or written inside functions. Those need
@@ -160,14 +163,29 @@ type SessionVar struct {
 // sets; a Session statement among others makes the text Session, still with
 // the union of the write sets. Empty text, or only comments, is Other.
 func Scan(d Dialect, sql string) Statement {
-	st := scanWith(d, optsFor(d), sql)
+	o := optsFor(d)
+	st := scanBackslashes(d, o, sql)
+	if st.versioned {
+		// /*!80000 ... */ and /*M!100500 ... */ run only on a server of at
+		// least that version (and /*M! only on MariaDB); on others they
+		// are comments, which can change what the text around them is:
+		// take the union of both readings.
+		o.skipVersioned = true
+		st = either(st, scanBackslashes(d, o, sql))
+	}
+	return st.Statement
+}
+
+// scanBackslashes scans sql with the rules o, and if the text reads
+// differently under rules the text does not show, the other way too.
+func scanBackslashes(d Dialect, o lexOpts, sql string) result {
+	st := scanWith(d, o, sql)
 	if st.ambiguous && d != SQLite {
 		// A backslash in a string or a comment opener inside a comment reads
 		// differently in MySQL and in Postgres, and a backslash in a string
 		// differently under server settings the text does not show (MySQL's
 		// sql_mode NO_BACKSLASH_ESCAPES, PostgreSQL's
 		// standard_conforming_strings=off): take the union of both readings.
-		o := optsFor(d)
 		switch d {
 		case Generic:
 			o.backslashSingle, o.nestedComments = true, true
@@ -176,28 +194,37 @@ func Scan(d Dialect, sql string) Statement {
 		case Postgres:
 			o.backslashSingle = true
 		}
-		alt := scanWith(d, o, sql)
-		switch {
-		case st.deep || alt.deep:
-			// One reading is too deep to follow, and the server may read
-			// the text that way: Unknown, whatever the other says.
-			if !st.deep {
-				st = alt
-			}
-		case alt.bad && !st.bad:
-			// The other reading is not valid SQL: the database reads it this way.
-		case st.bad && !alt.bad:
-			st = alt
-		default:
-			st.Statement = union(st.Statement, alt.Statement)
-		}
+		st = either(st, scanWith(d, o, sql))
 	}
-	return st.Statement
+	return st
+}
+
+// either combines two readings of one text, either of which the server
+// may make.
+func either(st, alt result) result {
+	switch {
+	case st.deep || alt.deep:
+		// One reading is too deep to follow, and the server may read
+		// the text that way: Unknown, whatever the other says.
+		if !st.deep {
+			st = alt
+		}
+	case (alt.bad || alt.empty) && !st.bad:
+		// The other reading is not valid SQL (or only comments, which
+		// does nothing): the database reads it this way.
+	case (st.bad || st.empty) && !alt.bad:
+		st = alt
+	default:
+		st.Statement = union(st.Statement, alt.Statement)
+	}
+	return st
 }
 
 type result struct {
 	Statement
 	ambiguous bool
+	versioned bool // holds a MySQL version-gated comment
+	empty     bool // no statement, only comments
 	bad       bool // unterminated literal or comment, unbalanced parentheses
 	deep      bool // nested deeper than the scanner follows: Unknown
 }
@@ -217,7 +244,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	}()
 	s.reset(d, o, sql)
 	s.lex()
-	r := result{ambiguous: s.ambiguous}
+	r := result{ambiguous: s.ambiguous, versioned: s.versioned}
 	if len(s.hints) > 0 {
 		r.Hints = append([]string(nil), s.hints...)
 	}
@@ -256,6 +283,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		return r
 	}
 	r.Kind = combine(s.kinds)
+	r.empty = len(s.kinds) == 0
 	if len(s.kinds) > 1 {
 		for _, k := range s.kinds {
 			if k == Begin || k == Commit || k == Rollback || k == Savepoint || k == RollbackTo || k == Release {
