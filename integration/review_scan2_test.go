@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -104,6 +105,21 @@ func TestMariaDBVersionCommentDoesNotHideWrite(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			staleCheck(t, db, admin, "SELECT v FROM u WHERE id = 1", w)
+		})
+	}
+}
+
+// MySQL index hints take FOR ORDER BY and FOR GROUP BY: their ORDER and
+// GROUP do not end the FROM list, and the table after the comma is read.
+func TestMariaDBIndexHintForOrderByDoesNotHideJoin(t *testing.T) {
+	admin, db, _ := mariaDB(t, "_ih")
+	mustExec(t, admin, "CREATE TABLE a (id int PRIMARY KEY)")
+	mustExec(t, admin, "INSERT INTO a VALUES (1)")
+	mustExec(t, admin, "CREATE TABLE b (v int)")
+	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	for i, hint := range []string{"USE INDEX FOR ORDER BY (PRIMARY)", "IGNORE INDEX FOR GROUP BY (PRIMARY)"} {
+		t.Run(strings.ToLower(strings.Fields(hint)[3]), func(t *testing.T) {
+			staleCheck(t, db, admin, "SELECT b.v FROM a "+hint+", b", fmt.Sprintf("UPDATE b SET v = %d", 10+i))
 		})
 	}
 }

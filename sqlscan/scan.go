@@ -1369,6 +1369,9 @@ func (s *scanner) walk(lo, hi int, mode walkMode, dest, using *[]string) {
 				}
 				if k := s.kwAt(i - 1); k != kIndex && k != kKey { // not USE INDEX FOR JOIN
 					inFrom = false
+				} else if k := s.kwAt(i + 1); k == kOrder || k == kGroup {
+					i += 2 // USE INDEX FOR ORDER BY (...): the table list goes on
+					continue
 				}
 			case kLock:
 				if s.kwAt(i+1) == kIn {
