@@ -123,3 +123,16 @@ func TestMariaDBIndexHintForOrderByDoesNotHideJoin(t *testing.T) {
 		})
 	}
 }
+
+// MariaDB's FOR SYSTEM_TIME on a system-versioned table is part of the
+// table reference: the table after the comma is read too.
+func TestMariaDBSystemTimeDoesNotHideJoin(t *testing.T) {
+	admin, db, _ := mariaDB(t, "_st")
+	mustExec(t, admin, "CREATE TABLE a (id int) WITH SYSTEM VERSIONING")
+	mustExec(t, admin, "INSERT INTO a VALUES (1)")
+	mustExec(t, admin, "CREATE TABLE b (v int)")
+	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	for i, clause := range []string{"ALL", "FROM '2000-01-01' TO '2100-01-01'"} {
+		staleCheck(t, db, admin, "SELECT b.v FROM a FOR SYSTEM_TIME "+clause+", b", fmt.Sprintf("UPDATE b SET v = %d", 10+i))
+	}
+}

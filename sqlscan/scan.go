@@ -1367,6 +1367,16 @@ func (s *scanner) walk(lo, hi int, mode walkMode, dest, using *[]string) {
 				case kUpdate, kShare, kNo, kKey:
 					s.locking = true
 				}
+				if s.wordIs(i+1, "system_time") {
+					// t FOR SYSTEM_TIME ALL | AS OF x | BETWEEN x AND y |
+					// FROM x TO y (MariaDB, SQL Server): a table reference
+					// goes on, and its FROM starts no table list.
+					i += 2
+					if s.kwAt(i) == kFrom {
+						i++
+					}
+					continue
+				}
 				if k := s.kwAt(i - 1); k != kIndex && k != kKey { // not USE INDEX FOR JOIN
 					inFrom = false
 				} else if k := s.kwAt(i + 1); k == kOrder || k == kGroup {
