@@ -136,3 +136,16 @@ func TestMariaDBSystemTimeDoesNotHideJoin(t *testing.T) {
 		staleCheck(t, db, admin, "SELECT b.v FROM a FOR SYSTEM_TIME "+clause+", b", fmt.Sprintf("UPDATE b SET v = %d", 10+i))
 	}
 }
+
+// MySQL names may begin with digits. Unqualified, 2fa lexed as the number
+// 2 and the word fa: RENAME TABLE filed its writes under fa..., while a
+// qualified read (db.2fa) is keyed under 2fa, so the classic swap left
+// the old table's rows in the cache.
+func TestMariaDBRenameDigitLeadingTable(t *testing.T) {
+	admin, db, name := mariaDB(t, "_dg")
+	mustExec(t, admin, "CREATE TABLE 2fa (v int)")
+	mustExec(t, admin, "INSERT INTO 2fa VALUES (1)")
+	mustExec(t, admin, "CREATE TABLE 2fa_new (v int)")
+	mustExec(t, admin, "INSERT INTO 2fa_new VALUES (2)")
+	staleCheck(t, db, admin, fmt.Sprintf("SELECT v FROM %s.2fa", name), "RENAME TABLE 2fa TO 2fa_old, 2fa_new TO 2fa")
+}

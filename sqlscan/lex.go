@@ -176,6 +176,11 @@ func (s *scanner) lex() {
 			j := wordEnd(src, i+1)
 			s.emitWord(src[i:j])
 			i = j
+		case s.d == MySQL && isDigit(c) && mysqlDigitName(src, i):
+			// 2fa, 1_000, 0x1G: a name in MySQL, in every statement.
+			j := wordEnd(src, i)
+			s.emitWord(src[i:j])
+			i = j
 		case isDigit(c) || (c == '.' && i+1 < n && isDigit(src[i+1])):
 			i = s.number(i)
 		case isWordStart(c):
@@ -465,6 +470,42 @@ func (s *scanner) at(i int) int {
 	}
 	s.emit(tOp, src[i:i+1])
 	return i + 1
+}
+
+// mysqlDigitName reports that the token starting with the digit at i is a
+// name, as MySQL's lexer decides: names may begin with digits, unless all
+// digits, a 0x or 0b literal (lower-case x or b), or digits with an
+// exponent (1e5x is the number 1e5 and the alias x).
+func mysqlDigitName(src string, i int) bool {
+	n := len(src)
+	if src[i] == '0' && i+1 < n && (src[i+1] == 'x' || src[i+1] == 'b') {
+		j := i + 2
+		for j < n && (src[i+1] == 'x' && isHexDigit(src[j]) || src[i+1] == 'b' && (src[j] == '0' || src[j] == '1')) {
+			j++
+		}
+		return j == i+2 || j < n && isWordByte(src[j])
+	}
+	j := i
+	for j < n && isDigit(src[j]) {
+		j++
+	}
+	if j >= n || !isWordByte(src[j]) {
+		return false
+	}
+	if src[j] == 'e' || src[j] == 'E' {
+		k := j + 1
+		if k < n && (src[k] == '+' || src[k] == '-') {
+			k++
+		}
+		if k < n && isDigit(src[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 func (s *scanner) number(i int) int {
