@@ -149,3 +149,18 @@ func TestMariaDBRenameDigitLeadingTable(t *testing.T) {
 	mustExec(t, admin, "INSERT INTO 2fa_new VALUES (2)")
 	staleCheck(t, db, admin, fmt.Sprintf("SELECT v FROM %s.2fa", name), "RENAME TABLE 2fa TO 2fa_old, 2fa_new TO 2fa")
 }
+
+// INSERT INTO U&"t": the scanner filed the write under the table "u" (the
+// U of the escape prefix), so reads of t were not invalidated.
+func TestPGUnicodeEscapedWriteTarget(t *testing.T) {
+	requirePG(t)
+	root := openDirect(t, "pgx", pgURL())
+	schema, dsn := pgSchema(t, root, "_ue")
+	admin := openDirect(t, "pgx", dsn)
+	mustExec(t, admin, "CREATE TABLE t (v int)")
+	mustExec(t, admin, "INSERT INTO t VALUES (1)")
+	db := openCached(t, "pgx", dsn, "namespace="+schema)
+	for _, w := range []string{`INSERT INTO U&"t" VALUES (2)`, `DELETE FROM U&"\0074" WHERE v = 2`, `TRUNCATE U&"!0074" UESCAPE '!'`} {
+		staleCheck(t, db, admin, "SELECT count(*)::text FROM t", w)
+	}
+}

@@ -1,6 +1,9 @@
 package sqlscan
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // tokKind is the lexical class of a token.
 type tokKind uint8
@@ -119,6 +122,8 @@ func (s *scanner) lex() {
 			i = s.quoted(i, i+1, '\'', o.backslashSingle, tString)
 		case (c == 'E' || c == 'e') && o.eStrings && i+1 < n && src[i+1] == '\'':
 			i = s.quoted(i, i+2, '\'', true, tString)
+		case (c == 'U' || c == 'u') && (s.d == Postgres || s.d == Generic) && strings.HasPrefix(src[i+1:], "&\""):
+			i = s.unicodeIdent(i)
 		case c == '"':
 			if o.dqString {
 				i = s.quoted(i, i+1, '"', o.backslashSingle, tString)
@@ -352,6 +357,95 @@ func (s *scanner) quoted(at, from int, q byte, backslash bool, k tokKind) int {
 	}
 	s.toks = append(s.toks, token{kind: k, esc: esc, text: src[from:]})
 	return n
+}
+
+// unicodeIdent scans PostgreSQL's U&"..." identifier at i, with an optional
+// UESCAPE 'c' after it, and emits it decoded (U&"\0074" is the table t), so
+// that every statement files it under the name the server reads. An
+// escape it cannot decode makes the text bad.
+func (s *scanner) unicodeIdent(i int) int {
+	src := s.src
+	j := s.quoted(i, i+3, '"', false, tIdent)
+	t := &s.toks[len(s.toks)-1]
+	name := t.text
+	if t.esc != 0 {
+		name = strings.ReplaceAll(name, `""`, `"`)
+	}
+	esc := byte('\\')
+	k := j
+	for k < len(src) && isSpace(src[k]) {
+		k++
+	}
+	if k+7 <= len(src) && strings.EqualFold(src[k:k+7], "uescape") && (k+7 == len(src) || !isWordByte(src[k+7])) {
+		k += 7
+		for k < len(src) && isSpace(src[k]) {
+			k++
+		}
+		if k+2 < len(src) && src[k] == '\'' && src[k+2] == '\'' {
+			esc = src[k+1]
+			j = k + 3
+		} else {
+			s.bad = true
+		}
+	} else if strings.Contains(strings.ToLower(src[j:]), "uescape") {
+		s.bad = true // UESCAPE after a comment: not worth following
+	}
+	decoded, ok := decodeUnicodeEscapes(name, esc)
+	if !ok {
+		s.bad = true
+	}
+	t.text, t.esc = decoded, 0
+	return j
+}
+
+// decodeUnicodeEscapes undoes PostgreSQL's U& escapes: esc followed by four
+// hex digits, or by + and six, or by itself. Surrogates are refused.
+func decodeUnicodeEscapes(name string, esc byte) (string, bool) {
+	if strings.IndexByte(name, esc) < 0 {
+		return name, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		if name[i] != esc {
+			b.WriteByte(name[i])
+			continue
+		}
+		if i+1 < len(name) && name[i+1] == esc {
+			b.WriteByte(esc)
+			i++
+			continue
+		}
+		digits, from := 4, i+1
+		if i+1 < len(name) && name[i+1] == '+' {
+			digits, from = 6, i+2
+		}
+		if from+digits > len(name) {
+			return "", false
+		}
+		r := rune(0)
+		for _, c := range []byte(name[from : from+digits]) {
+			if !isHexDigit(c) {
+				return "", false
+			}
+			r = r<<4 | rune(hexValue(c))
+		}
+		if r == 0 || r > utf8.MaxRune || r >= 0xD800 && r <= 0xDFFF {
+			return "", false
+		}
+		b.WriteRune(r)
+		i = from + digits - 1
+	}
+	return b.String(), true
+}
+
+func hexValue(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // dollar scans what starts with '$': a $1 placeholder, a $tag$ string, or a
