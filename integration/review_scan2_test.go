@@ -164,3 +164,57 @@ func TestPGUnicodeEscapedWriteTarget(t *testing.T) {
 		staleCheck(t, db, admin, "SELECT count(*)::text FROM t", w)
 	}
 }
+
+// An unqualified call of an application's function named like a built-in
+// of another dialect (SQLite's total) or like a word the scanner keeps
+// for other databases' keywords (exec) was taken for a pure built-in: the
+// read was cached under no table, and a function that writes invalidated
+// nothing.
+func TestPGFunctionNamedLikeOtherBuiltIn(t *testing.T) {
+	requirePG(t)
+	root := openDirect(t, "pgx", pgURL())
+	schema, dsn := pgSchema(t, root, "_uf")
+	admin := openDirect(t, "pgx", dsn)
+	mustExec(t, admin, "CREATE TABLE orders (customer int, amount int)")
+	mustExec(t, admin, "INSERT INTO orders VALUES (1, 10)")
+	mustExec(t, admin, "CREATE FUNCTION total(c int) RETURNS int LANGUAGE sql STABLE AS 'SELECT sum(amount)::int FROM orders WHERE customer = c'")
+	mustExec(t, admin, "CREATE FUNCTION exec(q text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN EXECUTE q; RETURN 1; END $$")
+	db := openCached(t, "pgx", dsn, "namespace="+schema)
+
+	t.Run("reads-total", func(t *testing.T) {
+		staleCheck(t, db, admin, "SELECT total(1)::text", "INSERT INTO orders VALUES (1, 5)")
+	})
+	t.Run("writes-exec", func(t *testing.T) {
+		q := "SELECT sum(amount)::text FROM orders"
+		scalar(t, db, q)
+		scalar(t, db, q)
+		w := "SELECT exec('UPDATE orders SET amount = amount + 100')"
+		scalar(t, db, w)
+		if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+			t.Errorf("after %s through cachedsql: cachedsql %s, database %s", w, got, want)
+		}
+	})
+}
+
+// The same in MariaDB: total is no MariaDB built-in, and sample no
+// keyword of its.
+func TestMariaDBFunctionNamedLikeOtherBuiltIn(t *testing.T) {
+	admin, db, _ := mariaDB(t, "_uf")
+	mustExec(t, admin, "CREATE TABLE orders (customer int, amount int)")
+	mustExec(t, admin, "INSERT INTO orders VALUES (1, 10)")
+	mustExec(t, admin, "CREATE FUNCTION total(c int) RETURNS int READS SQL DATA RETURN (SELECT sum(amount) FROM orders WHERE customer = c)")
+	mustExec(t, admin, "CREATE FUNCTION sample(c int) RETURNS int MODIFIES SQL DATA BEGIN UPDATE orders SET amount = amount + c; RETURN 1; END")
+	t.Run("reads-total", func(t *testing.T) {
+		staleCheck(t, db, admin, "SELECT total(1)", "INSERT INTO orders VALUES (1, 5)")
+	})
+	t.Run("writes-sample", func(t *testing.T) {
+		q := "SELECT sum(amount) FROM orders"
+		scalar(t, db, q)
+		scalar(t, db, q)
+		w := "SELECT sample(100)"
+		scalar(t, db, w)
+		if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+			t.Errorf("after %s through cachedsql: cachedsql %s, database %s", w, got, want)
+		}
+	})
+}

@@ -70,8 +70,9 @@ func (s *scanner) volatileAndCalls() {
 				// writing a table; MySQL needs the schema for one named like
 				// a built-in) or an extension's (extensions.similarity): the
 				// text cannot say which, so it is a function cachedsql does
-				// not know (PureFunctions lists those that are pure).
-				if (cls == 0 || s.userSchemaCall(i)) && s.isCall(i) {
+				// not know (PureFunctions lists those that are pure). So is
+				// one named like a built-in or keyword of another dialect.
+				if (cls == 0 || s.userSchemaCall(i) || !builtInTo(s.d, string(b))) && s.isCall(i) {
 					s.addCall(string(b))
 				}
 				continue

@@ -515,3 +515,149 @@ func isOperatorWord(k kw) bool {
 	}
 	return false
 }
+
+// Dialect bits of builtIn.
+const (
+	inPostgres uint8 = 1 << iota
+	inMySQL
+	inSQLite
+)
+
+// builtIn names the dialects whose servers have a function of funcClass
+// built in, for the names that not all three have; a name missing here is
+// taken for one of all three. In another dialect a call of that name is an
+// application's function (total() in PostgreSQL, or a function named like
+// a keyword of another database's: exec, sample), which may read or write
+// any table. Generic text takes every dialect's built-ins. A name listed
+// with too few dialects only costs caching.
+var builtIn = func() map[string]uint8 {
+	m := map[string]uint8{}
+	add := func(in uint8, names ...string) {
+		for _, n := range names {
+			m[n] = in
+		}
+	}
+	add(inSQLite,
+		"total", "iif", "likely", "unlikely", "likelihood", "printf", "zeroblob", "randomblob",
+		"glob", "julianday", "unixepoch", "strftime", "changes", "total_changes",
+		"last_insert_rowid", "sqlite_version", "sqlite_compileoption_used", "json_group_array",
+		"json_group_object", "json_patch", "json_tree", "json", "jsonb", "jsonb_extract",
+		"jsonb_array", "jsonb_replace", "jsonb_remove", "jsonb_patch", "jsonb_group_array",
+		"jsonb_group_object", "typeof", "unicode", "bm25", "highlight", "snippet", "carray")
+	add(inMySQL,
+		"isnull", "field", "elt", "lcase", "ucase", "mid", "substring_index", "locate", "space",
+		"find_in_set", "make_set", "export_set", "inet_aton", "inet_ntoa", "inet6_aton",
+		"inet6_ntoa", "compress", "uncompress", "weight_string", "format_bytes", "to_base64",
+		"from_base64", "crc32", "conv", "bin", "oct", "sha1", "sha2", "date_add", "date_sub",
+		"datediff", "timestampdiff", "timestampadd", "adddate", "subdate", "addtime", "subtime",
+		"date_format", "time_format", "str_to_date", "from_unixtime", "makedate", "maketime",
+		"period_add", "period_diff", "sec_to_time", "time_to_sec", "to_days", "from_days",
+		"to_seconds", "yearweek", "weekday", "dayofweek", "dayofmonth", "dayofyear", "dayname",
+		"monthname", "quarter", "week", "weekofyear", "last_day", "convert_tz", "get_format",
+		"microsecond", "year", "month", "day", "hour", "minute", "second", "json_contains",
+		"json_contains_path", "json_keys", "json_length", "json_search", "json_unquote",
+		"json_merge_patch", "json_merge_preserve", "json_overlaps", "json_depth",
+		"json_schema_valid", "json_array_append", "json_array_insert", "json_storage_size",
+		"json_pretty", "std", "column_get", "column_create", "column_json", "column_list",
+		"column_exists", "column_add", "column_delete", "aes_encrypt", "aes_decrypt", "encrypt",
+		"uuid_to_bin", "bin_to_uuid", "is_uuid", "ord", "collation", "charset", "coercibility",
+		"nvl", "median", "uuid_short", "connection_id", "found_rows", "row_count", "get_lock",
+		"release_lock", "release_all_locks", "is_free_lock", "is_used_lock", "benchmark",
+		"sleep", "curdate", "curtime", "utc_timestamp", "utc_date", "utc_time", "last_insert_id",
+		"database", "schema")
+	add(inPostgres,
+		"array_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg", "bool_and",
+		"bool_or", "every", "percentile_cont", "percentile_disc", "mode", "corr", "covar_pop",
+		"covar_samp", "regr_slope", "regr_intercept", "xmlagg", "to_number", "to_date",
+		"to_timestamp", "to_hex", "format_type", "quote_ident", "quote_literal",
+		"quote_nullable", "to_json", "to_jsonb", "row_to_json", "array_to_json",
+		"json_build_object", "jsonb_build_object", "json_build_array", "jsonb_build_array",
+		"jsonb_array_length", "json_extract_path", "json_extract_path_text",
+		"jsonb_extract_path", "jsonb_extract_path_text", "json_typeof", "jsonb_typeof",
+		"jsonb_pretty", "jsonb_strip_nulls", "json_strip_nulls", "jsonb_each", "json_each_text",
+		"jsonb_each_text", "json_array_elements", "jsonb_array_elements",
+		"json_array_elements_text", "jsonb_array_elements_text", "json_object_keys",
+		"jsonb_object_keys", "json_populate_record", "jsonb_populate_record",
+		"json_populate_recordset", "jsonb_populate_recordset", "json_to_record",
+		"jsonb_to_record", "json_to_recordset", "jsonb_to_recordset", "jsonb_path_query",
+		"jsonb_path_exists", "jsonb_path_match", "jsonb_path_query_array",
+		"jsonb_path_query_first", "json_scalar", "json_serialize", "jsonb_exists",
+		"jsonb_exists_any", "jsonb_exists_all", "jsonb_concat", "jsonb_delete",
+		"jsonb_delete_path", "btrim", "regexp_match", "regexp_matches", "regexp_count",
+		"regexp_split_to_array", "regexp_split_to_table", "split_part", "string_to_array",
+		"array_to_string", "strpos", "initcap", "translate", "overlay", "sha224", "sha256",
+		"sha384", "sha512", "digest", "hmac", "difference", "levenshtein", "similarity",
+		"word_similarity", "unaccent", "starts_with", "to_tsvector", "to_tsquery",
+		"plainto_tsquery", "phraseto_tsquery", "websearch_to_tsquery", "ts_rank", "ts_rank_cd",
+		"ts_headline", "setweight", "strip", "numnode", "querytree", "casefold", "normalize",
+		"citext", "bpchar", "bytea", "pgp_sym_encrypt", "pgp_sym_decrypt", "cbrt", "gcd", "lcm",
+		"factorial", "width_bucket", "scale", "min_scale", "trim_scale", "date_trunc",
+		"date_part", "make_date", "make_time", "make_timestamp", "make_timestamptz",
+		"make_interval", "justify_days", "justify_hours", "justify_interval", "age", "isfinite",
+		"timestamptz", "date_bin", "timezone", "generate_subscripts", "array_length",
+		"array_lower", "array_upper", "array_position", "array_positions", "array_append",
+		"array_prepend", "array_cat", "array_remove", "array_replace", "array_dims",
+		"array_ndims", "cardinality", "array_fill", "trim_array", "int4range", "int8range",
+		"numrange", "tsrange", "tstzrange", "daterange", "lower_inf", "upper_inf", "isempty",
+		"range_merge", "multirange", "box", "circle", "lseg", "path", "area", "center",
+		"diameter", "height", "width", "radius", "npoints", "host", "hostmask", "masklen",
+		"netmask", "network", "broadcast", "family", "inet", "cidr", "set_masklen", "abbrev",
+		"inet_same_family", "inet_merge", "macaddr", "oid", "hstore", "akeys", "avals", "skeys",
+		"svals", "hstore_to_json", "hstore_to_jsonb", "hstore_to_array", "exist", "defined",
+		"slice", "subltree", "subpath", "nlevel", "text2ltree", "ltree2text", "lca",
+		"earth_distance", "ll_to_earth", "earth_box", "cube_distance", "latitude", "longitude",
+		"gen_random_uuid", "gen_random_bytes", "gen_salt", "crypt", "uuid_generate_v1",
+		"uuid_generate_v1mc", "uuid_generate_v4", "setseed", "currval", "statement_timestamp", "clock_timestamp", "transaction_timestamp",
+		"timeofday", "txid_current", "txid_current_if_assigned", "txid_current_snapshot",
+		"current_setting", "set_config", "current_schemas", "current_database",
+		"inet_client_addr", "inet_client_port", "inet_server_addr", "inet_server_port",
+		"obj_description", "col_description", "has_table_privilege", "has_schema_privilege",
+		"has_column_privilege", "has_function_privilege", "to_regclass", "to_regtype",
+		"to_regproc", "to_regprocedure", "to_regnamespace", "array_shuffle", "array_sample",
+		"random_normal")
+	add(inPostgres|inMySQL,
+		"greatest", "least", "decode", "encode", "convert", "to_char", "left", "right", "lpad",
+		"rpad", "position", "reverse", "repeat", "ascii", "chr", "md5", "soundex", "char_length",
+		"character_length", "bit_length", "regexp_like", "regexp_substr", "regexp_instr",
+		"any_value", "bit_count", "timestamp", "json_value", "json_query", "json_table",
+		"json_arrayagg", "json_objectagg", "point", "polygon", "stddev", "stddev_pop",
+		"stddev_samp", "variance", "var_pop", "var_samp", "uuid", "now", "version", "current_role",
+		"nextval", "lastval", "setval", "json_exists")
+	add(inMySQL|inSQLite,
+		"group_concat", "if", "ifnull", "instr", "hex", "unhex", "quote", "json_extract",
+		"json_set", "json_insert", "json_replace", "json_remove", "json_type", "json_valid",
+		"json_quote", "timediff")
+	add(inPostgres|inSQLite,
+		"string_agg", "json_each", "json_array_length", "jsonb_set", "jsonb_insert",
+		"jsonb_object", "generate_series", "random")
+	// Keywords of other databases' that may stand before '(' (SQL Server,
+	// DuckDB, Snowflake, PL/pgSQL): to these three a name like any other.
+	add(0, "exec", "execute", "call", "perform", "sample", "semi", "anti", "asof", "top",
+		"output", "qualify", "pivot", "unpivot", "apply", "minus",
+		// and functions of theirs
+		"listagg", "nullifzero", "choose", "isnotnull", "try_cast", "len", "char_index",
+		"charindex", "patindex", "stuff", "replicate", "str", "string_split", "nchar",
+		"isjson", "tuple", "datepart", "dateadd", "datename", "eomonth", "datefromparts",
+		"datetimefromparts", "epoch", "ends_with", "base64", "getdate", "getutcdate",
+		"sysdatetime", "sysutcdatetime", "sysdatetimeoffset", "newid", "newsequentialid",
+		"sys_guid", "uuidv4", "uuidv7", "uuid_v4", "to_timestamp_now")
+	return m
+}()
+
+// builtInTo reports whether the function name (lower case) is built into
+// the servers of dialect d.
+func builtInTo(d Dialect, name string) bool {
+	in, ok := builtIn[name]
+	if !ok || d == Generic {
+		return true
+	}
+	switch d {
+	case Postgres:
+		return in&inPostgres != 0
+	case MySQL:
+		return in&inMySQL != 0
+	case SQLite:
+		return in&inSQLite != 0
+	}
+	return true
+}
