@@ -7,7 +7,12 @@ package cachedsql
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
 	"testing"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // SQLite reads $x(...) as one variable token up to the first white space
@@ -62,5 +67,46 @@ func TestSQLiteKeywordAliasDoesNotHideJoin(t *testing.T) {
 				t.Fatalf("%s\nafter UPDATE b through cachedsql: cachedsql %d, database %d", q, got, want)
 			}
 		})
+	}
+}
+
+// A function cachedsql does not know may write any table whatever the
+// statement that calls it: an INSERT that calls one, through Exec or
+// through Query (RETURNING), invalidates every table, a's too; unless
+// Config.PureFunctions names the function.
+func TestUnknownFunctionInWriteInvalidatesUnlessPure(t *testing.T) {
+	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		return c.RegisterFunc("dbl", func(x int64) int64 { return 2 * x }, true)
+	}}
+	for _, pure := range []bool{false, true} {
+		for i, w := range []string{"INSERT INTO c VALUES (3, dbl(2))", "INSERT INTO c VALUES (4, dbl(2)) RETURNING v"} {
+			t.Run(fmt.Sprintf("pure=%v/%d", pure, i), func(t *testing.T) {
+				cfg := Config{Driver: drv, DSN: sqliteDSN(filepath.Join(t.TempDir(), "fn.db")), Namespace: fmt.Sprintf("inv%d", invSeq.Add(1))}
+				if pure {
+					cfg.PureFunctions = []string{"dbl"}
+				}
+				c, err := NewConnector(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				db := sql.OpenDB(c)
+				t.Cleanup(func() { db.Close() })
+				for _, q := range abSchema {
+					mustExec(t, db, q)
+				}
+				readInt(t, c, db, qA)
+				if _, hit := readInt(t, c, db, qA); !hit {
+					t.Fatal("second read of a was not a hit")
+				}
+				if i == 0 {
+					mustExec(t, db, w)
+				} else if v := rawInt(t, db, w); v != 4 {
+					t.Fatalf("%s returned %d", w, v)
+				}
+				if _, hit := readInt(t, c, db, qA); hit != pure {
+					t.Fatalf("after %s: next read of a a hit %v, want %v", w, hit, pure)
+				}
+			})
+		}
 	}
 }

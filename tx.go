@@ -282,8 +282,8 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 				}
 			}
 		}
-		if len(st.Writes) == 0 && !st.WritesAll {
-			return
+		if len(st.Writes) == 0 && !st.WritesAll && !p.mayWrite {
+			return // SET @x = f() may write through f
 		}
 		if cn.tx != nil && setsAutocommit(st.SessionVars) {
 			// "UPDATE t; SET autocommit=0" or the other way round: whether

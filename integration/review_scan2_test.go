@@ -218,3 +218,53 @@ func TestMariaDBFunctionNamedLikeOtherBuiltIn(t *testing.T) {
 		}
 	})
 }
+
+// A function cachedsql does not know, called from a statement that is not
+// a Read (COPY (query) TO, INSERT ... VALUES): its calls were dropped, so
+// what it wrote was not invalidated, though the same call in a plain
+// SELECT invalidates everything.
+func TestPGUnknownCallOutsideRead(t *testing.T) {
+	requirePG(t)
+	root := openDirect(t, "pgx", pgURL())
+	schema, dsn := pgSchema(t, root, "_uc")
+	admin := openDirect(t, "pgx", dsn)
+	mustExec(t, admin, "CREATE TABLE b (v int)")
+	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	mustExec(t, admin, "CREATE TABLE log (v int)")
+	mustExec(t, admin, "CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS 'UPDATE b SET v = v + 1 RETURNING v'")
+	db := openCached(t, "pgx", dsn, "namespace="+schema)
+	for _, w := range []string{
+		"COPY (SELECT bump()) TO PROGRAM 'cat >/dev/null'",
+		"INSERT INTO log VALUES (bump())",
+	} {
+		t.Run(strings.Fields(w)[0], func(t *testing.T) {
+			staleCheck(t, db, admin, "SELECT v::text FROM b", w)
+		})
+	}
+}
+
+// The same in MariaDB, where SET @x = f() and SELECT f() INTO @x call it.
+func TestMariaDBUnknownCallOutsideRead(t *testing.T) {
+	admin, db, _ := mariaDB(t, "_uc")
+	mustExec(t, admin, "CREATE TABLE b (v int)")
+	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	mustExec(t, admin, "CREATE FUNCTION bump(n int) RETURNS int MODIFIES SQL DATA BEGIN UPDATE b SET v = v + n; RETURN 1; END")
+	ctx := context.Background()
+	q := "SELECT v FROM b"
+	for _, w := range []string{"SET @x = bump(1)", "SELECT bump(1) INTO @x"} {
+		t.Run(strings.Fields(w)[0], func(t *testing.T) {
+			scalar(t, db, q)
+			scalar(t, db, q)
+			// The write on a connection of its own (SET makes its results
+			// its own); the read on another.
+			c := conn(t, db)
+			if _, err := c.ExecContext(ctx, w); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+				t.Errorf("%s\nafter %s through cachedsql: cachedsql %s, database %s", q, w, got, want)
+			}
+			c.Close()
+		})
+	}
+}

@@ -18,6 +18,7 @@ type scanner struct {
 	reads  []string
 	writes []string
 	calls  []string
+	callAt []int32 // the token of each call
 	hints  []string
 	cte    []string // CTE names in scope, innermost last
 	// qual: the name qualified last returned had a schema, or is a
@@ -56,6 +57,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.reads = s.reads[:0]
 	s.writes = s.writes[:0]
 	s.calls = s.calls[:0]
+	s.callAt = s.callAt[:0]
 	s.hints = s.hints[:0]
 	s.cte = s.cte[:0]
 	s.kinds = s.kinds[:0]

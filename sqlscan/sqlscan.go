@@ -17,9 +17,11 @@
 //     anything that is not a table, view or index with a named table
 //     (functions, triggers, types, schemas, GRANT, COMMENT, DROP INDEX
 //     without ON), and CALL, EXEC, EXECUTE and DO.
-//   - A Read that calls a function the scanner does not know (user-defined,
-//     or from an extension it does not list) sets ReadsAll and names it in
-//     Calls: such a function may read any table.
+//   - A statement that calls a function the scanner does not know
+//     (user-defined, or from an extension it does not list, or a built-in
+//     of another dialect only) sets ReadsAll and names it in Calls: such a
+//     function may read and write any table. Only the routines and index
+//     expressions DDL defines, and EXPLAIN without ANALYZE, do not count.
 //   - In the Generic dialect, a text that Postgres and MySQL would tokenise
 //     differently (a backslash in a string, a comment opener in a comment) is
 //     scanned both ways and the union taken; if the two readings disagree on
@@ -109,12 +111,14 @@ type Statement struct {
 	// Savepoint is the savepoint named by Savepoint, RollbackTo and Release:
 	// lower-cased unless quoted in Postgres or Generic (where quoting keeps case).
 	Savepoint string
-	// Calls are the functions a Read calls that the scanner does not know
-	// (user-defined or from an extension), lower-cased, sorted. Such a
-	// function may read any table, so their presence sets ReadsAll; it may
-	// also write any table and change session state, which is for the
-	// caller to weigh. An Other that ran a read (EXPLAIN ANALYZE SELECT,
-	// MariaDB's ANALYZE SELECT) names its calls too.
+	// Calls are the functions a statement of any kind calls that the
+	// scanner does not know (user-defined or from an extension),
+	// lower-cased, sorted. Such a function may read any table, so their
+	// presence sets ReadsAll; it may also write any table and change
+	// session state, which is for the caller to weigh. Not named: calls
+	// in DDL outside a query it runs (CREATE TABLE ... AS SELECT), in
+	// CALL, EXEC, EXECUTE and DO (which set WritesAll), and under EXPLAIN
+	// without ANALYZE.
 	Calls []string
 	// Opaque is true for CALL, DO, EXEC and EXECUTE: they run code the
 	// scanner cannot see, which may change session state (WritesAll is set
@@ -256,6 +260,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	s.volatileAndCalls()
 	// Split at top-level semicolons.
 	lo := 0
+	plans := 0 // statements that begin with EXPLAIN, DESCRIBE or DESC
 	for i := 0; i <= len(s.toks); i++ {
 		if i < len(s.toks) {
 			if s.isPunct(i, '(') {
@@ -270,6 +275,10 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 			}
 		}
 		if i > lo {
+			if k := s.kwAt(lo); k == kExplain || k == kDesc || k == kDescribe {
+				plans++
+			}
+			s.dropDefinitionCalls(lo, i)
 			if s.d == MySQL || s.d == Generic {
 				s.implicitCommit = s.implicitCommit || s.commitsImplicitly(lo)
 			}
@@ -323,12 +332,11 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	if (r.Kind == Read || r.Kind == Other) && (len(r.Writes) > 0 || r.WritesAll) {
 		r.Kind = Write
 	}
-	if r.Kind == Read && len(s.calls) > 0 {
-		// A function the scanner does not know may read any table.
-		r.Calls = sortedSet(s.calls)
-		r.ReadsAll = true
-	} else if r.Kind == Other && s.analyzed && len(s.calls) > 0 {
-		// EXPLAIN ANALYZE ran the read, and its calls with it.
+	if len(s.calls) > 0 && (r.Kind != Other || s.analyzed || plans < len(s.kinds)) {
+		// A function the scanner does not know may read any table, and
+		// write any, whatever the statement that calls it (INSERT ...
+		// VALUES (f()), SET @x = f(), COPY (SELECT f()) TO): only EXPLAIN
+		// without ANALYZE does not run it.
 		r.Calls = sortedSet(s.calls)
 		r.ReadsAll = true
 	}

@@ -31,7 +31,7 @@ func (s *scanner) volatileAndCalls() {
 				continue
 			}
 			if s.isPunct(i+1, '(') && s.isCall(i) {
-				s.addCall(strings.ToLower(t.text)) // "MyFunc"(x)
+				s.addCall(i, strings.ToLower(t.text)) // "MyFunc"(x)
 			}
 		case tWord:
 			if (i == 0 || s.isPunct(i-1, ';')) && s.isPunct(i+1, '(') {
@@ -54,7 +54,7 @@ func (s *scanner) volatileAndCalls() {
 			b, ok := lowerInto(buf[:], t.text)
 			if !ok {
 				if paren && s.isCall(i) {
-					s.addCall(strings.ToLower(t.text))
+					s.addCall(i, strings.ToLower(t.text))
 				}
 				continue
 			}
@@ -73,7 +73,7 @@ func (s *scanner) volatileAndCalls() {
 				// not know (PureFunctions lists those that are pure). So is
 				// one named like a built-in or keyword of another dialect.
 				if (cls == 0 || s.userSchemaCall(i) || !builtInTo(s.d, string(b))) && s.isCall(i) {
-					s.addCall(string(b))
+					s.addCall(i, string(b))
 				}
 				continue
 			}
@@ -100,7 +100,7 @@ func (s *scanner) volatileAndCalls() {
 // offers them only for pragmas without side effects, and their reads are
 // catalog reads, isSystemTable) and PostgreSQL's pg_* functions (volatile). (Not st_*: PostGIS's topology functions, ST_AddIsoNode
 // and the like, write tables.)
-func (s *scanner) addCall(name string) {
+func (s *scanner) addCall(i int, name string) {
 	switch {
 	case strings.HasPrefix(name, "pragma_"):
 	case strings.HasPrefix(name, "pg_"):
@@ -111,6 +111,7 @@ func (s *scanner) addCall(name string) {
 		s.setVolatile(name)
 	default:
 		s.calls = append(s.calls, name)
+		s.callAt = append(s.callAt, int32(i))
 	}
 }
 
@@ -294,4 +295,42 @@ func (s *scanner) closesDistinctOn(c int) bool {
 		}
 	}
 	return false
+}
+
+// dropDefinitionCalls forgets the calls in the statement [lo,hi) when it
+// defines rather than runs them: DDL, whose names before '(' are tables,
+// index methods and routines (CREATE INDEX i ON t (a), USING btree (a),
+// DROP FUNCTION IF EXISTS f(int)), and CALL, EXEC, EXECUTE and DO, which
+// write everything already. The query of CREATE TABLE ... AS SELECT (or
+// a materialized view's) runs: its calls stay.
+func (s *scanner) dropDefinitionCalls(lo, hi int) {
+	if len(s.callAt) == 0 || s.callAt[len(s.callAt)-1] < int32(lo) {
+		return
+	}
+	switch s.kwAt(lo) {
+	case kCreate:
+		for j := lo + 1; j < hi && j < lo+8; j++ {
+			switch s.kwAt(j) {
+			case kTable, kMaterialized:
+				if q := s.topLevel(j, hi, func(k int) bool { return s.kwAt(k) == kSelect || s.kwAt(k) == kWith }); q >= 0 {
+					hi = q
+				}
+			case kView, kFunction, kProcedure, kTrigger:
+			default:
+				continue
+			}
+			break
+		}
+	case kAlter, kDrop, kCall, kExec, kExecute, kDo:
+	default:
+		return
+	}
+	n := 0
+	for k, at := range s.callAt {
+		if at < int32(lo) || at >= int32(hi) {
+			s.calls[n], s.callAt[n] = s.calls[k], at
+			n++
+		}
+	}
+	s.calls, s.callAt = s.calls[:n], s.callAt[:n]
 }
