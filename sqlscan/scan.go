@@ -454,7 +454,16 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 			return s.explain(lo-1, hi)
 		}
 		return Other
-	case kLock, kUnlock, kVacuum, kCheckpoint, kReindex, kCluster, kOptimize,
+	case kVacuum:
+		if (s.d == SQLite || s.d == Generic) && s.topLevel(lo+1, hi, func(j int) bool { return s.kwAt(j) == kInto }) < 0 {
+			// SQLite's VACUUM may renumber the rowids of a table without
+			// an INTEGER PRIMARY KEY, any table's (VACUUM INTO writes a
+			// copy and leaves them).
+			s.writesAll = true
+			return Write
+		}
+		return Other
+	case kLock, kUnlock, kCheckpoint, kReindex, kCluster, kOptimize,
 		kListen, kNotify, kUnlisten, kDeclare, kFetch, kMove, kClose:
 		return Other
 	case kExplain:
