@@ -570,8 +570,14 @@ func (cn *conn) runFill(ctx context.Context, h *handoff, key keying.Key, query s
 	defer qcancel()
 	p.setSizeHint(got)
 	if err := rows.Close(); err != nil {
+		// Every row came, then the driver failed to close them: the leader
+		// reads the rows and then gets the error (database/sql reports it
+		// from Rows.Err), as it would have unwrapped; the others run their
+		// own query. Nothing is cached.
 		putScratch(bp, enc.Abandon())
-		return nil, err
+		sh.ctr.uncacheable.Add(1)
+		h.give(&cachedRows{res: res, closeErr: err})
+		return &fill{}, nil
 	}
 	buf, err := enc.Finish()
 	// capture checks the cap after each row; column descriptions written

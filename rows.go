@@ -24,6 +24,10 @@ type cachedRows struct {
 	// them points into mem, and is valid until Close, as the database/sql
 	// contract gives a driver's buffers (fillMem.arena).
 	mem *fillMem
+	// closeErr is what Close returns: the inner rows' error from their own
+	// Close, after every row had been read (which database/sql reports from
+	// Rows.Err once the rows are done).
+	closeErr error
 	// ctx, when set, is the query's context, looked at before every row:
 	// SQLite's rows stop with its error once it ends (go-sqlite3 checks it
 	// in Next), and a replay of them does too (followContext).
@@ -67,7 +71,7 @@ func (r *cachedRows) Close() error {
 		// A read after Close finds nothing rather than recycled values.
 		r.mem, r.res = nil, &noResult
 	}
-	return nil
+	return r.closeErr
 }
 
 func (r *cachedRows) Next(dest []driver.Value) error {
