@@ -104,7 +104,7 @@ func (s *scanner) lex() {
 				if src[at+2] != '!' || (i < n && isDigit(src[i])) {
 					s.versioned = true
 					if o.skipVersioned {
-						i = s.blockComment(at)
+						i = s.skippedComment(at)
 						continue
 					}
 				}
@@ -277,6 +277,31 @@ func (s *scanner) emitWord(w string) {
 }
 
 // blockComment skips the comment starting at i and returns the index after it.
+// skippedComment is the end of a MySQL executable comment begun at i that
+// the server skips (a later version's, or /*M! on MySQL): MySQL's and
+// MariaDB's consume_comment let one comment nest in it, so the first */
+// after a /* inside ends that one, not the skipped comment.
+func (s *scanner) skippedComment(i int) int {
+	src := s.src
+	n := len(src)
+	nested := false
+	for j := i + 2; j < n; j++ {
+		switch {
+		case !nested && src[j] == '/' && j+1 < n && src[j+1] == '*':
+			nested = true
+			j++
+		case src[j] == '*' && j+1 < n && src[j+1] == '/':
+			if !nested {
+				return j + 2
+			}
+			nested = false
+			j++
+		}
+	}
+	s.bad = true
+	return n
+}
+
 func (s *scanner) blockComment(i int) int {
 	src := s.src
 	n := len(src)
@@ -387,8 +412,12 @@ func (s *scanner) unicodeIdent(i int) int {
 		} else {
 			s.bad = true
 		}
-	} else if strings.Contains(strings.ToLower(src[j:]), "uescape") {
-		s.bad = true // UESCAPE after a comment: not worth following
+	} else if c := pastComments(src, k, s.opts.nestedComments); c != k && c+7 <= len(src) &&
+		strings.EqualFold(src[c:c+7], "uescape") && (c+7 == len(src) || !isWordByte(src[c+7])) {
+		// UESCAPE after a comment: not worth following. (Only the comments
+		// right after the name are looked past: a search of the rest of the
+		// text made one per name.)
+		s.bad = true
 	}
 	decoded, ok := decodeUnicodeEscapes(name, esc)
 	if !ok {
@@ -396,6 +425,40 @@ func (s *scanner) unicodeIdent(i int) int {
 	}
 	t.text, t.esc = decoded, 0
 	return j
+}
+
+// pastComments is where the white space and comments from k end.
+func pastComments(src string, k int, nested bool) int {
+	for k < len(src) {
+		switch {
+		case isSpace(src[k]):
+			k++
+		case strings.HasPrefix(src[k:], "--"):
+			e := strings.IndexByte(src[k:], '\n')
+			if e < 0 {
+				return len(src)
+			}
+			k += e + 1
+		case strings.HasPrefix(src[k:], "/*"):
+			depth := 1
+			k += 2
+			for k < len(src) && depth > 0 {
+				switch {
+				case strings.HasPrefix(src[k:], "*/"):
+					depth--
+					k += 2
+				case nested && strings.HasPrefix(src[k:], "/*"):
+					depth++
+					k += 2
+				default:
+					k++
+				}
+			}
+		default:
+			return k
+		}
+	}
+	return k
 }
 
 // decodeUnicodeEscapes undoes PostgreSQL's U& escapes: esc followed by four

@@ -18,9 +18,12 @@ type scanner struct {
 	reads  []string
 	writes []string
 	calls  []string
-	callAt []int32 // the token of each call
-	hints  []string
-	cte    []string // CTE names in scope, innermost last
+	callAt []int32 // the token of each call; -1 once dropped
+	// callNext and dropped: see dropDefinitionCalls.
+	callNext int
+	dropped  bool
+	hints    []string
+	cte      []string // CTE names in scope, innermost last
 	// qual: the name qualified last returned had a schema, or is a
 	// PostgreSQL name whose case was kept, so it names no CTE in scope.
 	qual  bool
@@ -58,6 +61,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.writes = s.writes[:0]
 	s.calls = s.calls[:0]
 	s.callAt = s.callAt[:0]
+	s.callNext, s.dropped = 0, false
 	s.hints = s.hints[:0]
 	s.cte = s.cte[:0]
 	s.kinds = s.kinds[:0]

@@ -175,7 +175,7 @@ func Scan(d Dialect, sql string) Statement {
 		// are comments, which can change what the text around them is:
 		// take the union of both readings.
 		o.skipVersioned = true
-		st = either(st, scanBackslashes(d, o, sql))
+		st = either(st, scanBackslashes(d, o, sql), true)
 	}
 	return st.Statement
 }
@@ -198,14 +198,19 @@ func scanBackslashes(d Dialect, o lexOpts, sql string) result {
 		case Postgres:
 			o.backslashSingle = true
 		}
-		st = either(st, scanWith(d, o, sql))
+		st = either(st, scanWith(d, o, sql), false)
 	}
 	return st
 }
 
 // either combines two readings of one text, either of which the server
-// may make.
-func either(st, alt result) result {
+// may make. Readings of different kinds make it Unknown, except with
+// plainKinds (the readings of a versioned comment as code and as comment),
+// where a Read, Write, Session or Other beside another of them takes the
+// kind the two would have as one text: a dump's /*!40101 SET NAMES utf8 */;
+// before an INSERT is the Session it is as code, with the INSERT's writes,
+// not a text that invalidates everything.
+func either(st, alt result, plainKinds bool) result {
 	switch {
 	case st.deep || alt.deep:
 		// One reading is too deep to follow, and the server may read
@@ -219,10 +224,18 @@ func either(st, alt result) result {
 	case (st.bad || st.empty) && !alt.bad:
 		st = alt
 	default:
+		if plainKinds && st.Kind != alt.Kind && plain(st.Kind) && plain(alt.Kind) {
+			k := combine([]Kind{st.Kind, alt.Kind})
+			st.Kind, alt.Kind = k, k
+		}
 		st.Statement = union(st.Statement, alt.Statement)
 	}
 	return st
 }
+
+// plain reports a kind that opens, ends or names no transaction, and is
+// classified: one whose tables the union of two readings covers.
+func plain(k Kind) bool { return k == Read || k == Write || k == Session || k == Other }
 
 type result struct {
 	Statement
@@ -286,6 +299,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		}
 		lo = i + 1
 	}
+	s.compactCalls()
 	if s.bad || s.deep {
 		r.bad, r.deep = s.bad, s.deep
 		r.Kind, r.ReadsAll, r.WritesAll = Unknown, true, true

@@ -303,9 +303,18 @@ func (s *scanner) closesDistinctOn(c int) bool {
 // DROP FUNCTION IF EXISTS f(int)), and CALL, EXEC, EXECUTE and DO, which
 // write everything already. The query of CREATE TABLE ... AS SELECT (or
 // a materialized view's) runs: its calls stay.
+//
+// Statements come in order and callAt ascends, so s.callNext, the first
+// call not before the last statement, moves only forward; dropped calls are
+// marked (-1) and removed once, by compactCalls: linear in calls and
+// statements together (one pass per DDL statement over every call made a
+// text of many statements quadratic).
 func (s *scanner) dropDefinitionCalls(lo, hi int) {
-	if len(s.callAt) == 0 || s.callAt[len(s.callAt)-1] < int32(lo) {
-		return
+	for s.callNext < len(s.callAt) && s.callAt[s.callNext] < int32(lo) {
+		s.callNext++
+	}
+	if s.callNext == len(s.callAt) || s.callAt[s.callNext] >= int32(hi) {
+		return // no call in this statement
 	}
 	switch s.kwAt(lo) {
 	case kCreate:
@@ -325,9 +334,20 @@ func (s *scanner) dropDefinitionCalls(lo, hi int) {
 	default:
 		return
 	}
+	for k := s.callNext; k < len(s.callAt) && s.callAt[k] < int32(hi); k++ {
+		s.callAt[k] = -1
+		s.dropped = true
+	}
+}
+
+// compactCalls removes the calls dropDefinitionCalls marked.
+func (s *scanner) compactCalls() {
+	if !s.dropped {
+		return
+	}
 	n := 0
 	for k, at := range s.callAt {
-		if at < int32(lo) || at >= int32(hi) {
+		if at >= 0 {
 			s.calls[n], s.callAt[n] = s.calls[k], at
 			n++
 		}

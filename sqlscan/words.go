@@ -323,7 +323,7 @@ var funcClass = func() map[string]uint8 {
 		"sysdatetime", "sysutcdatetime", "sysdatetimeoffset", "current_timestamp", "unix_timestamp",
 		"random", "rand", "randomblob", "random_bytes", "uuid", "uuid_short", "gen_random_uuid",
 		"gen_random_bytes", "gen_salt", "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
-		"uuidv4", "uuidv7", "uuid_v4", "newid", "newsequentialid", "setseed",
+		"uuidv4", "uuidv7", "uuid_v4", "uuid_v7", "newid", "newsequentialid", "setseed",
 		"nextval", "currval", "lastval", "setval", "last_insert_id", "last_insert_rowid", "changes",
 		"total_changes", "row_count", "found_rows", "connection_id", "pg_backend_pid",
 		"txid_current", "txid_current_if_assigned", "pg_current_xact_id", "txid_current_snapshot",
@@ -548,7 +548,7 @@ var builtIn = func() map[string]uint8 {
 		"isnull", "field", "elt", "lcase", "ucase", "mid", "substring_index", "locate", "space",
 		"find_in_set", "make_set", "export_set", "inet_aton", "inet_ntoa", "inet6_aton",
 		"inet6_ntoa", "compress", "uncompress", "weight_string", "format_bytes", "to_base64",
-		"from_base64", "crc32", "conv", "bin", "oct", "sha1", "sha2", "date_add", "date_sub",
+		"from_base64", "crc32", "conv", "bin", "oct", "sha1", "sha2", "date_sub",
 		"datediff", "timestampdiff", "timestampadd", "adddate", "subdate", "addtime", "subtime",
 		"date_format", "time_format", "str_to_date", "from_unixtime", "makedate", "maketime",
 		"period_add", "period_diff", "sec_to_time", "time_to_sec", "to_days", "from_days",
@@ -558,16 +558,18 @@ var builtIn = func() map[string]uint8 {
 		"json_contains_path", "json_keys", "json_length", "json_search", "json_unquote",
 		"json_merge_patch", "json_merge_preserve", "json_overlaps", "json_depth",
 		"json_schema_valid", "json_array_append", "json_array_insert", "json_storage_size",
-		"json_pretty", "std", "column_get", "column_create", "column_json", "column_list",
+		"std", "column_get", "column_create", "column_json", "column_list",
 		"column_exists", "column_add", "column_delete", "aes_encrypt", "aes_decrypt", "encrypt",
 		"uuid_to_bin", "bin_to_uuid", "is_uuid", "ord", "collation", "charset", "coercibility",
 		"nvl", "median", "uuid_short", "connection_id", "found_rows", "row_count", "get_lock",
 		"release_lock", "release_all_locks", "is_free_lock", "is_used_lock", "benchmark",
 		"sleep", "curdate", "curtime", "utc_timestamp", "utc_date", "utc_time", "last_insert_id",
-		"database", "schema")
+		"database", "schema",
+		// MariaDB's: 10.6, 11.7
+		"sys_guid", "uuid_v4", "uuid_v7")
 	add(inPostgres,
 		"array_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg", "bool_and",
-		"bool_or", "every", "percentile_cont", "percentile_disc", "mode", "corr", "covar_pop",
+		"bool_or", "every", "mode", "corr", "covar_pop",
 		"covar_samp", "regr_slope", "regr_intercept", "xmlagg", "to_number", "to_date",
 		"to_timestamp", "to_hex", "format_type", "quote_ident", "quote_literal",
 		"quote_nullable", "to_json", "to_jsonb", "row_to_json", "array_to_json",
@@ -614,7 +616,9 @@ var builtIn = func() map[string]uint8 {
 		"obj_description", "col_description", "has_table_privilege", "has_schema_privilege",
 		"has_column_privilege", "has_function_privilege", "to_regclass", "to_regtype",
 		"to_regproc", "to_regprocedure", "to_regnamespace", "array_shuffle", "array_sample",
-		"random_normal")
+		"random_normal",
+		// PostgreSQL 18
+		"uuidv4", "uuidv7")
 	add(inPostgres|inMySQL,
 		"greatest", "least", "decode", "encode", "convert", "to_char", "left", "right", "lpad",
 		"rpad", "position", "reverse", "repeat", "ascii", "chr", "md5", "soundex", "char_length",
@@ -622,11 +626,13 @@ var builtIn = func() map[string]uint8 {
 		"any_value", "bit_count", "timestamp", "json_value", "json_query", "json_table",
 		"json_arrayagg", "json_objectagg", "point", "polygon", "stddev", "stddev_pop",
 		"stddev_samp", "variance", "var_pop", "var_samp", "uuid", "now", "version", "current_role",
-		"nextval", "lastval", "setval", "json_exists")
+		"nextval", "lastval", "setval", "json_exists",
+		// MariaDB's, and PostgreSQL's since 16
+		"percentile_cont", "percentile_disc", "date_add")
 	add(inMySQL|inSQLite,
 		"group_concat", "if", "ifnull", "instr", "hex", "unhex", "quote", "json_extract",
 		"json_set", "json_insert", "json_replace", "json_remove", "json_type", "json_valid",
-		"json_quote", "timediff")
+		"json_quote", "timediff", "json_pretty")
 	add(inPostgres|inSQLite,
 		"string_agg", "json_each", "json_array_length", "jsonb_set", "jsonb_insert",
 		"jsonb_object", "generate_series", "random")
@@ -640,7 +646,7 @@ var builtIn = func() map[string]uint8 {
 		"isjson", "tuple", "datepart", "dateadd", "datename", "eomonth", "datefromparts",
 		"datetimefromparts", "epoch", "ends_with", "base64", "getdate", "getutcdate",
 		"sysdatetime", "sysutcdatetime", "sysdatetimeoffset", "newid", "newsequentialid",
-		"sys_guid", "uuidv4", "uuidv7", "uuid_v4", "to_timestamp_now")
+		"to_timestamp_now")
 	return m
 }()
 
