@@ -38,6 +38,8 @@ type lexOpts struct {
 	nestedComments  bool // /* /* */ */ nests (Postgres)
 	condComments    bool // /*! ... */ holds code (MySQL)
 	skipVersioned   bool // /*!NNNNN ... */ and /*M! ... */ are comments: the server is older, or MySQL
+	plainMaria      bool // with skipVersioned, /*M! ... */ is a plain comment, as to MySQL (no nesting)
+	crEndsDash      bool // a -- comment ends at \r as well as \n (Postgres)
 	dollarQuote     bool // $tag$...$tag$ strings (Postgres)
 	eStrings        bool // E'...' strings with backslash escapes (Postgres)
 	atVars          bool // @name is a user variable (MySQL); otherwise a placeholder
@@ -47,7 +49,7 @@ type lexOpts struct {
 func optsFor(d Dialect) lexOpts {
 	switch d {
 	case Postgres:
-		return lexOpts{nestedComments: true, dollarQuote: true, eStrings: true}
+		return lexOpts{nestedComments: true, dollarQuote: true, eStrings: true, crEndsDash: true}
 	case MySQL:
 		return lexOpts{backslashSingle: true, dqString: true, backtick: true, hashComment: true,
 			mysqlDashDash: true, condComments: true, atVars: true, atAtVars: true}
@@ -77,9 +79,10 @@ func (s *scanner) lex() {
 			i++
 		case c == '-' && i+1 < n && src[i+1] == '-' &&
 			(!o.mysqlDashDash || i+2 >= n || src[i+2] <= ' '):
-			j := strings.IndexByte(src[i:], '\n')
-			if j < 0 {
-				j = n - i
+			j := dashCommentLen(src[i:], o.crEndsDash)
+			if !o.crEndsDash && s.d == Generic && strings.IndexByte(src[i:i+j], '\r') >= 0 {
+				// PostgreSQL ends the comment at the \r: read it both ways.
+				s.ambiguous = true
 			}
 			s.hint(src[i+2 : i+j])
 			i += j
@@ -103,8 +106,15 @@ func (s *scanner) lex() {
 				}
 				if src[at+2] != '!' || (i < n && isDigit(src[i])) {
 					s.versioned = true
+					if src[at+2] != '!' {
+						s.maria = true
+					}
 					if o.skipVersioned {
-						i = s.skippedComment(at)
+						if o.plainMaria && src[at+2] != '!' {
+							i = s.blockComment(at) // MySQL's plain comment
+						} else {
+							i = s.skippedComment(at)
+						}
 						continue
 					}
 				}
@@ -412,7 +422,7 @@ func (s *scanner) unicodeIdent(i int) int {
 		} else {
 			s.bad = true
 		}
-	} else if c := pastComments(src, k, s.opts.nestedComments); c != k && c+7 <= len(src) &&
+	} else if c := pastComments(src, k, s.opts.nestedComments, s.opts.crEndsDash); c != k && c+7 <= len(src) &&
 		strings.EqualFold(src[c:c+7], "uescape") && (c+7 == len(src) || !isWordByte(src[c+7])) {
 		// UESCAPE after a comment: not worth following. (Only the comments
 		// right after the name are looked past: a search of the rest of the
@@ -427,18 +437,25 @@ func (s *scanner) unicodeIdent(i int) int {
 	return j
 }
 
+// dashCommentLen is the length of the -- comment src begins with, up to
+// the end of its line.
+func dashCommentLen(src string, crEnds bool) int {
+	for j := 2; j < len(src); j++ {
+		if src[j] == '\n' || (crEnds && src[j] == '\r') {
+			return j
+		}
+	}
+	return len(src)
+}
+
 // pastComments is where the white space and comments from k end.
-func pastComments(src string, k int, nested bool) int {
+func pastComments(src string, k int, nested, crEnds bool) int {
 	for k < len(src) {
 		switch {
 		case isSpace(src[k]):
 			k++
 		case strings.HasPrefix(src[k:], "--"):
-			e := strings.IndexByte(src[k:], '\n')
-			if e < 0 {
-				return len(src)
-			}
-			k += e + 1
+			k += dashCommentLen(src[k:], crEnds)
 		case strings.HasPrefix(src[k:], "/*"):
 			depth := 1
 			k += 2

@@ -44,6 +44,7 @@ type scanner struct {
 	deep                         bool // nested deeper than maxDepth: valid SQL, not read
 	ambiguous                    bool // contains a form Generic reads two ways
 	versioned                    bool // holds a MySQL comment whose content runs only on some servers
+	maria                        bool // one of them is MariaDB's /*M!, a plain comment to MySQL
 	nested                       bool // a nested statement or SELECT INTO writes
 	depth                        int  // nesting of statement and walk calls
 }
@@ -72,7 +73,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.readsAll, s.writesAll, s.locking = false, false, false
 	s.opaque, s.setsSession, s.implicitCommit, s.analyzed = false, false, false, false
 	s.bad, s.deep, s.ambiguous, s.nested = false, false, false, false
-	s.versioned = false
+	s.versioned, s.maria = false, false
 	s.depth = 0
 }
 

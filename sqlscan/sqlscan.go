@@ -176,6 +176,13 @@ func Scan(d Dialect, sql string) Statement {
 		// take the union of both readings.
 		o.skipVersioned = true
 		st = either(st, scanBackslashes(d, o, sql), true)
+		if st.maria {
+			// A server that skips /*M! ... */ skips it as MariaDB skips a
+			// later version's comment, letting one comment nest in it; MySQL
+			// skips it as a plain comment, which does not nest.
+			o.plainMaria = true
+			st = either(st, scanBackslashes(d, o, sql), true)
+		}
 	}
 	return st.Statement
 }
@@ -192,7 +199,7 @@ func scanBackslashes(d Dialect, o lexOpts, sql string) result {
 		// standard_conforming_strings=off): take the union of both readings.
 		switch d {
 		case Generic:
-			o.backslashSingle, o.nestedComments = true, true
+			o.backslashSingle, o.nestedComments, o.crEndsDash = true, true, true
 		case MySQL:
 			o.backslashSingle = false
 		case Postgres:
@@ -241,6 +248,7 @@ type result struct {
 	Statement
 	ambiguous bool
 	versioned bool // holds a MySQL version-gated comment
+	maria     bool // one of them is MariaDB's /*M!
 	empty     bool // no statement, only comments
 	bad       bool // unterminated literal or comment, unbalanced parentheses
 	deep      bool // nested deeper than the scanner follows: Unknown
@@ -261,7 +269,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	}()
 	s.reset(d, o, sql)
 	s.lex()
-	r := result{ambiguous: s.ambiguous, versioned: s.versioned}
+	r := result{ambiguous: s.ambiguous, versioned: s.versioned, maria: s.maria}
 	if len(s.hints) > 0 {
 		r.Hints = append([]string(nil), s.hints...)
 	}

@@ -321,7 +321,12 @@ func (s *scanner) dropDefinitionCalls(lo, hi int) {
 		for j := lo + 1; j < hi && j < lo+8; j++ {
 			switch s.kwAt(j) {
 			case kTable, kMaterialized:
-				if q := s.topLevel(j, hi, func(k int) bool { return s.kwAt(k) == kSelect || s.kwAt(k) == kWith }); q >= 0 {
+				// The query runs from its AS (AS (SELECT ...), AS VALUES
+				// (...)), or its SELECT (MySQL's CREATE TABLE t (...) SELECT).
+				if q := s.topLevel(j, hi, func(k int) bool {
+					kw := s.kwAt(k)
+					return kw == kSelect || kw == kWith || kw == kAs || kw == kValues
+				}); q >= 0 {
 					hi = q
 				}
 			case kView, kFunction, kProcedure, kTrigger:
