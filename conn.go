@@ -223,15 +223,6 @@ func (cn *conn) clearBusy(ch *chan struct{}) {
 	}
 }
 
-// settle is wait for the calls that have no context: argument checks, which
-// database/sql makes on the connection before the query it then sends,
-// which waits anyway.
-func (cn *conn) settle() {
-	if ch := cn.busy.Load(); ch != nil {
-		<-*ch
-	}
-}
-
 func (cn *conn) Prepare(query string) (driver.Stmt, error) {
 	return cn.PrepareContext(context.Background(), query)
 }
@@ -365,8 +356,14 @@ func (cn *conn) IsValid() bool {
 	return cn.val.IsValid()
 }
 
+// CheckNamedValue, and the statement's NumInput, CheckNamedValue and
+// ColumnConverter, reach the inner driver without waiting for a shared
+// query that still runs on the connection: they have no context, and
+// database/sql holds the connection's lock meanwhile, so a wait there could
+// neither end with the caller's deadline nor, if the shared query waits for
+// this caller (a lock its transaction holds), end at all. The drivers known
+// here answer them from the value alone, with no I/O.
 func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {
-	cn.settle()
 	if cn.nvc == nil {
 		return driver.ErrSkip // database/sql then applies its default conversion
 	}

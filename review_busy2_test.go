@@ -42,63 +42,6 @@ func (c *probeConnN) CheckNamedValue(nv *driver.NamedValue) error {
 
 var probeNSeq atomic.Int64
 
-// TestBusyCheckNamedValueRacesSharedQuery: on a *sql.Conn (no trip through
-// the pool, so no ResetSession), the next query's argument check reaches the
-// inner connection while the shared query that outlived the previous caller
-// still ran there: conn.CheckNamedValue did not wait for the busy state
-// (review E).
-func TestBusyCheckNamedValueRacesSharedQuery(t *testing.T) {
-	d := newProbeDriver()
-	const q = "SELECT v FROM t"
-	d.hold = q
-	name := fmt.Sprintf("probeN%d", probeNSeq.Add(1))
-	sql.Register(name, probeDriverN{d})
-	db := openCached(t, name, "")
-	bg := context.Background()
-	sc, err := db.Conn(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-
-	ctx, cancel := context.WithCancel(bg)
-	done := make(chan error, 1)
-	go func() {
-		rows, err := sc.QueryContext(ctx, q)
-		if err == nil {
-			rows.Close()
-		}
-		done <- err
-	}()
-	<-d.entered // the shared query runs on the inner connection
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("leader: %v, want context.Canceled", err)
-	}
-	next := make(chan error, 1)
-	go func() {
-		rows, err := sc.QueryContext(bg, "SELECT w FROM u WHERE id = ?", int64(1))
-		if err == nil {
-			for rows.Next() {
-			}
-			err = rows.Close()
-		}
-		next <- err
-	}()
-	// CheckNamedValue lingers until an overlap is seen or 500 ms pass.
-	select {
-	case <-d.overlap:
-	case <-time.After(2 * time.Second):
-	}
-	close(d.gate)
-	if err := <-next; err != nil {
-		t.Fatal(err)
-	}
-	if n := d.overlaps.Load(); n != 0 {
-		t.Fatalf("the inner connection was used by two goroutines at once (%d overlaps): CheckNamedValue ran beside the shared query", n)
-	}
-}
-
 // A driver whose connection breaks when a running query is cancelled (as
 // pgconn's does), which tells database/sql so through driver.Validator
 // only (no SessionResetter), and answers queries on a broken connection

@@ -51,16 +51,10 @@ func newStmt(cn *conn, si driver.Stmt, query string, fallback []driver.NamedValu
 	return s
 }
 
-func (s stmtCC) ColumnConverter(idx int) driver.ValueConverter {
-	s.cn.settle()
-	return s.cc.ColumnConverter(idx)
-}
+func (s stmtCC) ColumnConverter(idx int) driver.ValueConverter { return s.cc.ColumnConverter(idx) }
 
-func (s *stmt) Close() error { return s.cn.afterBusy(s.inner.Close) }
-func (s *stmt) NumInput() int {
-	s.cn.settle()
-	return s.inner.NumInput()
-}
+func (s *stmt) Close() error  { return s.cn.afterBusy(s.inner.Close) }
+func (s *stmt) NumInput() int { return s.inner.NumInput() }
 
 // Exec and Query are driver.Stmt's legacy forms. database/sql calls the
 // Context forms, but a program holding the driver connection (sql.Conn.Raw)
@@ -84,7 +78,6 @@ func valuesToNamed(args []driver.Value) []driver.NamedValue {
 }
 
 func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
-	s.cn.settle()
 	if s.nvc != nil {
 		return s.nvc.CheckNamedValue(nv)
 	}
