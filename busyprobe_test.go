@@ -1,6 +1,7 @@
 package cachedsql
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -138,4 +140,25 @@ func (r *probeRows) Next(dest []driver.Value) error {
 	copy(dest, r.data[r.i])
 	r.i++
 	return nil
+}
+
+// leaveHeldQuery runs query under a context it cancels once the inner
+// driver says the query has begun (entered), and checks that the caller
+// left with context.Canceled: the shared query goes on without it.
+func leaveHeldQuery(t *testing.T, entered <-chan struct{}, query func(context.Context) (*sql.Rows, error)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		rows, err := query(ctx)
+		if err == nil {
+			rows.Close()
+		}
+		done <- err
+	}()
+	<-entered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader: %v, want context.Canceled", err)
+	}
 }

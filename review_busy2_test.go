@@ -101,20 +101,7 @@ func TestBusyIsValidWhileBusyPoolsBrokenConn(t *testing.T) {
 	db := openCached(t, name, "")
 	db.SetMaxOpenConns(1)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		rows, err := db.QueryContext(ctx, "SELECT v FROM slow")
-		if err == nil {
-			rows.Close()
-		}
-		done <- err
-	}()
-	<-d.entered
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("leader: %v, want context.Canceled", err)
-	}
+	leaveHeldQuery(t, d.entered, func(ctx context.Context) (*sql.Rows, error) { return db.QueryContext(ctx, "SELECT v FROM slow") })
 	<-d.broke // the inner connection now says it is not valid
 	close(d.gate)
 	var v int64
@@ -167,20 +154,7 @@ func TestBusyPanickingDeferredCloseWedgesConn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		rows, err := s.QueryContext(ctx)
-		if err == nil {
-			rows.Close()
-		}
-		done <- err
-	}()
-	<-d.entered
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("leader: %v, want context.Canceled", err)
-	}
+	leaveHeldQuery(t, d.entered, func(ctx context.Context) (*sql.Rows, error) { return s.QueryContext(ctx) })
 	if err := s.Close(); err != nil { // deferred: the shared query still runs
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package cachedsql
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"testing"
 	"time"
 )
@@ -22,20 +22,7 @@ func TestBusyDeferredCloseRacesNextUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		rows, err := s.QueryContext(ctx)
-		if err == nil {
-			rows.Close()
-		}
-		done <- err
-	}()
-	<-d.entered // the shared query runs on the only connection
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("leader: %v, want context.Canceled", err)
-	}
+	leaveHeldQuery(t, d.entered, func(ctx context.Context) (*sql.Rows, error) { return s.QueryContext(ctx) }) // the shared query runs on the only connection
 	// The connection is back in the pool, still running the shared query;
 	// the statement's close waits for it.
 	if err := s.Close(); err != nil {
@@ -81,20 +68,7 @@ func TestBusyIsValidRacesSharedQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		rows, err := s.QueryContext(ctx)
-		if err == nil {
-			rows.Close()
-		}
-		done <- err
-	}()
-	<-d.entered
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("leader: %v, want context.Canceled", err)
-	}
+	leaveHeldQuery(t, d.entered, func(ctx context.Context) (*sql.Rows, error) { return s.QueryContext(ctx) })
 	n := d.overlaps.Load()
 	close(d.gate)
 	if n != 0 {
@@ -114,20 +88,7 @@ func TestBusyDeferredCloseRacesNextUserNoQueryer(t *testing.T) {
 	db := openCached(t, d.register(), "")
 	db.SetMaxOpenConns(1)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		rows, err := db.QueryContext(ctx, q)
-		if err == nil {
-			rows.Close()
-		}
-		done <- err
-	}()
-	<-d.entered
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("leader: %v, want context.Canceled", err)
-	}
+	leaveHeldQuery(t, d.entered, func(ctx context.Context) (*sql.Rows, error) { return db.QueryContext(ctx, q) })
 	next := make(chan error, 1)
 	go func() {
 		rows, err := db.Query("SELECT w FROM u")

@@ -40,13 +40,9 @@ func pgSchema(t *testing.T, admin *sql.DB, suffix string) (string, string) {
 // PostgreSQL folds only ASCII letters of unquoted names (in a UTF-8
 // database): a CTE named Ä does not hide the table ä.
 func TestPGNonASCIICTEDoesNotHideTable(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_na")
-	admin := openDirect(t, "pgx", dsn)
+	admin, db := pgDB(t, "_na")
 	mustExec(t, admin, "CREATE TABLE ä (v int)")
 	mustExec(t, admin, "INSERT INTO ä VALUES (1)")
-	db := openCached(t, "pgx", dsn, "namespace="+schema)
 	q := "WITH Ä AS (SELECT 0 AS v) SELECT v::text FROM ä"
 	if got := scalar(t, admin, q); got != "1" {
 		t.Fatalf("PostgreSQL read %s: the CTE hid the table after all", got)
@@ -58,15 +54,11 @@ func TestPGNonASCIICTEDoesNotHideTable(t *testing.T) {
 // a clause (minus, qualify, set, values) must not end the FROM list: the
 // table after the comma is read too.
 func TestPGKeywordAliasDoesNotHideJoin(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_ka")
-	admin := openDirect(t, "pgx", dsn)
+	admin, db := pgDB(t, "_ka")
 	mustExec(t, admin, "CREATE TABLE a (id int)")
 	mustExec(t, admin, "INSERT INTO a VALUES (1)")
 	mustExec(t, admin, "CREATE TABLE b (v int)")
 	mustExec(t, admin, "INSERT INTO b VALUES (1)")
-	db := openCached(t, "pgx", dsn, "namespace="+schema)
 	for i, alias := range []string{"minus", "qualify", "set", "values"} {
 		t.Run(alias, func(t *testing.T) {
 			staleCheck(t, db, admin, fmt.Sprintf("SELECT b.v::text FROM a %s, b", alias), fmt.Sprintf("UPDATE b SET v = %d", 10+i))
@@ -76,6 +68,16 @@ func TestPGKeywordAliasDoesNotHideJoin(t *testing.T) {
 
 // mariaDB makes a database of the test's own and returns a direct pool, a
 // cached pool and the database's name.
+// pgDB is a schema of its own on PostgreSQL, as a direct pool (admin) and
+// a cachedsql one; it skips the test when PostgreSQL does not answer.
+func pgDB(t *testing.T, suffix string) (admin, db *sql.DB) {
+	t.Helper()
+	requirePG(t)
+	root := openDirect(t, "pgx", pgURL())
+	schema, dsn := pgSchema(t, root, suffix)
+	return openDirect(t, "pgx", dsn), openCached(t, "pgx", dsn, "namespace="+schema)
+}
+
 func mariaDB(t *testing.T, suffix string) (admin, db *sql.DB, name string) {
 	t.Helper()
 	requireMySQL(t)
@@ -153,13 +155,9 @@ func TestMariaDBRenameDigitLeadingTable(t *testing.T) {
 // INSERT INTO U&"t": the scanner filed the write under the table "u" (the
 // U of the escape prefix), so reads of t were not invalidated.
 func TestPGUnicodeEscapedWriteTarget(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_ue")
-	admin := openDirect(t, "pgx", dsn)
+	admin, db := pgDB(t, "_ue")
 	mustExec(t, admin, "CREATE TABLE t (v int)")
 	mustExec(t, admin, "INSERT INTO t VALUES (1)")
-	db := openCached(t, "pgx", dsn, "namespace="+schema)
 	for _, w := range []string{`INSERT INTO U&"t" VALUES (2)`, `DELETE FROM U&"\0074" WHERE v = 2`, `TRUNCATE U&"!0074" UESCAPE '!'`} {
 		staleCheck(t, db, admin, "SELECT count(*)::text FROM t", w)
 	}
@@ -171,15 +169,11 @@ func TestPGUnicodeEscapedWriteTarget(t *testing.T) {
 // read was cached under no table, and a function that writes invalidated
 // nothing.
 func TestPGFunctionNamedLikeOtherBuiltIn(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_uf")
-	admin := openDirect(t, "pgx", dsn)
+	admin, db := pgDB(t, "_uf")
 	mustExec(t, admin, "CREATE TABLE orders (customer int, amount int)")
 	mustExec(t, admin, "INSERT INTO orders VALUES (1, 10)")
 	mustExec(t, admin, "CREATE FUNCTION total(c int) RETURNS int LANGUAGE sql STABLE AS 'SELECT sum(amount)::int FROM orders WHERE customer = c'")
 	mustExec(t, admin, "CREATE FUNCTION exec(q text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN EXECUTE q; RETURN 1; END $$")
-	db := openCached(t, "pgx", dsn, "namespace="+schema)
 
 	t.Run("reads-total", func(t *testing.T) {
 		staleCheck(t, db, admin, "SELECT total(1)::text", "INSERT INTO orders VALUES (1, 5)")
@@ -224,15 +218,11 @@ func TestMariaDBFunctionNamedLikeOtherBuiltIn(t *testing.T) {
 // what it wrote was not invalidated, though the same call in a plain
 // SELECT invalidates everything.
 func TestPGUnknownCallOutsideRead(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_uc")
-	admin := openDirect(t, "pgx", dsn)
+	admin, db := pgDB(t, "_uc")
 	mustExec(t, admin, "CREATE TABLE b (v int)")
 	mustExec(t, admin, "INSERT INTO b VALUES (1)")
 	mustExec(t, admin, "CREATE TABLE log (v int)")
 	mustExec(t, admin, "CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS 'UPDATE b SET v = v + 1 RETURNING v'")
-	db := openCached(t, "pgx", dsn, "namespace="+schema)
 	for _, w := range []string{
 		"COPY (SELECT bump()) TO PROGRAM 'cat >/dev/null'",
 		"INSERT INTO log VALUES (bump())",

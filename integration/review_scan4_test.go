@@ -6,15 +6,11 @@ import "testing"
 // [^\n\r]); sqlscan's lexer ended it only at \n, so the table after it was
 // not read (review G).
 func TestPGDashCommentEndsAtCR(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_gcr")
-	admin := openDirect(t, "pgx", dsn)
+	admin, db := pgDB(t, "_gcr")
 	mustExec(t, admin, "CREATE TABLE a (id int)")
 	mustExec(t, admin, "INSERT INTO a VALUES (1)")
 	mustExec(t, admin, "CREATE TABLE b (v int)")
 	mustExec(t, admin, "INSERT INTO b VALUES (1)")
-	db := openCached(t, "pgx", dsn, "namespace="+schema)
 	staleCheck(t, db, admin, "SELECT b.v::text FROM a --c\r, b", "UPDATE b SET v = 2")
 }
 
@@ -22,13 +18,9 @@ func TestPGDashCommentEndsAtCR(t *testing.T) {
 // ran that comment to the end of the text and read the name U&"d!0061ta"
 // with escape \ (review G).
 func TestPGUescapeAfterCRComment(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_gue")
-	admin := openDirect(t, "pgx", dsn)
+	admin, db := pgDB(t, "_gue")
 	mustExec(t, admin, "CREATE TABLE data (v int)")
 	mustExec(t, admin, "INSERT INTO data VALUES (1)")
-	db := openCached(t, "pgx", dsn, "namespace="+schema)
 	staleCheck(t, db, admin, "SELECT v::text FROM U&\"d!0061ta\" --c\rUESCAPE '!'", "UPDATE data SET v = 2")
 }
 
@@ -36,14 +28,10 @@ func TestPGUescapeAfterCRComment(t *testing.T) {
 // at the top level, so the call of f, which runs and writes w, was dropped
 // as a definition's and only the new table invalidated (review G).
 func TestPGCreateTableAsRunsItsCalls(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_gct")
-	admin := openDirect(t, "pgx", dsn)
+	admin, db := pgDB(t, "_gct")
 	mustExec(t, admin, "CREATE TABLE w (v int)")
 	mustExec(t, admin, "INSERT INTO w VALUES (1)")
 	mustExec(t, admin, "CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS 'UPDATE w SET v = v + 1 RETURNING v'")
-	db := openCached(t, "pgx", dsn, "namespace="+schema)
 	staleCheck(t, db, admin, "SELECT v::text FROM w", "CREATE TABLE t2 AS (SELECT bump() AS x)")
 	staleCheck(t, db, admin, "SELECT v::text FROM w", "CREATE TABLE t3 AS VALUES (bump())")
 }
