@@ -80,8 +80,10 @@ func (s *scanner) lex() {
 		case c == '-' && i+1 < n && src[i+1] == '-' &&
 			(!o.mysqlDashDash || i+2 >= n || src[i+2] <= ' '):
 			j := dashCommentLen(src[i:], o.crEndsDash)
-			if !o.crEndsDash && s.d == Generic && strings.IndexByte(src[i:i+j], '\r') >= 0 {
+			if r := strings.IndexByte(src[i:i+j], '\r'); !o.crEndsDash && s.d == Generic && r >= 0 && r < j-1 {
 				// PostgreSQL ends the comment at the \r: read it both ways.
+				// (Not for the \r of a \r\n line end, which ends it at
+				// the same place either way.)
 				s.ambiguous = true
 			}
 			s.hint(src[i+2 : i+j])

@@ -1,7 +1,9 @@
 package sqlscan
 
 import (
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -41,6 +43,19 @@ func TestCommentAndLineEdges(t *testing.T) {
 		}
 		if c.call != "" && !slices.Contains(st.Calls, c.call) {
 			t.Errorf("%v %q: calls %v, not %s", c.d, c.sql, st.Calls, c.call)
+		}
+	}
+}
+
+// TestCRLFLineEnds: a text whose lines end in \r\n (written on Windows)
+// reads as the same text with \n, in every dialect, its comments included.
+func TestCRLFLineEnds(t *testing.T) {
+	for _, c := range loadCorpus(t) {
+		text := "-- a comment\n" + c.sql + "\n-- ; DELETE FROM z\n"
+		want := Scan(c.dialect, text)
+		got := Scan(c.dialect, strings.ReplaceAll(text, "\n", "\r\n"))
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("corpus line %d with \\r\\n line ends:\n got: %s\nwant: %s", c.line, describe(got), describe(want))
 		}
 	}
 }
