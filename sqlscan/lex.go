@@ -106,7 +106,18 @@ func (s *scanner) lex() {
 				if src[i-1] != '!' {
 					i++
 				}
-				if src[at+2] != '!' || (i < n && isDigit(src[i])) {
+				e := i
+				for e < n && isDigit(src[e]) {
+					e++
+				}
+				if src[at+2] != '!' || (e > i && !alwaysRuns(src[i:e])) {
+					// The server decides each version on its own: a text
+					// with two different ones is not read here.
+					if tag := src[at:e]; s.versionTag == "" {
+						s.versionTag = tag
+					} else if !strings.EqualFold(tag, s.versionTag) {
+						s.mixedVersions = true
+					}
 					s.versioned = true
 					if src[at+2] != '!' {
 						s.maria = true
@@ -289,6 +300,13 @@ func (s *scanner) emitWord(w string) {
 }
 
 // blockComment skips the comment starting at i and returns the index after it.
+// alwaysRuns reports a /*!NNNNN version that every server cachedsql meets
+// has reached: below MySQL 5.5.0 (and MariaDB 5.5), which mysqldump writes
+// (/*!40101 SET ... */) and every server since runs.
+func alwaysRuns(version string) bool {
+	return len(version) == 5 && version < "50500"
+}
+
 // skippedComment is the end of a MySQL executable comment begun at i that
 // the server skips (a later version's, or /*M! on MySQL): MySQL's and
 // MariaDB's consume_comment let one comment nest in it, so the first */

@@ -169,6 +169,12 @@ type SessionVar struct {
 func Scan(d Dialect, sql string) Statement {
 	o := optsFor(d)
 	st := scanBackslashes(d, o, sql)
+	if st.mixedVersions {
+		// Versioned comments of different versions (or /*M! beside /*!) may
+		// each run or not, on one server: more readings than are worth
+		// making.
+		return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: st.Hints}
+	}
 	if st.versioned {
 		// /*!80000 ... */ and /*M!100500 ... */ run only on a server of at
 		// least that version (and /*M! only on MariaDB); on others they
@@ -199,7 +205,15 @@ func scanBackslashes(d Dialect, o lexOpts, sql string) result {
 		// standard_conforming_strings=off): take the union of both readings.
 		switch d {
 		case Generic:
-			o.backslashSingle, o.nestedComments, o.crEndsDash = true, true, true
+			// The servers it may be: SQLite (and MySQL without backslash
+			// escapes), read above; MySQL; PostgreSQL, with standard strings
+			// or without. Each reading flips the rules together as its server
+			// does.
+			for _, alt := range [...]struct{ backslash, pg bool }{{true, false}, {false, true}, {true, true}} {
+				o.backslashSingle, o.nestedComments, o.crEndsDash = alt.backslash, alt.pg, alt.pg
+				st = either(st, scanWith(d, o, sql), false)
+			}
+			return st
 		case MySQL:
 			o.backslashSingle = false
 		case Postgres:
@@ -249,9 +263,11 @@ type result struct {
 	ambiguous bool
 	versioned bool // holds a MySQL version-gated comment
 	maria     bool // one of them is MariaDB's /*M!
-	empty     bool // no statement, only comments
-	bad       bool // unterminated literal or comment, unbalanced parentheses
-	deep      bool // nested deeper than the scanner follows: Unknown
+	// mixedVersions: versioned comments of more than one version
+	mixedVersions bool
+	empty         bool // no statement, only comments
+	bad           bool // unterminated literal or comment, unbalanced parentheses
+	deep          bool // nested deeper than the scanner follows: Unknown
 }
 
 // maxPooledTokens keeps a scanner that served a huge text out of the pool, so
@@ -269,7 +285,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	}()
 	s.reset(d, o, sql)
 	s.lex()
-	r := result{ambiguous: s.ambiguous, versioned: s.versioned, maria: s.maria}
+	r := result{ambiguous: s.ambiguous, versioned: s.versioned, maria: s.maria, mixedVersions: s.mixedVersions}
 	if len(s.hints) > 0 {
 		r.Hints = append([]string(nil), s.hints...)
 	}
