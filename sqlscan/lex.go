@@ -96,8 +96,9 @@ func (s *scanner) lex() {
 			s.hint(src[i+1 : i+j])
 			i += j
 		case c == '/' && i+1 < n && src[i+1] == '*':
+			// (/*m! is a plain comment to MariaDB too: only a capital M.)
 			if o.condComments && i+2 < n && (src[i+2] == '!' ||
-				(i+3 < n && (src[i+2] == 'M' || src[i+2] == 'm') && src[i+3] == '!')) {
+				(i+3 < n && src[i+2] == 'M' && src[i+3] == '!')) {
 				// Executable comment: its content is code, but for a version
 				// (or MariaDB's /*M!) the server may not be: Scan reads the
 				// text both ways.
@@ -110,12 +111,24 @@ func (s *scanner) lex() {
 				for e < n && isDigit(src[e]) {
 					e++
 				}
-				if src[at+2] != '!' || (e > i && !alwaysRuns(src[i:e])) {
+				digits := e - i
+				if src[at+2] == '!' && digits > 0 && digits < 5 {
+					// Not a version: MySQL and MariaDB read these digits
+					// as code (FROM /*!9t */ a is table 9t).
+					e, digits = i, 0
+				}
+				if digits > 0 && digits != 5 && (src[at+2] == '!' || digits != 6) {
+					// MySQL reads five digits of a version and the rest
+					// as code, MariaDB up to six: two readings not made
+					// here.
+					s.mixedVersions = true
+				}
+				if src[at+2] != '!' || (digits > 0 && !alwaysRuns(src[i:e])) {
 					// The server decides each version on its own: a text
 					// with two different ones is not read here.
 					if tag := src[at:e]; s.versionTag == "" {
 						s.versionTag = tag
-					} else if !strings.EqualFold(tag, s.versionTag) {
+					} else if tag != s.versionTag {
 						s.mixedVersions = true
 					}
 					s.versioned = true
@@ -131,9 +144,7 @@ func (s *scanner) lex() {
 						continue
 					}
 				}
-				for i < n && src[i] >= '0' && src[i] <= '9' {
-					i++
-				}
+				i = e // past the version, if there is one
 				cond++
 				continue
 			}
@@ -301,10 +312,11 @@ func (s *scanner) emitWord(w string) {
 
 // blockComment skips the comment starting at i and returns the index after it.
 // alwaysRuns reports a /*!NNNNN version that every server cachedsql meets
-// has reached: below MySQL 5.5.0 (and MariaDB 5.5), which mysqldump writes
-// (/*!40101 SET ... */) and every server since runs.
+// has reached: below MySQL 5.7.0, which MySQL 5.7 and later run, and
+// MariaDB too (it runs every five-digit version below 50700). mysqldump
+// writes such versions (/*!40101 SET ... */, /*!50503 SET NAMES ... */).
 func alwaysRuns(version string) bool {
-	return len(version) == 5 && version < "50500"
+	return len(version) == 5 && version < "50700"
 }
 
 // skippedComment is the end of a MySQL executable comment begun at i that

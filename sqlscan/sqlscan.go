@@ -232,6 +232,9 @@ func scanBackslashes(d Dialect, o lexOpts, sql string) result {
 // before an INSERT is the Session it is as code, with the INSERT's writes,
 // not a text that invalidates everything.
 func either(st, alt result, plainKinds bool) result {
+	// What either reading saw of versioned comments counts, whichever is
+	// kept: the server may read the text the other way.
+	versioned, maria, mixed := st.versioned || alt.versioned, st.maria || alt.maria, st.mixedVersions || alt.mixedVersions
 	switch {
 	case st.deep || alt.deep:
 		// One reading is too deep to follow, and the server may read
@@ -251,6 +254,7 @@ func either(st, alt result, plainKinds bool) result {
 		}
 		st.Statement = union(st.Statement, alt.Statement)
 	}
+	st.versioned, st.maria, st.mixedVersions = versioned, maria, mixed
 	return st
 }
 
