@@ -55,10 +55,7 @@ func TestPGNonASCIICTEDoesNotHideTable(t *testing.T) {
 // table after the comma is read too.
 func TestPGKeywordAliasDoesNotHideJoin(t *testing.T) {
 	admin, db := pgDB(t, "_ka")
-	mustExec(t, admin, "CREATE TABLE a (id int)")
-	mustExec(t, admin, "INSERT INTO a VALUES (1)")
-	mustExec(t, admin, "CREATE TABLE b (v int)")
-	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	tablesAB(t, admin)
 	for i, alias := range []string{"minus", "qualify", "set", "values"} {
 		t.Run(alias, func(t *testing.T) {
 			staleCheck(t, db, admin, fmt.Sprintf("SELECT b.v::text FROM a %s, b", alias), fmt.Sprintf("UPDATE b SET v = %d", 10+i))
@@ -68,6 +65,16 @@ func TestPGKeywordAliasDoesNotHideJoin(t *testing.T) {
 
 // mariaDB makes a database of the test's own and returns a direct pool, a
 // cached pool and the database's name.
+// tablesAB makes tables a (id) and b (v), a row in each: the join the
+// scanner tests read, where b is the table a misread text hides.
+func tablesAB(t *testing.T, admin *sql.DB) {
+	t.Helper()
+	mustExec(t, admin, "CREATE TABLE a (id int)")
+	mustExec(t, admin, "INSERT INTO a VALUES (1)")
+	mustExec(t, admin, "CREATE TABLE b (v int)")
+	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+}
+
 // pgDB is a schema of its own on PostgreSQL, as a direct pool (admin) and
 // a cachedsql one; it skips the test when PostgreSQL does not answer.
 func pgDB(t *testing.T, suffix string) (admin, db *sql.DB) {

@@ -9,10 +9,7 @@ import (
 // of its readings, so the cached join missed b's write (review F).
 func TestMariaDBSkippedVersionedCommentNests(t *testing.T) {
 	admin, db, _ := mariaDB(t, "_fn")
-	mustExec(t, admin, "CREATE TABLE a (id int)")
-	mustExec(t, admin, "INSERT INTO a VALUES (1)")
-	mustExec(t, admin, "CREATE TABLE b (v int)")
-	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	tablesAB(t, admin)
 	q := "SELECT b.v FROM a /*!80000 /* */ ' */ , b -- '"
 	if got := scalar(t, admin, q); got != "1" {
 		t.Fatalf("MariaDB read %s", got)

@@ -7,10 +7,7 @@ import "testing"
 // not read (review G).
 func TestPGDashCommentEndsAtCR(t *testing.T) {
 	admin, db := pgDB(t, "_gcr")
-	mustExec(t, admin, "CREATE TABLE a (id int)")
-	mustExec(t, admin, "INSERT INTO a VALUES (1)")
-	mustExec(t, admin, "CREATE TABLE b (v int)")
-	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	tablesAB(t, admin)
 	staleCheck(t, db, admin, "SELECT b.v::text FROM a --c\r, b", "UPDATE b SET v = 2")
 }
 

@@ -9,10 +9,7 @@ import (
 // sqlscan did both at once (review H).
 func TestMariaDBVersionedCommentsDecidedOneByOne(t *testing.T) {
 	admin, db, _ := mariaDB(t, "_hmv")
-	mustExec(t, admin, "CREATE TABLE a (id int)")
-	mustExec(t, admin, "INSERT INTO a VALUES (1)")
-	mustExec(t, admin, "CREATE TABLE b (v int)")
-	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	tablesAB(t, admin)
 	staleCheck(t, db, admin, "SELECT CAST(b.v AS char) FROM a /*!50000 , b */ /*M!999999 ( */", "UPDATE b SET v = 2")
 	staleCheck(t, db, admin, "SELECT CAST(b.v AS char) FROM a /*!50000 , b */ /*!99999 ( */", "UPDATE b SET v = 3")
 }
@@ -37,10 +34,7 @@ func TestMariaDBVersionDigitsAfterBang(t *testing.T) {
 // case-insensitive tag comparison makes them one version.
 func TestMariaDBLowercaseMIsAComment(t *testing.T) {
 	admin, db, _ := mariaDB(t, "_ri2")
-	mustExec(t, admin, "CREATE TABLE a (id int)")
-	mustExec(t, admin, "INSERT INTO a VALUES (1)")
-	mustExec(t, admin, "CREATE TABLE b (v int)")
-	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	tablesAB(t, admin)
 	staleCheck(t, db, admin, "SELECT CAST(b.v AS char) FROM a /*M!100500 , b */ /*m!100500 ( */", "UPDATE b SET v = 2")
 }
 
@@ -54,10 +48,7 @@ func TestMariaDBVersionedCommentsWithoutBackslashEscapes(t *testing.T) {
 	t.Cleanup(func() { root.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name) })
 	dsn := mysqlDSNFor(t, name, map[string]string{"sql_mode": "'NO_BACKSLASH_ESCAPES'"})
 	admin, db := openDirect(t, "mysql", dsn), openCached(t, "mysql", dsn, "namespace="+name)
-	mustExec(t, admin, "CREATE TABLE a (id int)")
-	mustExec(t, admin, "INSERT INTO a VALUES (1)")
-	mustExec(t, admin, "CREATE TABLE b (v int)")
-	mustExec(t, admin, "INSERT INTO b VALUES (1)")
+	tablesAB(t, admin)
 	staleCheck(t, db, admin, "SELECT CAST(COUNT(*) AS char) FROM a WHERE '\\' /*!99999 ' -- */ OR 1 IN (SELECT v FROM b) -- '\n", "UPDATE b SET v = 2 WHERE v = 1")
 	mustExec(t, admin, "UPDATE b SET v = 1")
 	staleCheck(t, db, admin, "SELECT CAST(COUNT(*) AS char) FROM a /*!50000 */ WHERE '\\' /*!50000 OR 1 IN (SELECT v FROM b) */ /*!99999 ( */ -- '\n", "UPDATE b SET v = 3 WHERE v = 1")
