@@ -108,6 +108,41 @@ func (s *scanner) matchParens() bool {
 	return len(s.stack) == 0
 }
 
+// statementBeforeError reports, of a text that is not valid SQL, a
+// statement that ends (a ';' outside parentheses) before a parenthesis
+// closes that was not opened: one that a server running the text one
+// statement at a time has run before it meets the error. A ';' inside a
+// parenthesis that never closes ends nothing: the server's parser fails
+// on that statement first.
+func (s *scanner) statementBeforeError() bool {
+	depth, content := 0, false
+	for i := range s.toks {
+		t := &s.toks[i]
+		if t.kind != tPunct {
+			content = true
+			continue
+		}
+		switch t.text[0] {
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return false
+			}
+			depth--
+		case ';':
+			if depth == 0 && content {
+				return true
+			}
+			if depth == 0 {
+				continue
+			}
+		}
+		content = true
+	}
+	return false
+}
+
 // ---- token helpers ----
 
 func (s *scanner) kwAt(i int) kw {

@@ -236,10 +236,11 @@ func either(st, alt result, plainKinds bool) result {
 	// kept: the server may read the text the other way.
 	versioned, maria, mixed := st.versioned || alt.versioned, st.maria || alt.maria, st.mixedVersions || alt.mixedVersions
 	switch {
-	case st.deep || alt.deep:
-		// One reading is too deep to follow, and the server may read
-		// the text that way: Unknown, whatever the other says.
-		if !st.deep {
+	case st.deep || alt.deep || st.ranBefore || alt.ranBefore:
+		// One reading is too deep to follow, or is invalid after
+		// statements that a server reading it that way has run by the time
+		// it meets the error: Unknown, whatever the other says.
+		if !st.deep && !st.ranBefore {
 			st = alt
 		}
 	case (alt.bad || alt.empty) && !st.bad:
@@ -271,7 +272,12 @@ type result struct {
 	mixedVersions bool
 	empty         bool // no statement, only comments
 	bad           bool // unterminated literal or comment, unbalanced parentheses
-	deep          bool // nested deeper than the scanner follows: Unknown
+	// ranBefore: bad, after whole statements that a server running a text
+	// one statement at a time (MySQL, MariaDB, SQLite) runs before it
+	// meets the error. PostgreSQL parses the whole text first and runs
+	// none of it.
+	ranBefore bool
+	deep      bool // nested deeper than the scanner follows: Unknown
 }
 
 // maxPooledTokens keeps a scanner that served a huge text out of the pool, so
@@ -295,6 +301,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	}
 	if s.bad || !s.matchParens() {
 		r.bad = true
+		r.ranBefore = d != Postgres && s.statementBeforeError()
 		r.Kind, r.ReadsAll, r.WritesAll = Unknown, true, true
 		return r
 	}
@@ -330,6 +337,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	s.compactCalls()
 	if s.bad || s.deep {
 		r.bad, r.deep = s.bad, s.deep
+		r.ranBefore = s.bad && d != Postgres && s.statementBeforeError()
 		r.Kind, r.ReadsAll, r.WritesAll = Unknown, true, true
 		return r
 	}

@@ -57,3 +57,34 @@ func TestOrdinaryVersionTagsAreRead(t *testing.T) {
 		}
 	}
 }
+
+// MySQL, MariaDB and SQLite run a text one statement at a time, so a
+// reading that is invalid only after whole statements has run those
+// statements when the server meets the error: either dropped such a
+// reading as one no server makes, and the UPDATE it holds invalidated
+// nothing. PostgreSQL parses the whole text first and runs none of it; a
+// ';' inside a parenthesis that never closes ends no statement.
+func TestInvalidReadingAfterWholeStatements(t *testing.T) {
+	for _, c := range []struct {
+		d       Dialect
+		sql     string
+		unknown bool
+	}{
+		// MariaDB skips /*!99999: SELECT 1; UPDATE w …; SELECT (1
+		{MySQL, "SELECT /*!99999 '*/ 1; UPDATE w SET x = 2 WHERE id = 1; SELECT /*!99999 '*/ (1 /*!99999 ) */", true},
+		// Under NO_BACKSLASH_ESCAPES: SELECT 'a\'; UPDATE w …; SELECT '
+		{MySQL, `SELECT 'a\'; UPDATE w SET x = 1; SELECT '`, true},
+		{Generic, `SELECT 'a\'; UPDATE w SET x = 1; SELECT '`, true},
+		{Postgres, `SELECT 'a\'; UPDATE w SET x = 1; SELECT '`, false},
+		// Read as code, the '(' holds the ';': the first statement fails.
+		{MySQL, "SELECT 1 /*!99999 ( */ ; UPDATE w SET x = 1", false},
+	} {
+		st := Scan(c.d, c.sql)
+		if got := st.Kind == Unknown; got != c.unknown {
+			t.Errorf("%v %q: %s; want Unknown %v", c.d, c.sql, describe(st), c.unknown)
+		}
+	}
+	if st := Scan(MySQL, "SELECT 1 /*!99999 ( */ ; UPDATE w SET x = 1"); !slices.Contains(st.Writes, "w") {
+		t.Errorf("the skipped reading's UPDATE: %s, not writing w", describe(st))
+	}
+}
