@@ -190,14 +190,18 @@ func (cn *conn) setBusy(ch *chan struct{}) {
 // busy state. In that order: the next user of the connection, woken by the
 // end, must not meet a deferred close still running on the inner
 // connection. A close deferred while those run is run too.
+//
+// A deferred close that panics (a driver bug) does not stop the others,
+// the inner connection's own Close among them, which would leak: the
+// first panic goes on once every close has run and the busy state has
+// ended.
 func (cn *conn) clearBusy(ch *chan struct{}) {
 	ended := false
 	defer func() {
 		if !ended {
-			// A deferred close panicked (a driver bug), and the panic goes
-			// on: the busy state ends anyway, or every later user of the
-			// connection would wait for ever. What was left to run is
-			// dropped, as the panic drops it.
+			// A deferred close called runtime.Goexit: the busy state ends
+			// anyway, or every later user of the connection would wait for
+			// ever. What was left to run is dropped, as the exit drops it.
 			cn.mu.Lock()
 			cn.busy.Store(nil)
 			cn.deferred = nil
@@ -205,6 +209,7 @@ func (cn *conn) clearBusy(ch *chan struct{}) {
 			close(*ch)
 		}
 	}()
+	var first *deferredPanic
 	for {
 		cn.mu.Lock()
 		fs := cn.deferred
@@ -214,13 +219,34 @@ func (cn *conn) clearBusy(ch *chan struct{}) {
 			cn.mu.Unlock()
 			ended = true
 			close(*ch)
+			if first != nil {
+				panic(first.value)
+			}
 			return
 		}
 		cn.mu.Unlock()
 		for _, f := range fs {
-			f()
+			if p := runDeferred(f); p != nil && first == nil {
+				first = p
+			}
 		}
 	}
+}
+
+// deferredPanic is what a deferred close panicked with.
+type deferredPanic struct{ value any }
+
+// runDeferred runs f, and returns what it panicked with, if it did.
+func runDeferred(f func() error) (p *deferredPanic) {
+	normal := false
+	defer func() {
+		if !normal {
+			p = &deferredPanic{recover()}
+		}
+	}()
+	f()
+	normal = true
+	return nil
 }
 
 func (cn *conn) Prepare(query string) (driver.Stmt, error) {

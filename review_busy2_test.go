@@ -169,3 +169,87 @@ func TestBusyPanickingDeferredCloseWedgesConn(t *testing.T) {
 		t.Fatalf("next query on the connection: %v: it waits for a busy state that never ends", err)
 	}
 }
+
+// countingPanicDriver is panicDriver, counting the closes of countedStmt.
+type countingPanicDriver struct {
+	*probeDriver
+	closes *atomic.Int64
+}
+
+func (d countingPanicDriver) Open(string) (driver.Conn, error) {
+	return &countingPanicConn{panicConn{probeConn{d: d.probeDriver}}, d.closes}, nil
+}
+
+type countingPanicConn struct {
+	panicConn
+	closes *atomic.Int64
+}
+
+func (c *countingPanicConn) Prepare(query string) (driver.Stmt, error) {
+	return &countingPanicStmt{panicStmt{probeStmt{c: &c.probeConn, q: query}}, c.closes}, nil
+}
+
+type countingPanicStmt struct {
+	panicStmt
+	closes *atomic.Int64
+}
+
+func (s *countingPanicStmt) Close() error {
+	err := s.panicStmt.Close()
+	if s.q == countedStmt {
+		s.closes.Add(1)
+	}
+	return err
+}
+
+// countedStmt is the text whose closes countingPanicStmt counts.
+const countedStmt = "SELECT x FROM counted"
+
+// TestBusyPanickingDeferredCloseDropsTheOthers: when one deferred close
+// panicked, clearBusy dropped the closes queued behind it, the inner
+// connection's own Close among them, which then leaked (review G's
+// suspicion). Each runs now, and the first panic goes on after them.
+func TestBusyPanickingDeferredCloseDropsTheOthers(t *testing.T) {
+	d := newProbeDriver()
+	const q = "SELECT v FROM t"
+	d.hold = q
+	var closes atomic.Int64
+	name := fmt.Sprintf("panic%d", panicSeq.Add(1))
+	sql.Register(name, countingPanicDriver{d, &closes})
+	db := openCached(t, name, "")
+	db.SetMaxOpenConns(1)
+
+	s, err := db.Prepare(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.Prepare(countedStmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaveHeldQuery(t, d.entered, func(ctx context.Context) (*sql.Rows, error) { return s.QueryContext(ctx) })
+	if err := s.Close(); err != nil { // deferred: its Close will panic
+		t.Fatal(err)
+	}
+	if err := other.Close(); err != nil { // deferred behind it
+		t.Fatal(err)
+	}
+	if n := closes.Load(); n != 0 {
+		t.Fatalf("%d statements closed while the shared query ran", n)
+	}
+	close(d.gate) // the shared query ends; the first deferred Close panics
+	nctx, ncancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer ncancel()
+	rows, err := db.QueryContext(nctx, "SELECT w FROM u")
+	if err == nil {
+		err = rows.Close()
+	}
+	if err != nil {
+		t.Fatalf("next query on the connection: %v", err)
+	}
+	// The next query could start only once the busy state had ended, after
+	// every deferred close had run.
+	if n := closes.Load(); n != 1 {
+		t.Fatalf("%d inner statement closes after the shared query ended, want 1: the close queued behind the panicking one was dropped", n)
+	}
+}
