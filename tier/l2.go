@@ -287,7 +287,8 @@ func (l *L2) Get(ctx context.Context, key keying.Key) ([]byte, time.Duration, bo
 // will not copy the entry into L1): one GET instead of GET and PTTL, which
 // at 64 concurrent readers is a third of Redis's work per hit. An entry
 // without a TTL is a hit until the end Set wrote into it is deadlineSlack
-// past, by this host's clock, and then a miss wrapping ErrNoTTL.
+// past, by this host's clock, and then a miss wrapping ErrNoTTL. An
+// earlier version's entry, with no end written in it, costs a PTTL too.
 func (l *L2) GetValue(ctx context.Context, key keying.Key) ([]byte, bool, error) {
 	v, _, hit, err := l.get(ctx, key, false)
 	return v, hit, err
@@ -357,6 +358,20 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 		l.errs.Add(1)
 		l.corrupt.Add(1)
 		return nil, 0, false, fmt.Errorf("tier: L2 get %s: %w", k, err)
+	}
+	if !withTTL && deadline == 0 {
+		// An earlier version's entry, with no end written in it: only
+		// Redis can say whether it still has a TTL (one more round trip,
+		// until such entries are rewritten or expire).
+		left, err := l.client.PTTL(ctx, k).Result()
+		if err != nil || left < 0 {
+			l.misses.Add(1)
+			l.errs.Add(1)
+			if err != nil {
+				return nil, 0, false, fmt.Errorf("tier: L2 get %s: %w", k, err)
+			}
+			return nil, 0, false, fmt.Errorf("%w: %s (an entry with no end written in it, PTTL %d)", ErrNoTTL, k, int64(left))
+		}
 	}
 	if !withTTL && deadline != 0 && time.Now().UnixMilli() > deadline+deadlineSlack.Milliseconds() {
 		// Past the end it was written for, so Redis holds it without a TTL

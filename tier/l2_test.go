@@ -757,8 +757,10 @@ func TestL2GetValueWithoutTTL(t *testing.T) {
 		{"compressed, ended", encodeValue(nil, compressible(64<<10), 1, now.Add(-time.Hour).UnixMilli()), false},
 		{"ends later", encodeValue(nil, []byte("fresh"), -1, now.Add(time.Hour).UnixMilli()), true},
 		{"within the slack", encodeValue(nil, []byte("fresh"), -1, now.Add(-deadlineSlack/2).UnixMilli()), true},
-		// An earlier version's entry has no end to go by.
-		{"no deadline", []byte{formatRaw, 'x'}, true},
+		// An earlier version's entry has no end to go by: Redis's TTL
+		// decides, and these have none.
+		{"no deadline", []byte{formatRaw, 'x'}, false},
+		{"no deadline, compressed", encodeOld(compressible(64 << 10)), false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -774,6 +776,16 @@ func TestL2GetValueWithoutTTL(t *testing.T) {
 				t.Fatalf("GetValue's miss: %v, want ErrNoTTL", err)
 			}
 		})
+	}
+	// An earlier version's entry with a TTL is a hit.
+	for i, v := range [][]byte{{formatRaw, 'x'}, encodeOld(compressible(64 << 10))} {
+		k := testKey(uint64(250 + i))
+		if err := raw.Set(ctx, l.Key(k), v, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := l.GetValue(ctx, k); !ok || len(got) == 0 {
+			t.Fatalf("an earlier version's entry with a TTL: hit %v, %d bytes, %v; want a hit", ok, len(got), err)
+		}
 	}
 	// Set writes the end of the TTL it was given.
 	k := testKey(300)
@@ -843,4 +855,10 @@ func TestL2SetStampsTheLatestEnd(t *testing.T) {
 		t.Fatalf("the entry's stamped end is %v before Redis's: GetValue would call the live entry TTL-less that long",
 			redisEnd.Sub(stamped).Round(time.Millisecond))
 	}
+}
+
+// encodeOld is value compressed in an earlier version's format (formatS2,
+// with no end written in it).
+func encodeOld(value []byte) []byte {
+	return append([]byte{formatS2}, encodeValue(nil, value, 0, 1)[1+deadlineLen:]...)
 }
