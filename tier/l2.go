@@ -87,6 +87,11 @@ const (
 // that is deadlineSlack past by the reader's clock.
 var ErrNoTTL = errors.New("tier: L2 entry has no TTL")
 
+// maxSetHold is the most of ctx's deadline that Set counts on the client
+// holding a SET back, when it stamps the entry's end: the longest budget
+// cachedsql gives a fill's write.
+const maxSetHold = 5 * time.Second
+
 // deadlineSlack is how far past the end written into an entry GetValue
 // still serves it: room for the writer's and reader's clocks to disagree.
 const deadlineSlack = time.Second
@@ -480,9 +485,16 @@ func (l *L2) Set(ctx context.Context, key keying.Key, value []byte, ttl time.Dur
 	// client may hold the SET until ctx's deadline, and PX counts from when
 	// it arrives. (GetValue would otherwise take a live entry sent late for
 	// one whose TTL was removed.)
-	sent := time.Now()
+	// A distant deadline counts for no more than maxSetHold: a stamp that
+	// far ahead would serve an entry whose TTL was removed that much longer,
+	// while a SET held past it only ends the entry's GetValue hits early.
+	now := time.Now()
+	sent := now
 	if dl, ok := ctx.Deadline(); ok && dl.After(sent) {
 		sent = dl
+		if latest := now.Add(maxSetHold); dl.After(latest) {
+			sent = latest
+		}
 	}
 	buf = encodeValue(buf, value, l.compress, sent.Add(ttl).UnixMilli())
 	err = l.client.Set(ctx, k, buf, ttl.Truncate(time.Millisecond)).Err()

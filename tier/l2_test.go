@@ -857,6 +857,33 @@ func TestL2SetStampsTheLatestEnd(t *testing.T) {
 	}
 }
 
+// TestL2SetStampsNoDistantEnd: Set stamped the end from ctx's deadline,
+// however far: with an hour's deadline an entry whose TTL was then
+// removed was served with L1 off for an hour past its TTL (review G's
+// suspicion). The deadline counts for at most maxSetHold.
+func TestL2SetStampsNoDistantEnd(t *testing.T) {
+	s := redistest.Start(t)
+	l := newTestL2(t, testL2Config(s.URL()))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	k := testKey(400)
+	if err := l.Set(ctx, k, []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.Client().Get(ctx, l.Key(k)).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, end, err := decodeValue(stored, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest := time.Now().Add(maxSetHold + time.Minute); time.UnixMilli(end).After(latest) {
+		t.Fatalf("stamped end %v past the Set: want at most the TTL and maxSetHold (%v)",
+			time.Until(time.UnixMilli(end)).Round(time.Second), maxSetHold+time.Minute)
+	}
+}
+
 // encodeOld is value compressed in an earlier version's format (formatS2,
 // with no end written in it).
 func encodeOld(value []byte) []byte {
