@@ -70,7 +70,7 @@ func (s *scanner) lex() {
 	src := s.src
 	o := s.opts
 	n := len(src)
-	cond := 0 // open MySQL conditional comments
+	cond := false // inside a MySQL conditional comment (a flag, as in the server's lexer)
 	i := 0
 	for i < n {
 		c := src[i]
@@ -78,7 +78,7 @@ func (s *scanner) lex() {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			i++
 		case c == '-' && i+1 < n && src[i+1] == '-' &&
-			(!o.mysqlDashDash || i+2 >= n || src[i+2] <= ' '):
+			(!o.mysqlDashDash || i+2 >= n || src[i+2] <= ' ' || src[i+2] == 0x7f):
 			j := dashCommentLen(src[i:], o.crEndsDash)
 			if r := strings.IndexByte(src[i:i+j], '\r'); !o.crEndsDash && s.d == Generic && r >= 0 && r < j-1 {
 				// PostgreSQL ends the comment at the \r: read it both ways.
@@ -145,12 +145,12 @@ func (s *scanner) lex() {
 					}
 				}
 				i = e // past the version, if there is one
-				cond++
+				cond = true
 				continue
 			}
 			i = s.blockComment(i)
-		case c == '*' && cond > 0 && i+1 < n && src[i+1] == '/':
-			cond--
+		case c == '*' && cond && i+1 < n && src[i+1] == '/':
+			cond = false
 			i += 2
 		case c == '\'':
 			i = s.quoted(i, i+1, '\'', o.backslashSingle, tString)
@@ -669,7 +669,7 @@ func (s *scanner) at(i int) int {
 	if o.atVars && i+1 < n && (src[i+1] == '\'' || src[i+1] == '"' || src[i+1] == '`') {
 		// @'quoted name' (MySQL); also the host part of 'user'@'host'.
 		before := len(s.toks)
-		j := s.quoted(i, i+2, src[i+1], src[i+1] != '`', tString)
+		j := s.quoted(i, i+2, src[i+1], src[i+1] != '`' && o.backslashSingle, tString)
 		s.toks = s.toks[:before]
 		s.emit(tVar, src[i:j])
 		return j
