@@ -75,3 +75,38 @@ func TestReviewMHostStringWithoutBackslashEscapes(t *testing.T) {
 // but its writes are still scanned with the default rules. MariaDB updates
 // b; sqlscan files the write under the qualifier, and the other
 // connections keep serving b's old row.
+
+// Under sql_mode ANSI_QUOTES (a DSN setting cachedsql cannot see) "b" is
+// an identifier: MariaDB reads db."b" as the table b of db. sqlscan reads
+// "b" as a string, so the qualifier db is filed as the table read, and a
+// write to b does not reach the cached read.
+func TestReviewMAnsiQuotesQualifiedName(t *testing.T) {
+	requireMySQL(t)
+	root := openDirect(t, "mysql", mysqlDSN())
+	name := runID + "_rm3"
+	mustExec(t, root, "CREATE DATABASE "+name)
+	t.Cleanup(func() { root.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name) })
+	dsn := mysqlDSNFor(t, name, map[string]string{"sql_mode": "'ANSI_QUOTES'"})
+	admin, db := openDirect(t, "mysql", dsn), openCached(t, "mysql", dsn, "namespace="+name)
+	tablesAB(t, admin)
+	staleCheck(t, db, admin, `SELECT v FROM `+name+`."b"`, `UPDATE b SET v = 2`)
+}
+
+// The same misreading without any DSN setting: a connection that runs SET
+// sql_mode = 'ANSI_QUOTES' through cachedsql stops caching its own reads,
+// but its writes are still scanned with the default rules. MariaDB updates
+// b; sqlscan files the write under the qualifier, and the other
+// connections keep serving b's old row.
+func TestReviewMAnsiQuotesSessionWrite(t *testing.T) {
+	admin, db, name := mariaDB(t, "_rm7")
+	tablesAB(t, admin)
+	q := "SELECT CAST(v AS char) FROM b"
+	scalar(t, db, q)
+	scalar(t, db, q)
+	c := conn(t, db)
+	mustExec(t, c, "SET sql_mode = 'ANSI_QUOTES'")
+	mustExec(t, c, `UPDATE `+name+`."b" SET v = 2`)
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("%s after UPDATE %s.\"b\" under ANSI_QUOTES: cachedsql %s, database %s", q, name, got, want)
+	}
+}

@@ -159,6 +159,7 @@ func (s *scanner) lex() {
 		case (c == 'U' || c == 'u') && (s.d == Postgres || s.d == Generic) && strings.HasPrefix(src[i+1:], "&\""):
 			i = s.unicodeIdent(i)
 		case c == '"':
+			s.dquote = s.d == MySQL
 			if o.dqString {
 				i = s.quoted(i, i+1, '"', o.backslashSingle, tString)
 			} else {

@@ -38,17 +38,20 @@ type scanner struct {
 	readsAll, writesAll, locking bool
 	opaque, setsSession          bool
 	implicitCommit               bool
-	chain, noChain               bool   // COMMIT or ROLLBACK AND [NO] CHAIN
-	analyzed                     bool   // EXPLAIN ANALYZE or MariaDB ANALYZE ran a statement
-	bad                          bool   // unterminated literal or comment, unbalanced parentheses
-	deep                         bool   // nested deeper than maxDepth: valid SQL, not read
-	ambiguous                    bool   // contains a form Generic reads two ways
-	versioned                    bool   // holds a MySQL comment whose content runs only on some servers
-	maria                        bool   // one of them is MariaDB's /*M!, a plain comment to MySQL
-	versionTag                   string // the first versioned comment's /*!NNNNN or /*M!NNNNNN
-	mixedVersions                bool   // another versioned comment has another tag
-	nested                       bool   // a nested statement or SELECT INTO writes
-	depth                        int    // nesting of statement and walk calls
+	chain, noChain               bool // COMMIT or ROLLBACK AND [NO] CHAIN
+	analyzed                     bool // EXPLAIN ANALYZE or MariaDB ANALYZE ran a statement
+	bad                          bool // unterminated literal or comment, unbalanced parentheses
+	deep                         bool // nested deeper than maxDepth: valid SQL, not read
+	ambiguous                    bool // contains a form Generic reads two ways
+	// dquote: a "..." in a MySQL text, a string, or under sql_mode
+	// ANSI_QUOTES an identifier.
+	dquote        bool
+	versioned     bool   // holds a MySQL comment whose content runs only on some servers
+	maria         bool   // one of them is MariaDB's /*M!, a plain comment to MySQL
+	versionTag    string // the first versioned comment's /*!NNNNN or /*M!NNNNNN
+	mixedVersions bool   // another versioned comment has another tag
+	nested        bool   // a nested statement or SELECT INTO writes
+	depth         int    // nesting of statement and walk calls
 }
 
 // maxDepth bounds the nesting of subqueries the scanner follows; deeper text
@@ -75,6 +78,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.readsAll, s.writesAll, s.locking = false, false, false
 	s.opaque, s.setsSession, s.implicitCommit, s.analyzed = false, false, false, false
 	s.bad, s.deep, s.ambiguous, s.nested = false, false, false, false
+	s.dquote = false
 	s.versioned, s.maria = false, false
 	s.versionTag, s.mixedVersions = "", false
 	s.depth = 0

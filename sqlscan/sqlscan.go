@@ -194,8 +194,21 @@ func Scan(d Dialect, sql string) Statement {
 }
 
 // scanBackslashes scans sql with the rules o, and if the text reads
-// differently under rules the text does not show, the other way too.
+// differently under rules the text does not show, the other way too: a
+// MySQL text with "..." in it also as under sql_mode ANSI_QUOTES, where
+// "..." is an identifier (db."t" is the table t).
 func scanBackslashes(d Dialect, o lexOpts, sql string) result {
+	st := scanEscapes(d, o, sql)
+	if st.dquote && o.dqString {
+		o.dqString = false
+		st = either(st, scanEscapes(d, o, sql), false)
+	}
+	return st
+}
+
+// scanEscapes scans sql with the rules o, and if a backslash in it reads
+// differently under rules the text does not show, the other way too.
+func scanEscapes(d Dialect, o lexOpts, sql string) result {
 	st := scanWith(d, o, sql)
 	if st.ambiguous && d != SQLite {
 		// A backslash in a string or a comment opener inside a comment reads
@@ -235,6 +248,7 @@ func either(st, alt result, plainKinds bool) result {
 	// What either reading saw of versioned comments counts, whichever is
 	// kept: the server may read the text the other way.
 	versioned, maria, mixed := st.versioned || alt.versioned, st.maria || alt.maria, st.mixedVersions || alt.mixedVersions
+	dquote := st.dquote || alt.dquote
 	switch {
 	case st.deep || alt.deep || st.ranBefore || alt.ranBefore:
 		// One reading is too deep to follow, or is invalid after
@@ -256,6 +270,7 @@ func either(st, alt result, plainKinds bool) result {
 		st.Statement = union(st.Statement, alt.Statement)
 	}
 	st.versioned, st.maria, st.mixedVersions = versioned, maria, mixed
+	st.dquote = dquote
 	return st
 }
 
@@ -266,6 +281,7 @@ func plain(k Kind) bool { return k == Read || k == Write || k == Session || k ==
 type result struct {
 	Statement
 	ambiguous bool
+	dquote    bool // holds a "..." that MySQL reads two ways
 	versioned bool // holds a MySQL version-gated comment
 	maria     bool // one of them is MariaDB's /*M!
 	// mixedVersions: versioned comments of more than one version
@@ -295,7 +311,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 	}()
 	s.reset(d, o, sql)
 	s.lex()
-	r := result{ambiguous: s.ambiguous, versioned: s.versioned, maria: s.maria, mixedVersions: s.mixedVersions}
+	r := result{ambiguous: s.ambiguous, dquote: s.dquote, versioned: s.versioned, maria: s.maria, mixedVersions: s.mixedVersions}
 	if len(s.hints) > 0 {
 		r.Hints = append([]string(nil), s.hints...)
 	}

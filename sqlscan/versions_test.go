@@ -103,3 +103,18 @@ func TestMariaDBLexerEdges(t *testing.T) {
 		t.Errorf("DEFINER=root@'localhost\\' ... VIEW vw: %s, not writing vw", describe(st))
 	}
 }
+
+// Under sql_mode ANSI_QUOTES (a DSN setting, the server's configuration or
+// a SET the scanner cannot follow into other connections) "..." is an
+// identifier: db."b" is the table b, which the string reading filed under
+// db (review M). MySQL texts with "..." are read both ways; a plain string
+// still reads as one.
+func TestMySQLAnsiQuotes(t *testing.T) {
+	mustRead(t, MySQL, `SELECT v FROM db."b"`, "b")
+	if st := Scan(MySQL, `UPDATE db."b" SET v = 2`); !st.WritesAll && !slices.Contains(st.Writes, "b") {
+		t.Errorf(`UPDATE db."b": %s, not writing b`, describe(st))
+	}
+	if st := Scan(MySQL, `SELECT * FROM t WHERE name = "O'Brien"`); st.Kind != Read || st.ReadsAll || !slices.Equal(st.Reads, []string{"t"}) {
+		t.Errorf("a double-quoted string: %s, want a read of t alone", describe(st))
+	}
+}
