@@ -110,3 +110,42 @@ func TestReviewMAnsiQuotesSessionWrite(t *testing.T) {
 		t.Errorf("%s after UPDATE %s.\"b\" under ANSI_QUOTES: cachedsql %s, database %s", q, name, got, want)
 	}
 }
+
+// With a multi-byte client character set whose characters may end in the
+// byte of a backslash (charset=gbk in the DSN: GBK, Big5, SJIS, CP932,
+// GB18030), MariaDB reads 0xbf 0x5c as one character, so the backslash
+// after it escapes the quote and the string goes on to the next quote.
+// sqlscan reads 0x5c 0x5c as an escaped backslash (or, without backslash
+// escapes, two backslashes) and the quote as the string's end; its next
+// string then hides FROM b, which MariaDB reads.
+func TestReviewMGBKBackslashInMultibyteChar(t *testing.T) {
+	requireMySQL(t)
+	root := openDirect(t, "mysql", mysqlDSN())
+	name := runID + "_rm4"
+	mustExec(t, root, "CREATE DATABASE "+name)
+	t.Cleanup(func() { root.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name) })
+	dsn := mysqlDSNFor(t, name, map[string]string{"charset": "gbk"})
+	admin, db := openDirect(t, "mysql", dsn), openCached(t, "mysql", dsn, "namespace="+name)
+	tablesAB(t, admin)
+	staleCheck(t, db, admin, "SELECT '\xbf\\\\'  '  + v FROM b -- '", "UPDATE b SET v = 2")
+	// The same for a backtick (0x60) as the second byte of a character
+	// in an unquoted name: sqlscan opens a quoted name there.
+	staleCheck(t, db, admin, "SELECT v AS \x81` FROM b -- `", "UPDATE b SET v = 3")
+}
+
+// Under a single-byte client character set whose ctype calls 0xa0 (NBSP)
+// white space (charset=latin1), MariaDB reads FROM<0xa0>b as FROM b;
+// sqlscan reads every byte >= 0x80 as part of a word, so FROM<0xa0>b is
+// one unknown word and the read names no table at all.
+func TestReviewMLatin1NBSPIsSpace(t *testing.T) {
+	requireMySQL(t)
+	root := openDirect(t, "mysql", mysqlDSN())
+	name := runID + "_rm5"
+	mustExec(t, root, "CREATE DATABASE "+name)
+	t.Cleanup(func() { root.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name) })
+	dsn := mysqlDSNFor(t, name, map[string]string{"charset": "latin1"})
+	admin, db := openDirect(t, "mysql", dsn), openCached(t, "mysql", dsn, "namespace="+name)
+	tablesAB(t, admin)
+	staleCheck(t, db, admin, "SELECT v FROM\xa0b", "UPDATE b SET v = 2")
+	staleCheck(t, db, admin, "SELECT CAST(COUNT(*) AS char) FROM a WHERE id IN (SELECT\xa0v FROM b)", "UPDATE b SET v = 1")
+}

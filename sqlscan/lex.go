@@ -44,6 +44,10 @@ type lexOpts struct {
 	eStrings        bool // E'...' strings with backslash escapes (Postgres)
 	atVars          bool // @name is a user variable (MySQL); otherwise a placeholder
 	atAtVars        bool // @@name is a system variable (MySQL, SQL Server)
+	// lexSrc, when set, is the text to lex in place of the one scanned, of
+	// the same length and read as another character set would read it
+	// (charsetReadings); the tokens' texts are the scanned text's.
+	lexSrc string
 }
 
 func optsFor(d Dialect) lexOpts {

@@ -167,13 +167,28 @@ type SessionVar struct {
 // sets; a Session statement among others makes the text Session, still with
 // the union of the write sets. Empty text, or only comments, is Other.
 func Scan(d Dialect, sql string) Statement {
-	o := optsFor(d)
+	st := scanVersions(d, optsFor(d), sql)
+	if d == MySQL {
+		// The connection's character set, which the text does not show,
+		// decides where some of its strings and names end.
+		for _, cs := range charsetReadings(sql) {
+			o := optsFor(d)
+			o.lexSrc = cs
+			st = either(st, scanVersions(d, o, sql), false)
+		}
+	}
+	return st.Statement
+}
+
+// scanVersions scans sql with the rules o, and reads its versioned comments
+// both as code and as comments.
+func scanVersions(d Dialect, o lexOpts, sql string) result {
 	st := scanBackslashes(d, o, sql)
 	if st.mixedVersions {
 		// Versioned comments of different versions (or /*M! beside /*!) may
 		// each run or not, on one server: more readings than are worth
 		// making.
-		return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: st.Hints}
+		return result{Statement: Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: st.Hints}, mixedVersions: true}
 	}
 	if st.versioned {
 		// /*!80000 ... */ and /*M!100500 ... */ run only on a server of at
@@ -190,7 +205,7 @@ func Scan(d Dialect, sql string) Statement {
 			st = either(st, scanBackslashes(d, o, sql), true)
 		}
 	}
-	return st.Statement
+	return st
 }
 
 // scanBackslashes scans sql with the rules o, and if the text reads
@@ -309,8 +324,14 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 			scanners.Put(s)
 		}
 	}()
-	s.reset(d, o, sql)
-	s.lex()
+	if o.lexSrc == "" {
+		s.reset(d, o, sql)
+		s.lex()
+	} else {
+		s.reset(d, o, o.lexSrc)
+		s.lex()
+		s.textsOf(sql)
+	}
 	r := result{ambiguous: s.ambiguous, dquote: s.dquote, versioned: s.versioned, maria: s.maria, mixedVersions: s.mixedVersions}
 	if len(s.hints) > 0 {
 		r.Hints = append([]string(nil), s.hints...)
