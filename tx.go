@@ -346,6 +346,12 @@ func (cn *conn) openSQLTx() {
 // leaves it unable to tell whether a transaction is open.
 func (cn *conn) setVars(vars []sqlscan.SessionVar) {
 	for _, v := range vars {
+		if v.Name == "" {
+			// A setting whose name the scanner cannot read may be either:
+			// until the server is asked, as an autocommit of unknown value.
+			v.Value = ""
+			v.Name = "autocommit"
+		}
 		switch v.Name {
 		case "autocommit":
 			switch v.Value {
@@ -417,7 +423,7 @@ func (cn *conn) readTxVars(ctx context.Context) error {
 
 func setsAutocommit(vars []sqlscan.SessionVar) bool {
 	for _, v := range vars {
-		if v.Name == "autocommit" {
+		if v.Name == "autocommit" || v.Name == "" {
 			return true
 		}
 	}

@@ -724,7 +724,8 @@ func (s *scanner) setVars(lo, hi int) {
 		}
 		name, ok, g := "", false, global
 		switch t := &s.toks[i]; {
-		case t.kind == tWord:
+		case t.kind == tWord || t.kind == tIdent:
+			// MySQL takes a quoted name too: SET `autocommit` = 0.
 			name, ok = strings.ToLower(t.text), true
 		case t.kind == tVar && strings.HasPrefix(t.text, "@@"):
 			// @@name is the session's own, whatever scope came before it.
@@ -732,6 +733,21 @@ func (s *scanner) setVars(lo, hi int) {
 			if scope, rest, dotted := strings.Cut(name, "."); dotted {
 				name = rest
 				g = scope == "global" || scope == "persist" || scope == "persist_only"
+				if rest == "" && i+1 < hi && s.toks[i+1].kind == tIdent {
+					// @@session.`autocommit`
+					i++
+					name = strings.ToLower(s.toks[i].text)
+				}
+			}
+		case t.kind == tVar && strings.HasPrefix(t.text, "@"):
+			// A user variable: no session setting.
+		case s.d == MySQL || s.d == Generic:
+			// A name the scanner cannot read (@@`autocommit` lexes as @ and
+			// @`autocommit`): an unnamed setting, which the connection
+			// takes for one it must ask the server about.
+			name, ok = "", true
+			if s.isOp(i, "@") && i+1 < hi && s.toks[i+1].kind == tVar {
+				i++
 			}
 		}
 		end := s.topLevel(i, hi, func(j int) bool { return s.isPunct(j, ',') })

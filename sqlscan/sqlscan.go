@@ -150,10 +150,11 @@ type Statement struct {
 	TxControl bool
 }
 
-// SessionVar is one assignment of SET: Name lower-cased, without @@ or a
-// scope; Value the lower-cased literal assigned (a number, a word such as ON
-// or DEFAULT, or a string's content), or "" for anything else (an
-// expression, a variable, a parameter).
+// SessionVar is one assignment of SET: Name lower-cased, without @@, a
+// scope or quotes, or "" for a name of MySQL's the scanner cannot read;
+// Value the lower-cased literal assigned (a number, a word such as ON or
+// DEFAULT, or a string's content), or "" for anything else (an expression,
+// a variable, a parameter).
 type SessionVar struct {
 	Name, Value string
 }

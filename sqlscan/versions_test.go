@@ -118,3 +118,25 @@ func TestMySQLAnsiQuotes(t *testing.T) {
 		t.Errorf("a double-quoted string: %s, want a read of t alone", describe(st))
 	}
 }
+
+// MySQL takes a quoted name for a setting: SET `autocommit` = 0 turns
+// autocommit off, which the connection must follow (review T). A name the
+// scanner cannot read at all comes as Name "", for the connection to ask
+// the server about.
+func TestQuotedSessionVarNames(t *testing.T) {
+	for _, c := range []struct {
+		sql  string
+		want []SessionVar
+	}{
+		{"SET `autocommit` = 0", []SessionVar{{"autocommit", "0"}}},
+		{"SET SESSION `autocommit` = 0", []SessionVar{{"autocommit", "0"}}},
+		{"SET @@session.`autocommit` = 0", []SessionVar{{"autocommit", "0"}}},
+		{"SET `completion_type` = 1", []SessionVar{{"completion_type", "1"}}},
+		{"SET @@`autocommit` = 0", []SessionVar{{"", "0"}}},
+		{"SET @x = 1, @`y` = 2", nil},
+	} {
+		if got := Scan(MySQL, c.sql).SessionVars; !slices.Equal(got, c.want) {
+			t.Errorf("%q: %q, want %q", c.sql, got, c.want)
+		}
+	}
+}
