@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cachedsql/cachedsql/keying"
+	"github.com/cachedsql/cachedsql/sqlscan"
 )
 
 // conn wraps an inner driver.Conn. It implements every optional connection
@@ -287,7 +288,18 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 
 func (cn *conn) Close() error {
 	cn.closing.Store(true)
-	return cn.afterBusy(cn.inner.Close)
+	return cn.afterBusy(func() error {
+		err := cn.inner.Close()
+		// A transaction still open ends with the connection. MySQL keeps
+		// what it wrote to MyISAM, Aria and MEMORY tables, and under READ
+		// UNCOMMITTED others may have read and cached its rows: its tables
+		// are invalidated, as at any MySQL rollback. So are an uncertain
+		// state's, which may have been no transaction at all.
+		if s := cn.tx; s != nil && (s.uncertain || cn.c.dialect == sqlscan.MySQL || cn.c.dialect == sqlscan.Generic) {
+			s.flush(cn)
+		}
+		return err
+	})
 }
 
 // Begin is required by driver.Conn; database/sql calls BeginTx instead.

@@ -5,6 +5,7 @@ package integration_test
 // is a read served from the cache that the database no longer holds.
 
 import (
+	"context"
 	"fmt"
 	"testing"
 )
@@ -58,5 +59,61 @@ func TestTMariaDBQuotedCompletionType(t *testing.T) {
 	mustExec(t, c, "COMMIT")
 	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
 		t.Errorf("after SET `completion_type` = 1; BEGIN; COMMIT; UPDATE; COMMIT: cachedsql read %s, database holds %s", got, want)
+	}
+}
+
+// With MySQL, a transaction's writes to a MyISAM (or Aria, MEMORY) table
+// stay when it rolls back, so cachedsql invalidates the tables a MySQL
+// transaction wrote at its end, whichever end. A connection closed with
+// the transaction open ends it too (the server rolls back what it can),
+// but cachedsql's conn.Close drops the state without invalidating: the
+// MyISAM write is never invalidated.
+func TestTMariaDBMyISAMTxClosedConn(t *testing.T) {
+	admin, db, _ := mariaDB(t, "_tmc")
+	mustExec(t, admin, "CREATE TABLE m (id int PRIMARY KEY, v int) ENGINE=MyISAM")
+	mustExec(t, admin, "INSERT INTO m VALUES (1, 1)")
+	const q = "SELECT v FROM m WHERE id = 1"
+	scalar(t, db, q)
+	scalar(t, db, q)      // cached: 1
+	db.SetMaxIdleConns(0) // a connection given back is closed
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, c, "BEGIN")
+	mustExec(t, c, "UPDATE m SET v = 2 WHERE id = 1") // MyISAM: in at once
+	c.Close()                                         // closes the connection, the transaction with it
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after BEGIN; UPDATE myisam; connection closed: cachedsql read %s, database holds %s", got, want)
+	}
+}
+
+// The same loss with InnoDB: a pool whose DSN sets READ UNCOMMITTED (the
+// README's advice: session settings belong in the DSN) reads, and caches,
+// rows of a transaction that is still open. cachedsql invalidates a MySQL
+// transaction's tables after a rollback for that kind of reason, but not
+// when the transaction ends with its connection: the rolled-back row stays
+// in the cache.
+func TestTMariaDBReadUncommittedTxClosedConn(t *testing.T) {
+	admin, _, name := mariaDB(t, "_tru")
+	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
+	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	dsn := mysqlDSNFor(t, name, map[string]string{"tx_isolation": "'READ-UNCOMMITTED'"})
+	db := openCached(t, "mysql", dsn, "namespace="+name+"_ru")
+	db.SetMaxIdleConns(0) // a connection given back is closed
+	const q = "SELECT v FROM u WHERE id = 1"
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, c, "BEGIN")
+	mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
+	if got := scalar(t, db, q); got != "2" { // another connection, uncommitted row: cached
+		t.Fatalf("READ UNCOMMITTED read %s, want 2", got)
+	}
+	c.Close() // the server rolls back
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after BEGIN; UPDATE; connection closed (rolled back): cachedsql read %s, database holds %s", got, want)
 	}
 }
