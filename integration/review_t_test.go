@@ -89,6 +89,34 @@ func TestTMariaDBMyISAMTxClosedConn(t *testing.T) {
 	}
 }
 
+// A temporary relation hides a table of the same name on its connection
+// (pg_temp comes first in every search_path). Two ways to make one that
+// the scanner does not read as a session statement: EXPLAIN ANALYZE runs
+// the CREATE TABLE AS it explains, and a sequence made in pg_temp. The
+// connection keeps caching, and its read of the temporary relation is
+// served to every other connection.
+func TestTPGTempRelationNotSession(t *testing.T) {
+	for i, create := range []string{
+		"EXPLAIN ANALYZE CREATE TEMP TABLE users AS SELECT 1 AS id, 'temp'::text AS name",
+		"CREATE SEQUENCE pg_temp.users",
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			admin, db := pgDB(t, fmt.Sprintf("_ttr%d", i))
+			mustExec(t, admin, "CREATE TABLE users (id int PRIMARY KEY, name text)")
+			mustExec(t, admin, "INSERT INTO users VALUES (1, 'real'), (2, 'real')")
+			const q2 = "SELECT 'rows:' || count(*)::text FROM users"
+			c := conn(t, db)
+			mustExec(t, c, create)
+			on := scalar(t, c, q2) // the temporary relation's, cached
+			// c is held: this read runs on another connection, where users
+			// is the schema's table.
+			if got, want := scalar(t, db, q2), scalar(t, admin, q2); got != want {
+				t.Errorf("%s on one connection (which read %s there): another connection read %s from the cache, the database holds %s", create, on, got, want)
+			}
+		})
+	}
+}
+
 // The same loss with InnoDB: a pool whose DSN sets READ UNCOMMITTED (the
 // README's advice: session settings belong in the DSN) reads, and caches,
 // rows of a transaction that is still open. cachedsql invalidates a MySQL

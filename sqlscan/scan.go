@@ -812,6 +812,11 @@ inner:
 		if k == Unknown {
 			s.writesAll = true
 		}
+		if k == Session {
+			// EXPLAIN ANALYZE CREATE TEMP TABLE ... AS runs it: the
+			// connection then has a table that others do not.
+			return Session
+		}
 		return Write
 	}
 	s.writes, s.writesAll, s.nested = s.writes[:wmark], wall, saved
@@ -1060,8 +1065,11 @@ modifiers:
 	case kTable, kView:
 		i = s.skipIfExists(i + 1)
 		if !s.isName(i) {
+			// A name the scanner cannot read may be a temporary table's
+			// (SQLite takes CREATE TABLE 'temp'.t), which only this
+			// connection sees.
 			s.writesAll = true
-			return kind
+			return Session
 		}
 		if isTempSchema(s.schemaOf(i)) {
 			kind = Session // CREATE TABLE pg_temp.t is a temporary table
@@ -1100,6 +1108,11 @@ modifiers:
 		return Write
 	}
 	s.writesAll = true
+	// Any relation in a temporary schema (CREATE SEQUENCE pg_temp.t) hides
+	// a table of the same name from this connection alone.
+	if j := s.skipIfExists(i + 1); s.isName(j) && isTempSchema(s.schemaOf(j)) {
+		return Session
+	}
 	return kind
 }
 
