@@ -338,6 +338,13 @@ func (cn *conn) writeQuery(ctx context.Context, query string, args []driver.Name
 			prev.uncertain = true
 			cn.tx = prev
 		}
+		if cn.tx != nil && cn.tx != prev {
+			// A BEGIN (or SQLite's SAVEPOINT) that may not have run yet:
+			// a write sent before its rows close autocommits, so the state
+			// it opened is uncertain (writes invalidate at once, and again
+			// at its end).
+			cn.tx.uncertain = true
+		}
 		cn.txRowsOpen++
 		return newHookRows(rows, func() {
 			cn.txRowsOpen--

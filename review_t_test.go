@@ -78,3 +78,43 @@ func TestTSQLiteQuotedTempSchemaShadows(t *testing.T) {
 		t.Errorf("another connection read %q from the cache: the temporary table's row (want real)", got)
 	}
 }
+
+// BEGIN sent through Query on SQLite runs only when its rows are read
+// (mattn/go-sqlite3 steps the statement in Next). While its rows are open
+// and unread, cachedsql keeps a transaction state it trusts (only a
+// COMMIT or ROLLBACK sent through Query is made uncertain): an UPDATE sent
+// on the connection meanwhile autocommits, but its invalidation is kept
+// for a commit, so other connections go on reading the old row from the
+// cache until the rows close.
+func TestTSQLiteUnreadBeginHoldsAutocommittedWrite(t *testing.T) {
+	db := tSQLite(t)
+	const q = "SELECT name FROM users WHERE id = 1"
+	tScalar(t, db, q)
+	tScalar(t, db, q) // cached: real
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rows, err := c.QueryContext(ctx, "BEGIN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tExec(t, c, "UPDATE users SET name = 'new' WHERE id = 1") // no transaction: committed
+	var ac bool
+	c.Raw(func(dc any) error {
+		if cq, ok := dc.(connQE); ok && cq.ac != nil {
+			ac = cq.ac.AutoCommit()
+		}
+		return nil
+	})
+	got := tScalar(t, db, q) // another connection
+	rows.Close()
+	if !ac {
+		t.Skip("the driver ran BEGIN after all")
+	}
+	if got != "new" {
+		t.Errorf("after an UPDATE that committed (the connection is in autocommit), another connection read %q from the cache, want new", got)
+	}
+}
