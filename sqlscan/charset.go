@@ -1,67 +1,80 @@
 package sqlscan
 
-import "unsafe"
+import (
+	"unicode/utf8"
+	"unsafe"
+)
 
 // charsetReadings returns the MySQL text sql as other client character
 // sets read it, each of the same length, to lex in place of sql
 // (lexOpts.lexSrc): the bytes that such a character set reads otherwise
-// are replaced by bytes the lexer reads the same way. None when no
-// character set reads sql otherwise than UTF-8 does.
+// are replaced by bytes the lexer reads the same way. None for a text that
+// is valid UTF-8 (every ASCII text among them): a connection in another
+// character set sends its own bytes, which are almost never valid UTF-8,
+// and reading every UTF-8 text with CJK or accented letters as GBK or
+// latin1 would make some Unknown (a name of three-byte characters ends in a
+// byte GBK pairs with the backtick after it) and scan all of them more
+// slowly, for texts that such a server reads as garbage anyway.
 //
-//   - GBK (and GB18030, Big5): a byte 0x81-0xFE begins a two-byte
-//     character whose second byte may be 0x40-0x7E: ASCII, a backslash or
-//     a backtick among them, which then ends no string and escapes nothing
-//     (0xbf 0x5c is one character, so the backslash after it escapes the
-//     quote). Such a second byte becomes 0x80, a byte of a name.
-//   - SJIS and CP932: the same with first bytes 0x81-0x9F and 0xE0-0xFC
-//     (0xA1-0xDF are characters of one byte); 0x83 0x5c is "ソ".
-//   - latin1 (and the other single-byte sets that take 0xA0 for white
-//     space): 0xA0 separates words (FROM<0xA0>b reads b), and after --
-//     begins a comment. It becomes a space.
+//   - GBK (and GB18030), SJIS (and CP932), Big5: a two-byte character
+//     whose second byte is a backslash or a backtick, which then escapes
+//     nothing or ends no name (0xbf 0x5c is one GBK character, so the
+//     backslash after it escapes the quote; 0x83 0x5c is the SJIS "ソ").
+//     Such a second byte becomes 0x80, a byte of a name. Other second bytes
+//     in 0x40-0x7E are letters and operators, which open and close nothing.
+//   - The single-byte sets that take 0xA0 (latin1, latin2, cp1250, ...) or
+//     0xFF (cp852, cp866, keybcs2) for white space, and those that take a
+//     byte above 0x7F after -- for a control character, beginning a
+//     comment (cp1250 0x80, hebrew 0xFD, cp850 0xFF, ...): such a byte
+//     becomes a space.
 func charsetReadings(sql string) []string {
-	high := false
-	for i := 0; i < len(sql); i++ {
-		if sql[i] >= 0x80 {
-			high = true
-			break
-		}
-	}
-	if !high {
+	if utf8.ValidString(sql) {
 		return nil
 	}
 	var out []string
-	if alt, ok := pairedReading(sql, func(c byte) bool { return c >= 0x81 && c <= 0xFE }); ok {
+	add := func(alt string, ok bool) {
+		if !ok {
+			return
+		}
+		for _, o := range out {
+			if o == alt {
+				return
+			}
+		}
 		out = append(out, alt)
 	}
-	if alt, ok := pairedReading(sql, func(c byte) bool { return c >= 0x81 && c <= 0x9F || c >= 0xE0 && c <= 0xFC }); ok {
-		out = append(out, alt)
-	}
-	if b, ok := replaced(sql, 0xA0, ' '); ok {
-		out = append(out, b)
-	}
+	add(pairedReading(sql, // GBK, GB18030
+		func(c byte) bool { return c >= 0x81 && c <= 0xFE },
+		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0x80 && c <= 0xFE }))
+	add(pairedReading(sql, // SJIS, CP932
+		func(c byte) bool { return c >= 0x81 && c <= 0x9F || c >= 0xE0 && c <= 0xFC },
+		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0x80 && c <= 0xFC }))
+	add(pairedReading(sql, // Big5
+		func(c byte) bool { return c >= 0xA1 && c <= 0xF9 },
+		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0xA1 && c <= 0xFE }))
+	add(spaceReading(sql, func(c byte) bool { return c == 0xA0 }, false))
+	add(spaceReading(sql, func(c byte) bool { return c == 0xFF }, false))
+	add(spaceReading(sql, func(c byte) bool { return c == 0xA0 || c == 0xFF }, true))
 	return out
 }
 
-// pairedReading reads sql in a character set of two-byte characters whose
-// first bytes lead reports and whose second bytes are 0x40-0x7E or
-// 0x80-0xFE, and replaces each ASCII second byte by 0x80; ok is false when
+// pairedReading reads sql in a character set of two-byte characters with
+// the first and second bytes lead and trail report, and replaces each
+// second byte that is a backslash or a backtick by 0x80; ok is false when
 // there is none.
-func pairedReading(sql string, lead func(byte) bool) (string, bool) {
+func pairedReading(sql string, lead, trail func(byte) bool) (string, bool) {
 	var b []byte
 	for i := 0; i+1 < len(sql); i++ {
-		if !lead(sql[i]) {
+		if !lead(sql[i]) || !trail(sql[i+1]) {
 			continue
 		}
-		switch c := sql[i+1]; {
-		case c >= 0x40 && c <= 0x7E:
+		if c := sql[i+1]; c == '\\' || c == '`' {
 			if b == nil {
 				b = []byte(sql)
 			}
 			b[i+1] = 0x80
-			i++
-		case c >= 0x80 && c <= 0xFE:
-			i++
 		}
+		i++
 	}
 	if b == nil {
 		return "", false
@@ -69,16 +82,18 @@ func pairedReading(sql string, lead func(byte) bool) (string, bool) {
 	return string(b), true
 }
 
-// replaced is sql with every byte old replaced by new; ok is false when
-// there is none.
-func replaced(sql string, old, new byte) (string, bool) {
+// spaceReading replaces every byte space reports by a space, and with
+// afterDashes every byte above 0x7F right after -- too; ok is false when
+// it replaces none.
+func spaceReading(sql string, space func(byte) bool, afterDashes bool) (string, bool) {
 	var b []byte
 	for i := 0; i < len(sql); i++ {
-		if sql[i] == old {
+		c := sql[i]
+		if space(c) || afterDashes && c >= 0x80 && i >= 2 && sql[i-1] == '-' && sql[i-2] == '-' {
 			if b == nil {
 				b = []byte(sql)
 			}
-			b[i] = new
+			b[i] = ' '
 		}
 	}
 	if b == nil {

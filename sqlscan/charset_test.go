@@ -35,3 +35,62 @@ func TestCharsetReadings(t *testing.T) {
 		}
 	}
 }
+
+// Texts whose write a MariaDB server with some client character set
+// makes, which every reading the scanner made hid (review R): Big5's own
+// lead bytes, and -- before a byte a single-byte set takes for a control
+// character.
+func TestCharsetHiddenWrite(t *testing.T) {
+	for _, c := range []struct{ cs, q string }{
+		// big5: lead bytes are 0xa1-0xf9 only; 0x81 is a byte of its own,
+		// so 0xa4 0x5c is one character and the second backslash escapes
+		// the quote. The GBK reading pairs 0x81 0xa4 instead.
+		{"big5", "SELECT '\x81\xa4\\\\'' ; UPDATE w SET x = x + 1 WHERE id = 1; -- '"},
+		{"big5", "SELECT '\xfa\xa4\\\\'' ; UPDATE w SET x = x + 1 WHERE id = 1; -- '"},
+		// cp850, cp852, cp866, keybcs2: -- before 0xff begins a comment.
+		{"cp850", "SELECT 1 --\xff '\n; UPDATE w SET x = x + 1 WHERE id = 1; -- '"},
+		// cp1250, hp8, macroman, latin7: -- before 0x80 (or others) too.
+		{"cp1250", "SELECT 1 --\x80 '\n; UPDATE w SET x = x + 1 WHERE id = 1; -- '"},
+		// hebrew: -- before 0xfd.
+		{"hebrew", "SELECT 1 --\xfd '\n; UPDATE w SET x = x + 1 WHERE id = 1; -- '"},
+	} {
+		st := Scan(MySQL, c.q)
+		if !st.WritesAll && !slices.Contains(st.Writes, "w") {
+			t.Errorf("%s: %q: kind %v writes %v: the UPDATE of w is missed", c.cs, c.q, st.Kind, st.Writes)
+		}
+	}
+}
+
+// cp852, cp866, keybcs2 take 0xff for white space: FROM<0xff>w reads w.
+func TestCharsetFFSpaceHidesRead(t *testing.T) {
+	q := "SELECT x FROM\xffw WHERE id = 1"
+	st := Scan(MySQL, q)
+	if !st.ReadsAll && !slices.Contains(st.Reads, "w") {
+		t.Errorf("%q: kind %v reads %v: w is missed", q, st.Kind, st.Reads)
+	}
+}
+
+// An ordinary UTF-8 GORM update of a table with a one-character
+// (three-byte) CJK name: read as GBK, the name's last byte pairs with the
+// closing backtick and the text invalidated every table (review R). Valid
+// UTF-8 is not read as another character set.
+func TestUTF8CJKNameReadsAsBefore(t *testing.T) {
+	for _, q := range []string{
+		"UPDATE `表` SET `名` = ? WHERE `id` = ?",
+	} {
+		st := Scan(MySQL, q)
+		if st.WritesAll || !slices.Equal(st.Writes, []string{"表"}) {
+			t.Errorf("%q: kind %v writes %v writesAll %v, want writes [表] only", q, st.Kind, st.Writes, st.WritesAll)
+		}
+	}
+}
+
+// Under ANSI_QUOTES, @"a\" is the variable `a\`: the UPDATE runs. The
+// lexer read @"..." with backslash escapes in every reading (review R).
+func TestAnsiQuotesAtVariable(t *testing.T) {
+	q := `SELECT @"a\", '\'' ; UPDATE w SET x = x + 1 WHERE id = 1; -- '"`
+	st := Scan(MySQL, q)
+	if !st.WritesAll && !slices.Contains(st.Writes, "w") {
+		t.Errorf("%s: kind %v writes %v: the UPDATE of w is missed", q, st.Kind, st.Writes)
+	}
+}

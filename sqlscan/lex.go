@@ -673,8 +673,14 @@ func (s *scanner) at(i int) int {
 	}
 	if o.atVars && i+1 < n && (src[i+1] == '\'' || src[i+1] == '"' || src[i+1] == '`') {
 		// @'quoted name' (MySQL); also the host part of 'user'@'host'.
+		// Quoted as a string, it takes the strings' backslash escapes;
+		// @"name" under ANSI_QUOTES is a quoted name, which takes none.
+		q := src[i+1]
+		if q == '"' {
+			s.dquote = s.d == MySQL
+		}
 		before := len(s.toks)
-		j := s.quoted(i, i+2, src[i+1], src[i+1] != '`' && o.backslashSingle, tString)
+		j := s.quoted(i, i+2, q, o.backslashSingle && (q == '\'' || q == '"' && o.dqString), tString)
 		s.toks = s.toks[:before]
 		s.emit(tVar, src[i:j])
 		return j
