@@ -369,12 +369,18 @@ func (l *L2) get(ctx context.Context, key keying.Key, withTTL bool) ([]byte, tim
 		// Redis can say whether it still has a TTL (one more round trip,
 		// until such entries are rewritten or expire).
 		left, err := l.client.PTTL(ctx, k).Result()
-		if err != nil || left < 0 {
+		b.done(caller, err) // a Redis call like the GET, for the breaker
+		switch {
+		case err != nil:
 			l.misses.Add(1)
 			l.errs.Add(1)
-			if err != nil {
-				return nil, 0, false, fmt.Errorf("tier: L2 get %s: %w", k, err)
-			}
+			return nil, 0, false, fmt.Errorf("tier: L2 get %s: %w", k, err)
+		case left == -2:
+			l.misses.Add(1) // gone since the GET: an ordinary miss
+			return nil, 0, false, nil
+		case left < 0:
+			l.misses.Add(1)
+			l.errs.Add(1)
 			return nil, 0, false, fmt.Errorf("%w: %s (an entry with no end written in it, PTTL %d)", ErrNoTTL, k, int64(left))
 		}
 	}
