@@ -167,7 +167,13 @@ func (s *scanner) lex() {
 			if o.dqString {
 				i = s.quoted(i, i+1, '"', o.backslashSingle, tString)
 			} else {
-				i = s.quoted(i, i+1, '"', false, tIdent)
+				j := s.quoted(i, i+1, '"', false, tIdent)
+				if s.d == Generic && strings.IndexByte(src[i:j], '\\') >= 0 {
+					// To MySQL "a\"..." is a string that a backslash
+					// escape makes longer.
+					s.dquote = true
+				}
+				i = j
 			}
 		case c == '`' && o.backtick:
 			i = s.quoted(i, i+1, '`', false, tIdent)
@@ -408,7 +414,7 @@ func (s *scanner) quoted(at, from int, q byte, backslash bool, k tokKind) int {
 				j += 2
 				continue
 			}
-			if k == tString && q == '\'' {
+			if k == tString && (q == '\'' || q == '"') {
 				s.ambiguous = true
 			}
 		}

@@ -212,11 +212,14 @@ func scanVersions(d Dialect, o lexOpts, sql string) result {
 // scanBackslashes scans sql with the rules o, and if the text reads
 // differently under rules the text does not show, the other way too: a
 // MySQL text with "..." in it also as under sql_mode ANSI_QUOTES, where
-// "..." is an identifier (db."t" is the table t).
+// "..." is an identifier (db."t" is the table t), and a Generic one with a
+// backslash inside "..." also as MySQL's string, which the backslash may
+// make longer. (Read as a string, a Generic "name" without one would only
+// make every quoted name of PostgreSQL's read all tables.)
 func scanBackslashes(d Dialect, o lexOpts, sql string) result {
 	st := scanEscapes(d, o, sql)
-	if st.dquote && o.dqString {
-		o.dqString = false
+	if st.dquote && (o.dqString || d == Generic) {
+		o.dqString = !o.dqString
 		st = either(st, scanEscapes(d, o, sql), false)
 	}
 	return st

@@ -140,3 +140,17 @@ func TestQuotedSessionVarNames(t *testing.T) {
 		}
 	}
 }
+
+// Generic, which may be MySQL, read "..." only as a name; MySQL (without
+// ANSI_QUOTES) reads it as a string with backslash escapes, where "\""
+// ends at its third quote and the UPDATE runs (review R).
+func TestGenericMySQLDoubleQuotedString(t *testing.T) {
+	q := `SELECT "\"", 1; UPDATE w SET x = x + 1 WHERE id = 1; -- "`
+	if st := Scan(Generic, q); !st.WritesAll && !slices.Contains(st.Writes, "w") {
+		t.Errorf("%s: %s: the UPDATE of w is missed", q, describe(st))
+	}
+	// A quoted name without a backslash reads as one, as before.
+	if st := Scan(Generic, `SELECT * FROM "delete" WHERE "a" = 1`); st.ReadsAll || !slices.Equal(st.Reads, []string{"delete"}) {
+		t.Errorf("a quoted name: %s, want a read of delete alone", describe(st))
+	}
+}
