@@ -42,7 +42,10 @@ type conn struct {
 	// autocommitUnknown is set after SET autocommit to a value cachedsql
 	// could not read (and, with MySQL, the server could not be asked).
 	autocommitUnknown bool
-	probeWarned       bool // the failure of readTxVars after a SET was logged
+	// threadID is the MySQL server thread of the connection (CONNECTION_ID(),
+	// read with autocommit), 0 when unknown: see watchThread.
+	threadID    int64
+	probeWarned bool // the failure of readTxVars after a SET was logged
 	// txRowsOpen counts transaction statements sent through Query whose rows
 	// are still open: the driver may not have run them yet (settleTx).
 	txRowsOpen int

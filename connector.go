@@ -59,6 +59,12 @@ type Connector struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// closing ends when Close begins; watches are the watchThread calls
+	// still under way, which Close waits for.
+	closing    context.Context
+	endClosing context.CancelFunc
+	watches    sync.WaitGroup
 }
 
 var (
@@ -124,6 +130,7 @@ func NewConnector(cfg Config) (_ *Connector, err error) {
 	}
 	c.drv = &connectorDriver{c}
 	c.plans.Store(newPlanCache())
+	c.closing, c.endClosing = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -410,6 +417,8 @@ func (c *Connector) Driver() driver.Driver { return c.drv }
 // them with Invalidate or `cachedsql invalidate`.
 func (c *Connector) Close() error {
 	c.closeOnce.Do(func() {
+		c.endClosing()
+		c.watches.Wait()
 		err := releaseShared(c.sh)
 		if cl, ok := c.inner.(io.Closer); ok {
 			err = errors.Join(err, cl.Close())

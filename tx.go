@@ -316,6 +316,12 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 			s.flush(cn)
 		}
 	}
+	if failed && ctx.Err() != nil && cn.threadID != 0 {
+		// Abandoned by its caller, the write may still run on the server
+		// (go-sql-driver/mysql only closes the connection): invalidate
+		// again when the server thread that runs it has ended.
+		cn.c.watchThread(cn.threadID, p.writes, all)
+	}
 	if s := cn.tx; s != nil {
 		s.add(p.writes, all)
 		if !s.uncertain {
@@ -388,7 +394,7 @@ func (cn *conn) setVars(vars []sqlscan.SessionVar) {
 // autocommit=0), the server's configuration or init_connect may have set
 // before cachedsql saw any SQL.
 func (cn *conn) readTxVars(ctx context.Context) error {
-	const q = "SELECT @@autocommit, @@completion_type"
+	const q = "SELECT @@autocommit, @@completion_type, CONNECTION_ID()"
 	rows, err := cn.innerQuery(ctx, q, nil, nil)
 	if err == driver.ErrSkip {
 		var st driver.Stmt
@@ -402,9 +408,17 @@ func (cn *conn) readTxVars(ctx context.Context) error {
 		return err
 	}
 	defer rows.Close()
-	v := make([]driver.Value, 2)
+	v := make([]driver.Value, 3)
 	if err := rows.Next(v); err != nil {
 		return err
+	}
+	switch id := v[2].(type) {
+	case int64:
+		cn.threadID = id
+	case []byte:
+		cn.threadID, _ = strconv.ParseInt(string(id), 10, 64)
+	case string:
+		cn.threadID, _ = strconv.ParseInt(id, 10, 64)
 	}
 	text := func(x driver.Value) string {
 		switch x := x.(type) {

@@ -6,8 +6,13 @@ package integration_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/cachedsql/cachedsql"
 )
 
 // MariaDB (and MySQL) accept a system variable's name quoted with
@@ -143,5 +148,64 @@ func TestTMariaDBReadUncommittedTxClosedConn(t *testing.T) {
 	c.Close() // the server rolls back
 	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
 		t.Errorf("after BEGIN; UPDATE; connection closed (rolled back): cachedsql read %s, database holds %s", got, want)
+	}
+}
+
+// go-sql-driver/mysql gives up on a statement whose context ends by
+// closing its connection, and the server goes on with it: an UPDATE
+// waiting for a lock commits when the lock is released, after cachedsql
+// invalidated, and a read in between was cached until its TTL (review T).
+// The server thread is now watched, and the tables are invalidated again
+// once it has ended: the test waits for that invalidation, then reads.
+func TestTMariaDBCancelledWriteCommitsLater(t *testing.T) {
+	requireMySQL(t)
+	root := openDirect(t, "mysql", mysqlDSN())
+	name := runID + "_tcw"
+	mustExec(t, root, "CREATE DATABASE "+name)
+	t.Cleanup(func() { root.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name) })
+	dsn := mysqlDSNFor(t, name, nil)
+	admin := openDirect(t, "mysql", dsn)
+	c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: "mysql", DSN: dsn, Namespace: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
+	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	const q = "SELECT v FROM u WHERE id = 1"
+	ctx := context.Background()
+	lock, err := admin.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	mustExec(t, lock, "BEGIN")
+	mustExec(t, lock, "SELECT v FROM u WHERE id = 1 FOR UPDATE") // holds the row
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = db.ExecContext(wctx, "UPDATE u SET v = 2 WHERE id = 1")
+	cancel()
+	if err == nil {
+		t.Fatal("the UPDATE did not wait for the lock")
+	}
+	// Invalidated; the UPDATE still waits on the server: the old row is read and cached.
+	if got := scalar(t, db, q); got != "1" {
+		t.Fatalf("read %s while the UPDATE waits, want 1", got)
+	}
+	invalidated := make(chan struct{}, 16)
+	stop := c.Subscribe(func(e cachedsql.Event) {
+		if len(e.Tables) == 0 || slices.Contains(e.Tables, "u") {
+			invalidated <- struct{}{}
+		}
+	})
+	defer stop()
+	mustExec(t, lock, "COMMIT") // the UPDATE goes on, and commits
+	select {
+	case <-invalidated:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no invalidation of u within 10s of the abandoned UPDATE's end")
+	}
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after a cancelled UPDATE the server committed later: cachedsql read %s, database holds %s", got, want)
 	}
 }

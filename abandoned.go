@@ -1,0 +1,124 @@
+package cachedsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"time"
+)
+
+// A MySQL statement whose context ends is not stopped: go-sql-driver/mysql
+// closes its connection and returns, and the server goes on with the
+// statement until it finishes, which may be after cachedsql invalidated
+// its tables (an UPDATE waiting for a lock commits when the lock is
+// released), with rows read meanwhile cached under the new generations.
+// So a write abandoned that way is watched: the server thread that ran it
+// (its CONNECTION_ID(), read when the connection opened) is looked for in
+// information_schema.PROCESSLIST, from a connection of its own, until it
+// has ended, and then its tables are invalidated again.
+
+const (
+	// watchFirstPoll and watchMaxPoll bound the pause between two looks
+	// at the process list; it doubles from the first to the last.
+	watchFirstPoll = 5 * time.Millisecond
+	watchMaxPoll   = 500 * time.Millisecond
+	// watchLimit is how long a thread is watched at most: a statement
+	// still running then has its tables invalidated anyway.
+	watchLimit = time.Hour
+)
+
+// watchThread invalidates tables (all: every table) once the MySQL server
+// thread id has ended, or at the latest after watchLimit, or at once if the
+// process list cannot be read. It returns at once; the watch runs until
+// then or until the Connector closes.
+func (c *Connector) watchThread(id int64, tables []string, all bool) {
+	tables = append([]string(nil), tables...)
+	c.watches.Go(func() {
+		ctx, cancel := context.WithTimeout(c.closing, watchLimit)
+		defer cancel()
+		err := waitThreadEnd(ctx, c.inner, id)
+		if err != nil && c.closing.Err() != nil {
+			return // closing: nothing is read through this Connector any more
+		}
+		if err != nil {
+			c.log.Warn("cachedsql: could not watch the server thread of a write its caller abandoned; invalidating now",
+				"thread", id, "err", redactErr(err, c.cfg.DSN))
+		}
+		c.advance(context.WithoutCancel(ctx), tables, all)
+	})
+}
+
+// waitThreadEnd returns once no thread id is in the server's process list.
+func waitThreadEnd(ctx context.Context, inner driver.Connector, id int64) error {
+	dc, err := inner.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	q := fmt.Sprintf("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %d", id)
+	pause := watchFirstPoll
+	for {
+		n, err := queryValue(ctx, dc, q)
+		if err != nil {
+			return err
+		}
+		if isZero(n) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, watchMaxPoll)
+	}
+}
+
+// queryValue runs q on an inner connection and returns the first column of
+// its first row.
+func queryValue(ctx context.Context, dc driver.Conn, q string) (driver.Value, error) {
+	var rows driver.Rows
+	var err error
+	if qc, ok := dc.(driver.QueryerContext); ok {
+		rows, err = qc.QueryContext(ctx, q, nil)
+	} else {
+		err = driver.ErrSkip
+	}
+	if err == driver.ErrSkip {
+		var st driver.Stmt
+		if st, err = dc.Prepare(q); err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		rows, err = st.Query(nil) //nolint:staticcheck // the fallback database/sql itself takes
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	v := make([]driver.Value, len(rows.Columns()))
+	if len(v) == 0 {
+		return nil, fmt.Errorf("%s: no column", q)
+	}
+	if err := rows.Next(v); err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%s: no row", q)
+		}
+		return nil, err
+	}
+	return v[0], nil
+}
+
+// isZero reports a count of 0 as a driver returns it: int64, or text.
+func isZero(v driver.Value) bool {
+	switch v := v.(type) {
+	case int64:
+		return v == 0
+	case []byte:
+		return string(v) == "0"
+	case string:
+		return v == "0"
+	}
+	return false
+}
