@@ -29,7 +29,7 @@ func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *countHandler) WithGroup(string) slog.Handler      { return h }
 
 // TestReviewFinalSetLogsEveryStatement: on a MySQL connection whose
-// "SELECT @@autocommit, @@completion_type" fails (a MySQL-compatible server
+// probe (txVarsQuery) fails (a MySQL-compatible server
 // or proxy without completion_type, a user without the privilege, ...), one
 // SET autocommit to a value cachedsql cannot read leaves autocommitUnknown
 // set; from then on EVERY session statement (SET NAMES, SET @x, ...) re-runs
@@ -73,7 +73,7 @@ func TestReviewFinalSetLogsEveryStatement(t *testing.T) {
 			warns += k
 		}
 	}
-	t.Logf("probe queries sent: %d", d.QueryCount("SELECT @@autocommit, @@completion_type"))
+	t.Logf("probe queries sent: %d", d.QueryCount(txVarsQuery))
 	if warns > 2 {
 		t.Errorf("%d warnings for %d SET statements on one connection: logged per statement, not once", warns, n+1)
 	}
@@ -97,7 +97,7 @@ func TestReviewFinalSetProbeIgnoresDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := d.Block("SELECT @@autocommit, @@completion_type") // the server stalls on the probe
+	g := d.Block(txVarsQuery) // the server stalls on the probe
 	defer g.Release()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

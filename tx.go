@@ -389,12 +389,15 @@ func (cn *conn) setVars(vars []sqlscan.SessionVar) {
 	}
 }
 
+// txVarsQuery is what readTxVars asks.
+const txVarsQuery = "SELECT @@autocommit, @@completion_type, CONNECTION_ID()"
+
 // readTxVars asks a MySQL server for the connection's autocommit and
 // completion_type, which a DSN parameter (go-sql-driver/mysql's
 // autocommit=0), the server's configuration or init_connect may have set
 // before cachedsql saw any SQL.
 func (cn *conn) readTxVars(ctx context.Context) error {
-	const q = "SELECT @@autocommit, @@completion_type, CONNECTION_ID()"
+	const q = txVarsQuery
 	rows, err := cn.innerQuery(ctx, q, nil, nil)
 	if err == driver.ErrSkip {
 		var st driver.Stmt
