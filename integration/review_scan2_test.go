@@ -87,6 +87,12 @@ func pgDB(t *testing.T, suffix string) (admin, db *sql.DB) {
 
 func mariaDB(t *testing.T, suffix string) (admin, db *sql.DB, name string) {
 	t.Helper()
+	return mariaDBWith(t, suffix, nil)
+}
+
+// mariaDBWith is mariaDB over connections whose settings edit changes.
+func mariaDBWith(t *testing.T, suffix string, edit func(*gomysql.Config)) (admin, db *sql.DB, name string) {
+	t.Helper()
 	requireMySQL(t)
 	root := openDirect(t, "mysql", mysqlDSN())
 	name = runID + suffix
@@ -97,6 +103,9 @@ func mariaDB(t *testing.T, suffix string) (admin, db *sql.DB, name string) {
 		t.Fatal(err)
 	}
 	cfg.DBName = name
+	if edit != nil {
+		edit(cfg)
+	}
 	dsn := cfg.FormatDSN()
 	return openDirect(t, "mysql", dsn), openCached(t, "mysql", dsn, "namespace="+name), name
 }
