@@ -8,13 +8,13 @@ import (
 // charsetReadings returns the MySQL text sql as other client character
 // sets read it, each of the same length, to lex in place of sql
 // (lexOpts.lexSrc): the bytes that such a character set reads otherwise
-// are replaced by bytes the lexer reads the same way. None for a text that
-// is valid UTF-8 (every ASCII text among them): a connection in another
-// character set sends its own bytes, which are almost never valid UTF-8,
-// and reading every UTF-8 text with CJK or accented letters as GBK or
-// latin1 would make some Unknown (a name of three-byte characters ends in a
-// byte GBK pairs with the backtick after it) and scan all of them more
-// slowly, for texts that such a server reads as garbage anyway.
+// are replaced by bytes the lexer reads the same way. A text that is valid
+// UTF-8 (every ASCII text among them) is read otherwise only where a
+// backslash follows a byte above 0x80: a connection in another character
+// set sends its own bytes, which are almost never valid UTF-8, and reading
+// every UTF-8 text with CJK or accented letters as GBK or latin1 would make
+// some Unknown (a name of three-byte characters ends in a byte GBK pairs
+// with the backtick after it) and scan all of them more slowly.
 //
 //   - GBK (and GB18030), SJIS (and CP932), Big5: a two-byte character
 //     whose second byte is a backslash or a backtick, which then escapes
@@ -28,7 +28,13 @@ import (
 //     comment (cp1250 0x80, hebrew 0xFD, cp850 0xFF, ...): such a byte
 //     becomes a space.
 func charsetReadings(sql string) []string {
-	if utf8.ValidString(sql) {
+	// Valid UTF-8 is read otherwise by a two-byte set only where a
+	// backslash follows a byte above 0x80 (E4 B8 AD 5C is "中\" in UTF-8,
+	// and E4 B8, AD 5C in GBK): rare, and cheap to look for. A backtick
+	// there would be common (a UTF-8 name in backticks), and is no
+	// different in a text the server reads as garbage anyway.
+	utf8Text := utf8.ValidString(sql)
+	if utf8Text && !backslashAfterHigh(sql) {
 		return nil
 	}
 	var out []string
@@ -43,32 +49,46 @@ func charsetReadings(sql string) []string {
 		}
 		out = append(out, alt)
 	}
-	add(pairedReading(sql, // GBK, GB18030
+	special := func(c byte) bool { return c == '\\' || c == '`' && !utf8Text }
+	add(pairedReading(sql, special, // GBK, GB18030
 		func(c byte) bool { return c >= 0x81 && c <= 0xFE },
 		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0x80 && c <= 0xFE }))
-	add(pairedReading(sql, // SJIS, CP932
+	add(pairedReading(sql, special, // SJIS, CP932
 		func(c byte) bool { return c >= 0x81 && c <= 0x9F || c >= 0xE0 && c <= 0xFC },
 		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0x80 && c <= 0xFC }))
-	add(pairedReading(sql, // Big5
+	add(pairedReading(sql, special, // Big5
 		func(c byte) bool { return c >= 0xA1 && c <= 0xF9 },
 		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0xA1 && c <= 0xFE }))
+	if utf8Text {
+		return out
+	}
 	add(spaceReading(sql, func(c byte) bool { return c == 0xA0 }, false))
 	add(spaceReading(sql, func(c byte) bool { return c == 0xFF }, false))
 	add(spaceReading(sql, func(c byte) bool { return c == 0xA0 || c == 0xFF }, true))
 	return out
 }
 
+// backslashAfterHigh reports a backslash right after a byte above 0x80.
+func backslashAfterHigh(sql string) bool {
+	for i := 1; i < len(sql); i++ {
+		if sql[i] == '\\' && sql[i-1] > 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
 // pairedReading reads sql in a character set of two-byte characters with
 // the first and second bytes lead and trail report, and replaces each
-// second byte that is a backslash or a backtick by 0x80; ok is false when
-// there is none.
-func pairedReading(sql string, lead, trail func(byte) bool) (string, bool) {
+// second byte that special reports (a backslash, a backtick) by 0x80; ok
+// is false when there is none.
+func pairedReading(sql string, special, lead, trail func(byte) bool) (string, bool) {
 	var b []byte
 	for i := 0; i+1 < len(sql); i++ {
 		if !lead(sql[i]) || !trail(sql[i+1]) {
 			continue
 		}
-		if c := sql[i+1]; c == '\\' || c == '`' {
+		if special(sql[i+1]) {
 			if b == nil {
 				b = []byte(sql)
 			}

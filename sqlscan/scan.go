@@ -1679,12 +1679,19 @@ func canAlias(k kw) bool {
 func (s *scanner) selectInto(i, hi int) int {
 	s.nested = true
 	j := i + 1
-	for s.kwAt(j) == kTemp || s.kwAt(j) == kTemporary || s.kwAt(j) == kUnlogged || s.kwAt(j) == kTable {
-		if s.kwAt(j) != kUnlogged && s.kwAt(j) != kTable {
+	for {
+		switch k := s.kwAt(j); {
+		case k == kTemp || k == kTemporary:
 			s.temp = true
+		case k == kUnlogged || k == kTable:
+		case (k == kLocal || k == kGlobal) && (s.kwAt(j+1) == kTemp || s.kwAt(j+1) == kTemporary):
+			// INTO LOCAL TEMP t, INTO GLOBAL TEMPORARY t (PostgreSQL)
+		default:
+			goto name
 		}
 		j++
 	}
+name:
 	if isTempSchema(s.schemaOf(j)) {
 		s.temp = true
 	}
