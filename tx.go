@@ -168,6 +168,15 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		} else {
 			cn.tx.uncertain = true
 		}
+		if cn.c.dialect == sqlscan.MySQL {
+			// It may have turned autocommit off (EXECUTE of a prepared
+			// SET autocommit = 0): ask the server, once nothing else is
+			// on the wire (afterStatement runs again when the rows close).
+			cn.autocommitUnknown = true
+			if !cn.rowsOpen {
+				cn.askTxVars(ctx)
+			}
+		}
 	}
 	if st.ImplicitCommit && cn.tx != nil {
 		// MySQL committed the open transaction before running this (even if
@@ -275,11 +284,7 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 				// caller's time: failing leaves the state uncertain, which is
 				// safe. Only after such a SET, and warned about once per
 				// connection.
-				if err := cn.readTxVars(ctx); err != nil && !cn.probeWarned {
-					cn.probeWarned = true
-					cn.c.log.Warn("cachedsql: could not read the connection's autocommit after SET; treating its transactions as uncertain",
-						"err", redactErr(err, cn.c.cfg.DSN))
-				}
+				cn.askTxVars(ctx)
 			}
 		}
 		if len(st.Writes) == 0 && !st.WritesAll && !p.mayWrite {
@@ -386,6 +391,17 @@ func (cn *conn) setVars(vars []sqlscan.SessionVar) {
 				cn.unsure()
 			}
 		}
+	}
+}
+
+// askTxVars is readTxVars after a statement that may have changed
+// autocommit: a failure leaves the state uncertain, which is safe, and is
+// logged once per connection.
+func (cn *conn) askTxVars(ctx context.Context) {
+	if err := cn.readTxVars(ctx); err != nil && !cn.probeWarned {
+		cn.probeWarned = true
+		cn.c.log.Warn("cachedsql: could not read the connection's autocommit after SET; treating its transactions as uncertain",
+			"err", redactErr(err, cn.c.cfg.DSN))
 	}
 }
 

@@ -8,6 +8,77 @@ import (
 	"testing"
 )
 
+// MariaDB takes @@session.autocommit with blanks or a comment around the
+// dot, and with the name quoted as a string: every one of these turns
+// autocommit off. The scanner records no assignment for them (not even an
+// unnamed one that would make the connection ask the server), so the
+// UPDATE that follows invalidates at once, before it commits; another
+// connection caches the old row under the new generation, and the COMMIT
+// invalidates nothing.
+func TestSMariaDBSpacedSessionAutocommit(t *testing.T) {
+	for i, set := range []string{
+		"SET @@session .autocommit = 0",
+		"SET @@session . autocommit = 0",
+		"SET @@session/**/.autocommit = 0",
+		"SET @@session.'autocommit' = 0",
+		"SET @@local . autocommit = 0",
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			admin, db, _ := mariaDB(t, fmt.Sprintf("_ssa%d", i))
+			mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
+			mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+			const q = "SELECT v FROM u WHERE id = 1"
+			c := conn(t, db)
+			mustExec(t, c, set)
+			if got := scalar(t, c, "SELECT @@autocommit"); got != "0" {
+				t.Fatalf("%s: autocommit is %s", set, got)
+			}
+			mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
+			scalar(t, db, q) // another connection: the committed row, cached
+			scalar(t, db, q)
+			mustExec(t, c, "COMMIT")
+			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+				t.Errorf("after %s; UPDATE; COMMIT: cachedsql read %s, database holds %s", set, got, want)
+			}
+		})
+	}
+}
+
+// A prepared SET (PREPARE s FROM 'SET autocommit = 0'; EXECUTE s), or a
+// procedure that runs one (CALL p()), turns autocommit off too. EXECUTE and
+// CALL are opaque, so the state is uncertain until
+// the next COMMIT; but cachedsql never learns that autocommit is off, so
+// from the second transaction on an UPDATE invalidates at once and its
+// COMMIT invalidates nothing.
+func TestSMariaDBPreparedSetAutocommit(t *testing.T) {
+	for i, set := range [][]string{
+		{"PREPARE s FROM 'SET autocommit = 0'", "EXECUTE s"},
+		{"CREATE PROCEDURE p() SET autocommit = 0", "CALL p()"},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			admin, db, _ := mariaDB(t, fmt.Sprintf("_spa%d", i))
+			mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
+			mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+			const q = "SELECT v FROM u WHERE id = 1"
+			c := conn(t, db)
+			for _, s := range set {
+				mustExec(t, c, s)
+			}
+			if got := scalar(t, c, "SELECT @@autocommit"); got != "0" {
+				t.Fatalf("%v: autocommit is %s", set, got)
+			}
+			mustExec(t, c, "COMMIT") // ends the state the opaque statement left uncertain
+			mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
+			scalar(t, db, q)
+			scalar(t, db, q)
+			mustExec(t, c, "COMMIT")
+			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+				t.Errorf("after %v; COMMIT; UPDATE; COMMIT: cachedsql read %s, database holds %s", set, got, want)
+			}
+		})
+	}
+}
+
 // A GBK connection sends GBK bytes; some GBK texts are valid UTF-8 too.
 // E4 B8 AD is UTF-8 "中", but GBK reads E4 B8 and AD 5C as two
 // characters: the backslash after it is part of a character, and the one
@@ -28,6 +99,38 @@ func TestSMariaDBGBKTextValidUTF8(t *testing.T) {
 	const q = "SELECT v FROM w WHERE id = 1"
 	text := "SELECT '\xe4\xb8\xad\\\\', '; UPDATE w SET v = 2 WHERE id = 1; -- '"
 	staleCheck(t, db, admin, q, text)
+}
+
+// MariaDB's SET STATEMENT completion_type = 1 FOR COMMIT commits and
+// chains: a new transaction is open at once (@@in_transaction is 1). The
+// scanner reads a plain COMMIT (no Chain), so cachedsql ends the state; the
+// UPDATE that follows invalidates at once, before it commits, and its
+// COMMIT invalidates nothing.
+func TestSMariaDBSetStatementChain(t *testing.T) {
+	for i, commit := range []string{
+		"SET STATEMENT completion_type = 1 FOR COMMIT",
+		"SET STATEMENT completion_type = 'CHAIN' FOR ROLLBACK",
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			admin, db, _ := mariaDB(t, fmt.Sprintf("_sst%d", i))
+			mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
+			mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+			const q = "SELECT v FROM u WHERE id = 1"
+			c := conn(t, db)
+			mustExec(t, c, "BEGIN")
+			mustExec(t, c, commit)
+			if got := scalar(t, c, "SELECT @@in_transaction"); got != "1" {
+				t.Fatalf("%s: in_transaction %s", commit, got)
+			}
+			mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
+			scalar(t, db, q)
+			scalar(t, db, q)
+			mustExec(t, c, "COMMIT")
+			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+				t.Errorf("after BEGIN; %s; UPDATE; COMMIT: cachedsql read %s, database holds %s", commit, got, want)
+			}
+		})
+	}
 }
 
 // PostgreSQL's SELECT ... INTO takes LOCAL TEMP, LOCAL TEMPORARY and

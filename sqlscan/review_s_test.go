@@ -2,6 +2,34 @@ package sqlscan
 
 import "testing"
 
+// MariaDB takes @@session.autocommit with blanks or a comment around the
+// dot, and with the name as a string (@@session.'autocommit'): each turns
+// autocommit off (checked on MariaDB 10.11). The scanner records no
+// SessionVar at all, not even the unnamed one (Name "") that makes the
+// connection ask the server.
+func TestSSpacedSessionAutocommit(t *testing.T) {
+	for _, q := range []string{
+		"SET @@session .autocommit = 0",
+		"SET @@session . autocommit = 0",
+		"SET @@session/**/.autocommit = 0",
+		"SET @@session.'autocommit' = 0",
+		"SET @@local . autocommit = 0",
+		"SET @@session . completion_type = 1",
+		"SET @@session.'completion_type' = 'CHAIN'",
+	} {
+		st := Scan(MySQL, q)
+		found := false
+		for _, v := range st.SessionVars {
+			if v.Name == "autocommit" || v.Name == "completion_type" || v.Name == "" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: SessionVars %v, want an autocommit/completion_type (or unnamed) assignment", q, st.SessionVars)
+		}
+	}
+}
+
 // A text a GBK connection sends may be valid UTF-8: E4 B8 AD is UTF-8
 // "中", but GBK pairs E4 B8 and AD 5C, so the backslash belongs to a
 // character and the next one escapes the quote; the UPDATE is then outside
@@ -19,6 +47,22 @@ func TestSGBKValidUTF8HidesWrite(t *testing.T) {
 	}
 	if !wrote {
 		t.Errorf("%q: Kind %v Writes %v WritesAll %v; GBK reads UPDATE w", q, st.Kind, st.Writes, st.WritesAll)
+	}
+}
+
+// MariaDB's SET STATEMENT completion_type = 1 FOR COMMIT is a COMMIT AND
+// CHAIN (@@in_transaction is 1 after it, MariaDB 10.11); the scanner reads
+// a plain COMMIT.
+func TestSSetStatementCompletionChain(t *testing.T) {
+	for _, q := range []string{
+		"SET STATEMENT completion_type = 1 FOR COMMIT",
+		"SET STATEMENT completion_type = 'CHAIN' FOR ROLLBACK",
+		"SET STATEMENT max_statement_time = 5, completion_type = CHAIN FOR COMMIT WORK",
+	} {
+		st := Scan(MySQL, q)
+		if !st.Chain {
+			t.Errorf("%s: Kind %v Chain %v, want a chaining end", q, st.Kind, st.Chain)
+		}
 	}
 }
 

@@ -542,6 +542,9 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 			if k == Read {
 				s.readsAll = true
 			}
+			if k == Commit || k == Rollback {
+				s.statementChain(lo+1, at)
+			}
 			return k
 		}
 		if s.d == MySQL || s.d == Generic {
@@ -665,6 +668,27 @@ func (s *scanner) compoundAt(lo int) bool {
 	return (s.d == MySQL || s.d == Generic) && s.kwAt(lo) == kBegin && s.kwAt(lo+1) == kNot && s.wordIs(lo+2, "atomic")
 }
 
+// statementChain reads, for MariaDB's SET STATEMENT ... FOR COMMIT (or
+// ROLLBACK), a completion_type among the settings [lo,hi): CHAIN (1) makes
+// it chain as AND CHAIN does, and any other value stops a session's CHAIN.
+// A value or name it cannot read makes the text opaque: the transaction
+// state after it is uncertain.
+func (s *scanner) statementChain(lo, hi int) {
+	n := len(s.vars)
+	s.setVars(lo, hi)
+	for _, v := range s.vars[n:] {
+		switch {
+		case v.Name == "completion_type" && (v.Value == "1" || v.Value == "chain"):
+			s.chain = true
+		case v.Name == "completion_type" && (v.Value == "0" || v.Value == "no_chain" || v.Value == "2" || v.Value == "release"):
+			s.noChain = true
+		case v.Name == "completion_type" || v.Name == "":
+			s.chain, s.opaque = true, true
+		}
+	}
+	s.vars = s.vars[:n] // they last for the statement alone
+}
+
 // chainAt reads COMMIT's or ROLLBACK's AND [NO] CHAIN from token i.
 func (s *scanner) chainAt(i, hi int) {
 	for ; i < hi; i++ {
@@ -733,8 +757,8 @@ func (s *scanner) setVars(lo, hi int) {
 			if scope, rest, dotted := strings.Cut(name, "."); dotted {
 				name = rest
 				g = scope == "global" || scope == "persist" || scope == "persist_only"
-				if rest == "" && i+1 < hi && s.toks[i+1].kind == tIdent {
-					// @@session.`autocommit`
+				if rest == "" && i+1 < hi && (s.toks[i+1].kind == tIdent || s.toks[i+1].kind == tString) {
+					// @@session.`autocommit`, @@session.'autocommit'
 					i++
 					name = strings.ToLower(s.toks[i].text)
 				}
@@ -760,6 +784,15 @@ func (s *scanner) setVars(lo, hi int) {
 			val = i + 2
 		case s.isOp(i+1, ":") && s.isOp(i+2, "="):
 			val = i + 3
+		case ok && (s.d == MySQL || s.d == Generic):
+			// A name the scanner read only in part (@@session . autocommit,
+			// spaces and comments around the dot): an unnamed setting.
+			for j := i + 1; j < end; j++ {
+				if s.isOp(j, "=") || s.isOp(j, ":") && s.isOp(j+1, "=") {
+					name, val = "", end
+					break
+				}
+			}
 		}
 		if ok && !g && val > 0 && val <= end {
 			v := SessionVar{Name: name}
