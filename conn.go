@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cachedsql/cachedsql/keying"
 	"github.com/cachedsql/cachedsql/sqlscan"
@@ -289,9 +290,23 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 	return newStmt(cn, si, query, fallback), nil
 }
 
+// closeRollbackTimeout bounds the ROLLBACK that Close sends first on a
+// MySQL connection inside a transaction.
+const closeRollbackTimeout = 5 * time.Second
+
 func (cn *conn) Close() error {
 	cn.closing.Store(true)
 	return cn.afterBusy(func() error {
+		if cn.tx != nil && cn.c.dialect == sqlscan.MySQL {
+			// The server rolls the transaction back at its own pace once
+			// the connection has gone, and a reader could cache its rows
+			// meanwhile (READ UNCOMMITTED): roll back first, and wait.
+			if ex, ok := cn.inner.(driver.ExecerContext); ok {
+				ctx, cancel := context.WithTimeout(context.Background(), closeRollbackTimeout)
+				ex.ExecContext(ctx, "ROLLBACK", nil)
+				cancel()
+			}
+		}
 		err := cn.inner.Close()
 		// A transaction still open ends with the connection. MySQL keeps
 		// what it wrote to MyISAM, Aria and MEMORY tables, and under READ

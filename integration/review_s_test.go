@@ -4,8 +4,10 @@ package integration_test
 // test fails on a cached read that the database no longer holds.
 
 import (
+	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // MariaDB takes @@session.autocommit with blanks or a comment around the
@@ -99,6 +101,48 @@ func TestSMariaDBGBKTextValidUTF8(t *testing.T) {
 	const q = "SELECT v FROM w WHERE id = 1"
 	text := "SELECT '\xe4\xb8\xad\\\\', '; UPDATE w SET v = 2 WHERE id = 1; -- '"
 	staleCheck(t, db, admin, q, text)
+}
+
+// A connection closed inside a transaction: the server rolls back after
+// go-sql-driver/mysql has sent COM_QUIT and closed its socket, and a large
+// rollback takes time. cachedsql invalidates right after inner.Close
+// returns, so a READ UNCOMMITTED reader can still see, and cache, the
+// rolled-back row after the invalidation.
+func TestSMariaDBReadUncommittedCloseRace(t *testing.T) {
+	admin, _, name := mariaDB(t, "_scr")
+	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
+	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	mustExec(t, admin, "CREATE TABLE big (id int PRIMARY KEY, pad varchar(200)) ENGINE=InnoDB")
+	mustExec(t, admin, "INSERT INTO big SELECT seq, REPEAT('x', 200) FROM seq_1_to_200000")
+	dsn := mysqlDSNFor(t, name, map[string]string{"tx_isolation": "'READ-UNCOMMITTED'"})
+	db := openCached(t, "mysql", dsn, "namespace="+name+"_ru")
+	db.SetMaxIdleConns(0)
+	const q = "SELECT v FROM u WHERE id = 1"
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, c, "BEGIN")
+	// u first: InnoDB undoes the last change first, so u's row is put
+	// back only at the end of the long rollback of big.
+	mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
+	mustExec(t, c, "UPDATE big SET pad = REPEAT('y', 200)")
+	c.Close() // the server rolls back, slowly; cachedsql invalidates now
+	first := scalar(t, db, q)
+	// Wait for the rollback to end: a direct READ UNCOMMITTED connection
+	// reads the old row again.
+	direct := openDirect(t, "mysql", dsn)
+	start := time.Now()
+	for scalar(t, direct, q) != "1" {
+		if time.Since(start) > 120*time.Second {
+			t.Fatal("rollback did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("rollback ended %v after Close", time.Since(start))
+	if got, want := scalar(t, db, q), scalar(t, direct, q); got != want {
+		t.Errorf("after BEGIN; UPDATE; connection closed (rolled back): cachedsql read %s (first read after Close: %s), database holds %s", got, first, want)
+	}
 }
 
 // MariaDB's SET STATEMENT completion_type = 1 FOR COMMIT commits and
