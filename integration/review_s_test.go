@@ -10,6 +10,36 @@ import (
 	"time"
 )
 
+// autocommitOffCheck runs the statements set on one connection of a new
+// database, which must leave autocommit off, then (with commitFirst) a
+// COMMIT, then an UPDATE and a COMMIT, with another connection reading
+// the row twice in between: a read after the COMMIT that the cache
+// answers with the old row fails.
+func autocommitOffCheck(t *testing.T, suffix string, set []string, commitFirst bool) {
+	t.Helper()
+	admin, db, _ := mariaDB(t, suffix)
+	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
+	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	const q = "SELECT v FROM u WHERE id = 1"
+	c := conn(t, db)
+	for _, s := range set {
+		mustExec(t, c, s)
+	}
+	if got := scalar(t, c, "SELECT @@autocommit"); got != "0" {
+		t.Fatalf("%v: autocommit is %s", set, got)
+	}
+	if commitFirst {
+		mustExec(t, c, "COMMIT")
+	}
+	mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
+	scalar(t, db, q) // another connection: the committed row, cached
+	scalar(t, db, q)
+	mustExec(t, c, "COMMIT")
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("after %v; UPDATE; COMMIT: cachedsql read %s, database holds %s", set, got, want)
+	}
+}
+
 // MariaDB takes @@session.autocommit with blanks or a comment around the
 // dot, and with the name quoted as a string: every one of these turns
 // autocommit off. The scanner records no assignment for them (not even an
@@ -26,22 +56,7 @@ func TestSMariaDBSpacedSessionAutocommit(t *testing.T) {
 		"SET @@local . autocommit = 0",
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			admin, db, _ := mariaDB(t, fmt.Sprintf("_ssa%d", i))
-			mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
-			mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
-			const q = "SELECT v FROM u WHERE id = 1"
-			c := conn(t, db)
-			mustExec(t, c, set)
-			if got := scalar(t, c, "SELECT @@autocommit"); got != "0" {
-				t.Fatalf("%s: autocommit is %s", set, got)
-			}
-			mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
-			scalar(t, db, q) // another connection: the committed row, cached
-			scalar(t, db, q)
-			mustExec(t, c, "COMMIT")
-			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-				t.Errorf("after %s; UPDATE; COMMIT: cachedsql read %s, database holds %s", set, got, want)
-			}
+			autocommitOffCheck(t, fmt.Sprintf("_ssa%d", i), []string{set}, false)
 		})
 	}
 }
@@ -58,25 +73,8 @@ func TestSMariaDBPreparedSetAutocommit(t *testing.T) {
 		{"CREATE PROCEDURE p() SET autocommit = 0", "CALL p()"},
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			admin, db, _ := mariaDB(t, fmt.Sprintf("_spa%d", i))
-			mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
-			mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
-			const q = "SELECT v FROM u WHERE id = 1"
-			c := conn(t, db)
-			for _, s := range set {
-				mustExec(t, c, s)
-			}
-			if got := scalar(t, c, "SELECT @@autocommit"); got != "0" {
-				t.Fatalf("%v: autocommit is %s", set, got)
-			}
-			mustExec(t, c, "COMMIT") // ends the state the opaque statement left uncertain
-			mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
-			scalar(t, db, q)
-			scalar(t, db, q)
-			mustExec(t, c, "COMMIT")
-			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-				t.Errorf("after %v; COMMIT; UPDATE; COMMIT: cachedsql read %s, database holds %s", set, got, want)
-			}
+			// The COMMIT first ends the state the opaque statement left uncertain.
+			autocommitOffCheck(t, fmt.Sprintf("_spa%d", i), set, true)
 		})
 	}
 }
