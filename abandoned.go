@@ -30,18 +30,22 @@ const (
 
 // watchThread invalidates tables (all: every table) once the MySQL server
 // thread id has ended, or at the latest after watchLimit, or at once if the
-// process list cannot be read. It returns at once; the watch runs until
-// then or until the Connector closes.
+// process list cannot be read or the Connector closes (its namespace's
+// cache may live on in other Connectors and processes). It returns at once.
 func (c *Connector) watchThread(id int64, tables []string, all bool) {
 	tables = append([]string(nil), tables...)
+	// No watch starts once Close has begun to wait for them (a WaitGroup
+	// must not grow from zero while it is waited on).
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	if c.closing.Err() != nil {
+		return
+	}
 	c.watches.Go(func() {
 		ctx, cancel := context.WithTimeout(c.closing, watchLimit)
 		defer cancel()
 		err := waitThreadEnd(ctx, c.inner, id)
-		if err != nil && c.closing.Err() != nil {
-			return // closing: nothing is read through this Connector any more
-		}
-		if err != nil {
+		if err != nil && c.closing.Err() == nil {
 			c.log.Warn("cachedsql: could not watch the server thread of a write its caller abandoned; invalidating now",
 				"thread", id, "err", redactErr(err, c.cfg.DSN))
 		}

@@ -64,6 +64,7 @@ type Connector struct {
 	// still under way, which Close waits for.
 	closing    context.Context
 	endClosing context.CancelFunc
+	watchMu    sync.Mutex
 	watches    sync.WaitGroup
 }
 
@@ -417,7 +418,9 @@ func (c *Connector) Driver() driver.Driver { return c.drv }
 // them with Invalidate or `cachedsql invalidate`.
 func (c *Connector) Close() error {
 	c.closeOnce.Do(func() {
+		c.watchMu.Lock()
 		c.endClosing()
+		c.watchMu.Unlock()
 		c.watches.Wait()
 		err := releaseShared(c.sh)
 		if cl, ok := c.inner.(io.Closer); ok {
