@@ -542,7 +542,9 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 			if k == Read {
 				s.readsAll = true
 			}
-			if k == Commit || k == Rollback {
+			if (k == Commit || k == Rollback) && !s.chain && !s.noChain && s.kwAt(at+1) != kXa {
+				// An explicit AND [NO] CHAIN wins over completion_type, and
+				// XA COMMIT takes none.
 				s.statementChain(lo+1, at)
 			}
 			return k
@@ -784,7 +786,8 @@ func (s *scanner) setVars(lo, hi int) {
 			val = i + 2
 		case s.isOp(i+1, ":") && s.isOp(i+2, "="):
 			val = i + 3
-		case ok && (s.d == MySQL || s.d == Generic):
+		case ok && name != "password" && (s.d == MySQL || s.d == Generic):
+			// (SET PASSWORD FOR user = ... sets no session setting.)
 			// A name the scanner read only in part (@@session . autocommit,
 			// spaces and comments around the dot): an unnamed setting.
 			for j := i + 1; j < end; j++ {
