@@ -297,10 +297,12 @@ const closeRollbackTimeout = 5 * time.Second
 func (cn *conn) Close() error {
 	cn.closing.Store(true)
 	return cn.afterBusy(func() error {
-		if cn.tx != nil && cn.c.dialect == sqlscan.MySQL {
+		if cn.tx != nil && !cn.tx.uncertain && cn.c.dialect == sqlscan.MySQL {
 			// The server rolls the transaction back at its own pace once
 			// the connection has gone, and a reader could cache its rows
 			// meanwhile (READ UNCOMMITTED): roll back first, and wait.
+			// (Only a transaction known to be open: an uncertain state, as
+			// after every CALL, would cost each Close a round trip.)
 			if ex, ok := cn.inner.(driver.ExecerContext); ok {
 				ctx, cancel := context.WithTimeout(context.Background(), closeRollbackTimeout)
 				ex.ExecContext(ctx, "ROLLBACK", nil)

@@ -3,6 +3,7 @@ package cachedsql
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -321,10 +322,13 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 			s.flush(cn)
 		}
 	}
-	if failed && ctx.Err() != nil && cn.threadID != 0 {
-		// Abandoned by its caller, the write may still run on the server
-		// (go-sql-driver/mysql only closes the connection): invalidate
-		// again when the server thread that runs it has ended.
+	if failed && cn.threadID != 0 && cn.innerBroken(err) {
+		// A write that failed and left its connection unusable (its
+		// context ended, a read timeout, the network) may still run on the
+		// server, which go-sql-driver/mysql leaves to it when it closes the
+		// connection: invalidate again when the server thread that runs it
+		// has ended. (A write the server refused leaves the connection
+		// usable: it has ended.)
 		cn.c.watchThread(cn.threadID, p.writes, all)
 	}
 	if s := cn.tx; s != nil {
@@ -398,11 +402,28 @@ func (cn *conn) setVars(vars []sqlscan.SessionVar) {
 // autocommit: a failure leaves the state uncertain, which is safe, and is
 // logged once per connection.
 func (cn *conn) askTxVars(ctx context.Context) {
+	// Bounded: it may run as rows close, under no context of a caller's,
+	// and a silent network would hold that Close for ever.
+	ctx, cancel := context.WithTimeout(ctx, askTxVarsTimeout)
+	defer cancel()
 	if err := cn.readTxVars(ctx); err != nil && !cn.probeWarned {
 		cn.probeWarned = true
 		cn.c.log.Warn("cachedsql: could not read the connection's autocommit after SET; treating its transactions as uncertain",
 			"err", redactErr(err, cn.c.cfg.DSN))
 	}
+}
+
+// askTxVarsTimeout bounds askTxVars.
+const askTxVarsTimeout = 2 * time.Second
+
+// innerBroken reports whether the failed statement's error, or the inner
+// connection since, says the connection cannot be used any more.
+func (cn *conn) innerBroken(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	v, ok := cn.inner.(driver.Validator)
+	return ok && !v.IsValid()
 }
 
 // txVarsQuery is what readTxVars asks.
@@ -434,6 +455,8 @@ func (cn *conn) readTxVars(ctx context.Context) error {
 	switch id := v[2].(type) {
 	case int64:
 		cn.threadID = id
+	case uint64: // BIGINT UNSIGNED in MySQL (go-sql-driver/mysql 1.8 on)
+		cn.threadID = int64(id)
 	case []byte:
 		cn.threadID, _ = strconv.ParseInt(string(id), 10, 64)
 	case string:
