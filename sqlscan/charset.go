@@ -33,6 +33,25 @@ func charsetReadings(sql string) []string {
 	// and E4 B8, AD 5C in GBK): rare, and cheap to look for. A backtick
 	// there would be common (a UTF-8 name in backticks), and is no
 	// different in a text the server reads as garbage anyway.
+	// One pass finds what any reading would change; most texts have none
+	// of it, and the readings' own passes cost more than the scan.
+	var special, a0, ff, dashHigh bool
+	for i := 1; i < len(sql); i++ {
+		switch c := sql[i]; {
+		case (c == '\\' || c == '`') && sql[i-1] > 0x80:
+			special = true
+		case c == 0xA0:
+			a0 = true
+		case c == 0xFF:
+			ff = true
+		}
+		if sql[i] >= 0x80 && i >= 2 && sql[i-1] == '-' && sql[i-2] == '-' {
+			dashHigh = true
+		}
+	}
+	if !special && !a0 && !ff && !dashHigh {
+		return nil
+	}
 	utf8Text := utf8.ValidString(sql)
 	if utf8Text && !backslashAfterHigh(sql) {
 		return nil
@@ -49,22 +68,30 @@ func charsetReadings(sql string) []string {
 		}
 		out = append(out, alt)
 	}
-	special := func(c byte) bool { return c == '\\' || c == '`' && !utf8Text }
-	add(pairedReading(sql, special, // GBK, GB18030
-		func(c byte) bool { return c >= 0x81 && c <= 0xFE },
-		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0x80 && c <= 0xFE }))
-	add(pairedReading(sql, special, // SJIS, CP932
-		func(c byte) bool { return c >= 0x81 && c <= 0x9F || c >= 0xE0 && c <= 0xFC },
-		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0x80 && c <= 0xFC }))
-	add(pairedReading(sql, special, // Big5
-		func(c byte) bool { return c >= 0xA1 && c <= 0xF9 },
-		func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0xA1 && c <= 0xFE }))
+	if special {
+		second := func(c byte) bool { return c == '\\' || c == '`' && !utf8Text }
+		add(pairedReading(sql, second, // GBK, GB18030
+			func(c byte) bool { return c >= 0x81 && c <= 0xFE },
+			func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0x80 && c <= 0xFE }))
+		add(pairedReading(sql, second, // SJIS, CP932
+			func(c byte) bool { return c >= 0x81 && c <= 0x9F || c >= 0xE0 && c <= 0xFC },
+			func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0x80 && c <= 0xFC }))
+		add(pairedReading(sql, second, // Big5
+			func(c byte) bool { return c >= 0xA1 && c <= 0xF9 },
+			func(c byte) bool { return c >= 0x40 && c <= 0x7E || c >= 0xA1 && c <= 0xFE }))
+	}
 	if utf8Text {
 		return out
 	}
-	add(spaceReading(sql, func(c byte) bool { return c == 0xA0 }, false))
-	add(spaceReading(sql, func(c byte) bool { return c == 0xFF }, false))
-	add(spaceReading(sql, func(c byte) bool { return c == 0xA0 || c == 0xFF }, true))
+	if a0 {
+		add(spaceReading(sql, func(c byte) bool { return c == 0xA0 }, false))
+	}
+	if ff {
+		add(spaceReading(sql, func(c byte) bool { return c == 0xFF }, false))
+	}
+	if a0 || ff || dashHigh {
+		add(spaceReading(sql, func(c byte) bool { return c == 0xA0 || c == 0xFF }, true))
+	}
 	return out
 }
 
