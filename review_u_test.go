@@ -2,6 +2,7 @@ package cachedsql
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"testing"
@@ -48,5 +49,34 @@ func TestUThreadIDUnsignedBigint(t *testing.T) {
 				t.Errorf("CONNECTION_ID() as %T: threadID %d, want 4869 (the watch of abandoned writes is off)", id, cn.threadID)
 			}
 		})
+	}
+}
+
+// DO evaluates expressions only, which cannot change autocommit in MySQL:
+// it costs no probe round trip, as CALL and EXECUTE do (review U).
+func TestUProbeAfterDo(t *testing.T) {
+	d := fakedb.New(fakedb.Options{Ifaces: fakedb.AllIfaces})
+	const do = "DO RELEASE_LOCK('job')"
+	d.Canned(do)
+	c, err := NewConnector(Config{DriverName: "mysql", Driver: d.AsDriver(), DSN: "x", Namespace: "review-u-do"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	cn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cn.Close()
+	before := d.QueryCount(txVarsQuery)
+	const n = 10
+	for range n {
+		if _, err := cn.ExecContext(context.Background(), do); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if extra := d.QueryCount(txVarsQuery) - before; extra > 0 {
+		t.Errorf("%d × %s: %d extra autocommit probes", n, do, extra)
 	}
 }

@@ -169,10 +169,11 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		} else {
 			cn.tx.uncertain = true
 		}
-		if cn.c.dialect == sqlscan.MySQL {
+		if cn.c.dialect == sqlscan.MySQL && st.Procedural {
 			// It may have turned autocommit off (EXECUTE of a prepared
 			// SET autocommit = 0): ask the server, once nothing else is
 			// on the wire (afterStatement runs again when the rows close).
+			// (DO only evaluates expressions, which cannot.)
 			cn.autocommitUnknown = true
 			if !cn.rowsOpen {
 				cn.askTxVars(ctx)

@@ -37,6 +37,7 @@ type scanner struct {
 
 	readsAll, writesAll, locking bool
 	opaque, setsSession          bool
+	procedural                   bool // opaque, and may change autocommit (Statement.Procedural)
 	implicitCommit               bool
 	chain, noChain               bool // COMMIT or ROLLBACK AND [NO] CHAIN
 	analyzed                     bool // EXPLAIN ANALYZE or MariaDB ANALYZE ran a statement
@@ -77,6 +78,7 @@ func (s *scanner) reset(d Dialect, o lexOpts, src string) {
 	s.catalog, s.temp = "", false
 	s.readsAll, s.writesAll, s.locking = false, false, false
 	s.opaque, s.setsSession, s.implicitCommit, s.analyzed = false, false, false, false
+	s.procedural = false
 	s.bad, s.deep, s.ambiguous, s.nested = false, false, false, false
 	s.dquote = false
 	s.versioned, s.maria = false, false
@@ -487,6 +489,9 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 		return Write
 	case kCall, kExec, kExecute, kDo:
 		s.writesAll, s.opaque = true, true
+		// MySQL's DO evaluates expressions; PostgreSQL's runs a block,
+		// which may COMMIT.
+		s.procedural = s.procedural || s.kwAt(lo) != kDo || s.d != MySQL
 		return Write
 	case kGrant, kRevoke, kComment:
 		s.writesAll = true
@@ -568,7 +573,7 @@ func (s *scanner) dispatch(lo, hi int) Kind {
 	case kBegin:
 		if s.compoundAt(lo) {
 			// MariaDB's compound statement runs code the scanner cannot see.
-			s.writesAll, s.opaque = true, true
+			s.writesAll, s.opaque, s.procedural = true, true, true
 			return Write
 		}
 		return s.begin(lo, hi)
@@ -685,7 +690,7 @@ func (s *scanner) statementChain(lo, hi int) {
 		case v.Name == "completion_type" && (v.Value == "0" || v.Value == "no_chain" || v.Value == "2" || v.Value == "release"):
 			s.noChain = true
 		case v.Name == "completion_type" || v.Name == "":
-			s.chain, s.opaque = true, true
+			s.chain, s.opaque, s.procedural = true, true, true
 		}
 	}
 	s.vars = s.vars[:n] // they last for the statement alone

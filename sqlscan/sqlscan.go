@@ -124,6 +124,11 @@ type Statement struct {
 	// scanner cannot see, which may change session state (WritesAll is set
 	// for the tables).
 	Opaque bool
+	// Procedural is true for the opaque statements that may change
+	// autocommit or end a transaction: CALL, EXEC, EXECUTE, PostgreSQL's
+	// DO and MariaDB's compound statements, not MySQL's DO (its functions
+	// can do neither).
+	Procedural bool
 	// SetsSession is true when the text calls set_config, wherever (Volatile
 	// names only the first volatile call).
 	SetsSession bool
@@ -399,6 +404,7 @@ func scanWith(d Dialect, o lexOpts, sql string) result {
 		r.SessionVars = append([]SessionVar(nil), s.vars...)
 	}
 	r.Opaque, r.SetsSession, r.ImplicitCommit = s.opaque, s.setsSession, s.implicitCommit
+	r.Procedural = s.procedural
 	r.Volatile = s.volatile
 	if r.Volatile == "" && s.catalog != "" {
 		// A catalog changes with DDL on tables it does not name: never cached.
@@ -502,7 +508,7 @@ func union(a, b Statement) Statement {
 	if a.Kind != b.Kind || a.Savepoint != b.Savepoint {
 		return Statement{Kind: Unknown, ReadsAll: true, WritesAll: true, Hints: a.Hints,
 			Volatile: a.Volatile, Locking: a.Locking || b.Locking, TxControl: a.TxControl || b.TxControl,
-			Opaque: a.Opaque || b.Opaque, SetsSession: a.SetsSession || b.SetsSession,
+			Opaque: a.Opaque || b.Opaque, Procedural: a.Procedural || b.Procedural, SetsSession: a.SetsSession || b.SetsSession,
 			ImplicitCommit: a.ImplicitCommit || b.ImplicitCommit,
 			SessionVars:    append(a.SessionVars, b.SessionVars...)}
 	}
@@ -514,6 +520,7 @@ func union(a, b Statement) Statement {
 	a.Locking = a.Locking || b.Locking
 	a.TxControl = a.TxControl || b.TxControl
 	a.Opaque = a.Opaque || b.Opaque
+	a.Procedural = a.Procedural || b.Procedural
 	a.SetsSession = a.SetsSession || b.SetsSession
 	a.ImplicitCommit = a.ImplicitCommit || b.ImplicitCommit
 	a.Chain = a.Chain || b.Chain

@@ -121,6 +121,8 @@ func parseWant(spec string) (Statement, error) {
 			w.TxControl = true
 		case "opaque":
 			w.Opaque = true
+		case "procedural":
+			w.Procedural = true
 		case "setssession":
 			w.SetsSession = true
 		case "implicitcommit":
@@ -177,8 +179,8 @@ func TestCorpus(t *testing.T) {
 }
 
 func describe(s Statement) string {
-	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v opaque=%v setssession=%v implicitcommit=%v chain=%v nochain=%v set=%v",
-		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl, s.Opaque, s.SetsSession, s.ImplicitCommit, s.Chain, s.NoChain, s.SessionVars)
+	return fmt.Sprintf("%s r=%v all=%v w=%v all=%v lock=%v vol=%q sp=%q hints=%q calls=%v txcontrol=%v opaque=%v procedural=%v setssession=%v implicitcommit=%v chain=%v nochain=%v set=%v",
+		s.Kind.testString(), s.Reads, s.ReadsAll, s.Writes, s.WritesAll, s.Locking, s.Volatile, s.Savepoint, s.Hints, s.Calls, s.TxControl, s.Opaque, s.Procedural, s.SetsSession, s.ImplicitCommit, s.Chain, s.NoChain, s.SessionVars)
 }
 
 // checkInvariants holds every result to the structural contract.
