@@ -297,12 +297,13 @@ const closeRollbackTimeout = 5 * time.Second
 func (cn *conn) Close() error {
 	cn.closing.Store(true)
 	return cn.afterBusy(func() error {
-		if cn.tx != nil && !cn.tx.uncertain && cn.c.dialect == sqlscan.MySQL {
+		if s := cn.tx; s != nil && (!s.uncertain || len(s.tables) > 0) && cn.c.dialect == sqlscan.MySQL {
 			// The server rolls the transaction back at its own pace once
 			// the connection has gone, and a reader could cache its rows
 			// meanwhile (READ UNCOMMITTED): roll back first, and wait.
-			// (Only a transaction known to be open: an uncertain state, as
-			// after every CALL, would cost each Close a round trip.)
+			// (Only a transaction known to be open, or one that wrote known
+			// tables: a state left uncertain by a CALL alone, as after
+			// every CALL, would cost each Close a round trip.)
 			if ex, ok := cn.inner.(driver.ExecerContext); ok {
 				ctx, cancel := context.WithTimeout(context.Background(), closeRollbackTimeout)
 				ex.ExecContext(ctx, "ROLLBACK", nil)

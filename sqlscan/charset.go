@@ -36,9 +36,9 @@ func charsetReadings(sql string) []string {
 	// One pass finds what any reading would change; most texts have none
 	// of it, and the readings' own passes cost more than the scan.
 	var special, a0, ff, dashHigh bool
-	for i := 1; i < len(sql); i++ {
+	for i := 0; i < len(sql); i++ {
 		switch c := sql[i]; {
-		case (c == '\\' || c == '`') && sql[i-1] > 0x80:
+		case (c == '\\' || c == '`') && i > 0 && sql[i-1] > 0x80:
 			special = true
 		case c == 0xA0:
 			a0 = true

@@ -94,3 +94,14 @@ func TestAnsiQuotesAtVariable(t *testing.T) {
 		t.Errorf("%s: kind %v writes %v: the UPDATE of w is missed", q, st.Kind, st.Writes)
 	}
 }
+
+// A 0xA0 or 0xFF that is the text's first byte is a space to latin1 and
+// cp852 as much as any other: b0afef8's one pass began at the second byte,
+// and "\xa0CALL p()" lost the CALL's Opaque (review V).
+func TestCharsetSpaceAtFirstByte(t *testing.T) {
+	for _, sql := range []string{"\xa0CALL p()", "\xffCALL p()", "\xa0DO f()", "\xa0EXECUTE s"} {
+		if st := Scan(MySQL, sql); !st.Opaque {
+			t.Errorf("%q: %s, want the opaque statement the server reads", sql, describe(st))
+		}
+	}
+}
