@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,43 @@ func uConnector(t *testing.T, dsn, ns string) (*cachedsql.Connector, *sql.DB) {
 	db := sql.OpenDB(c)
 	t.Cleanup(func() { db.Close() })
 	return c, db
+}
+
+// invalidationsOfU signals each invalidation of u (or of every table) that
+// c makes from now on; signals that find one pending are merged into it.
+func invalidationsOfU(t *testing.T, c *cachedsql.Connector) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	stop := c.Subscribe(func(e cachedsql.Event) {
+		if len(e.Tables) == 0 || slices.Contains(e.Tables, "u") {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	})
+	t.Cleanup(stop)
+	return ch
+}
+
+// readsFreshAfter reads q through r, and again after each invalidation on
+// events, until it reads 2, the value an abandoned UPDATE commits; it fails
+// when 10 s pass with no invalidation after a read of the old value: the
+// row stays cached.
+func readsFreshAfter(t *testing.T, events <-chan struct{}, r queryRower, q, what string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		got := scalar(t, r, q)
+		if got == "2" {
+			return
+		}
+		select {
+		case <-events:
+		case <-timeout:
+			t.Errorf("%s: cachedsql read %s, no invalidation of u in 10 s, database holds 2", what, got)
+			return
+		}
+	}
 }
 
 // lockRow holds row 1 of u in a transaction on its own connection.
@@ -118,7 +156,7 @@ func TestUWatchRefusedConnectionInvalidatesTooEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.User, cfg.Passwd = user, "pw"
-	_, db := uConnector(t, cfg.FormatDSN(), name)
+	c, db := uConnector(t, cfg.FormatDSN(), name)
 	db.SetMaxOpenConns(2)
 	const q = "SELECT v FROM u WHERE id = 1"
 	reader := conn(t, db) // the application's other connection
@@ -137,18 +175,9 @@ func TestUWatchRefusedConnectionInvalidatesTooEarly(t *testing.T) {
 	if got := scalar(t, reader, q); got != "1" {
 		t.Fatalf("read %s while the UPDATE waits, want 1", got)
 	}
+	events := invalidationsOfU(t, c)
 	mustExec(t, lock, "COMMIT")
-	deadline := time.Now().Add(5 * time.Second)
-	for scalar(t, admin, q) != "2" {
-		if time.Now().After(deadline) {
-			t.Fatal("the abandoned UPDATE never committed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(700 * time.Millisecond)
-	if got := scalar(t, reader, q); got != "2" {
-		t.Errorf("after the abandoned UPDATE committed: cachedsql read %s, database holds 2", got)
-	}
+	readsFreshAfter(t, events, reader, q, "after the abandoned UPDATE committed")
 }
 
 // freezeProxy forwards TCP to addr until frozen, then swallows every byte
@@ -336,7 +365,7 @@ func TestUSetStatementChainOverridesNoChain(t *testing.T) {
 // the lock is released, and the row read meanwhile stays cached.
 func TestUReadTimeoutAbandonedWriteUnwatched(t *testing.T) {
 	admin, name, _ := uSetup(t, "_urt")
-	_, db := uConnector(t, mysqlDSNFor(t, name, map[string]string{"readTimeout": "300ms"}), name)
+	c, db := uConnector(t, mysqlDSNFor(t, name, map[string]string{"readTimeout": "300ms"}), name)
 	const q = "SELECT v FROM u WHERE id = 1"
 	lock := lockRow(t, admin)
 	defer lock.Close()
@@ -348,16 +377,7 @@ func TestUReadTimeoutAbandonedWriteUnwatched(t *testing.T) {
 	if got := scalar(t, db, q); got != "1" {
 		t.Fatalf("read %s while the UPDATE waits, want 1", got)
 	}
+	events := invalidationsOfU(t, c)
 	mustExec(t, lock, "COMMIT")
-	deadline := time.Now().Add(5 * time.Second)
-	for scalar(t, admin, q) != "2" {
-		if time.Now().After(deadline) {
-			t.Fatal("the abandoned UPDATE never committed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(700 * time.Millisecond)
-	if got := scalar(t, db, q); got != "2" {
-		t.Errorf("after the UPDATE abandoned by readTimeout committed: cachedsql read %s, database holds 2", got)
-	}
+	readsFreshAfter(t, events, db, q, "after the UPDATE abandoned by readTimeout committed")
 }
