@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"io"
 	"time"
 )
 
@@ -85,8 +84,8 @@ func waitThreadEnd(ctx context.Context, inner driver.Connector, id int64, blind 
 			}
 		}
 		if err == nil {
-			var n driver.Value
-			if n, err = queryValue(ctx, dc, q); err == nil && isZero(n) {
+			var v []driver.Value
+			if v, err = queryRow(ctx, dc, q, 1); err == nil && valueText(v[0]) == "0" {
 				return nil
 			}
 			if err != nil {
@@ -107,52 +106,4 @@ func waitThreadEnd(ctx context.Context, inner driver.Connector, id int64, blind 
 		}
 		pause = min(2*pause, watchMaxPoll)
 	}
-}
-
-// queryValue runs q on an inner connection and returns the first column of
-// its first row.
-func queryValue(ctx context.Context, dc driver.Conn, q string) (driver.Value, error) {
-	var rows driver.Rows
-	var err error
-	if qc, ok := dc.(driver.QueryerContext); ok {
-		rows, err = qc.QueryContext(ctx, q, nil)
-	} else {
-		err = driver.ErrSkip
-	}
-	if err == driver.ErrSkip {
-		var st driver.Stmt
-		if st, err = dc.Prepare(q); err != nil {
-			return nil, err
-		}
-		defer st.Close()
-		rows, err = st.Query(nil) //nolint:staticcheck // the fallback database/sql itself takes
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	v := make([]driver.Value, len(rows.Columns()))
-	if len(v) == 0 {
-		return nil, fmt.Errorf("%s: no column", q)
-	}
-	if err := rows.Next(v); err != nil {
-		if err == io.EOF {
-			return nil, fmt.Errorf("%s: no row", q)
-		}
-		return nil, err
-	}
-	return v[0], nil
-}
-
-// isZero reports a count of 0 as a driver returns it: int64, or text.
-func isZero(v driver.Value) bool {
-	switch v := v.(type) {
-	case int64:
-		return v == 0
-	case []byte:
-		return string(v) == "0"
-	case string:
-		return v == "0"
-	}
-	return false
 }

@@ -435,46 +435,12 @@ const txVarsQuery = "SELECT @@autocommit, @@completion_type, CONNECTION_ID()"
 // autocommit=0), the server's configuration or init_connect may have set
 // before cachedsql saw any SQL.
 func (cn *conn) readTxVars(ctx context.Context) error {
-	const q = txVarsQuery
-	rows, err := cn.innerQuery(ctx, q, nil, nil)
-	if err == driver.ErrSkip {
-		var st driver.Stmt
-		if st, err = cn.inner.Prepare(q); err != nil {
-			return err
-		}
-		defer st.Close()
-		rows, err = st.Query(nil) //nolint:staticcheck // the fallback database/sql itself takes
-	}
+	v, err := queryRow(ctx, cn.inner, txVarsQuery, 3)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	v := make([]driver.Value, 3)
-	if err := rows.Next(v); err != nil {
-		return err
-	}
-	switch id := v[2].(type) {
-	case int64:
-		cn.threadID = id
-	case uint64: // BIGINT UNSIGNED in MySQL (go-sql-driver/mysql 1.8 on)
-		cn.threadID = int64(id)
-	case []byte:
-		cn.threadID, _ = strconv.ParseInt(string(id), 10, 64)
-	case string:
-		cn.threadID, _ = strconv.ParseInt(id, 10, 64)
-	}
-	text := func(x driver.Value) string {
-		switch x := x.(type) {
-		case []byte:
-			return strings.ToLower(string(x))
-		case string:
-			return strings.ToLower(x)
-		case int64:
-			return strconv.FormatInt(x, 10)
-		}
-		return ""
-	}
-	cn.setVars([]sqlscan.SessionVar{{Name: "autocommit", Value: text(v[0])}, {Name: "completion_type", Value: text(v[1])}})
+	cn.threadID, _ = strconv.ParseInt(valueText(v[2]), 10, 64)
+	cn.setVars([]sqlscan.SessionVar{{Name: "autocommit", Value: valueText(v[0])}, {Name: "completion_type", Value: valueText(v[1])}})
 	return nil
 }
 
