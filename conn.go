@@ -43,8 +43,9 @@ type conn struct {
 	// autocommitUnknown is set after SET autocommit to a value cachedsql
 	// could not read (and, with MySQL, the server could not be asked).
 	autocommitUnknown bool
-	// threadID is the MySQL server thread of the connection (CONNECTION_ID(),
-	// read with autocommit), 0 when unknown: see watchThread.
+	// threadID is the server's own id of the connection: MySQL's
+	// CONNECTION_ID() (read with autocommit) or PostgreSQL's
+	// pg_backend_pid(); 0 when unknown: see watchThread.
 	threadID    int64
 	probeWarned bool // the failure of readTxVars after a SET was logged
 	// txRowsOpen counts transaction statements sent through Query whose rows

@@ -397,9 +397,18 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, redactErr(err, c.cfg.DSN)
 	}
 	cn := wrapConn(c, ic)
-	if c.dialect == sqlscan.MySQL {
+	switch c.dialect {
+	case sqlscan.MySQL:
 		if err := cn.readTxVars(ctx); err != nil {
 			c.log.Warn("cachedsql: could not read the connection's autocommit and completion_type; assuming the defaults (on, NO_CHAIN)",
+				"err", redactErr(err, c.cfg.DSN))
+		}
+	case sqlscan.Postgres:
+		// One round trip per connection, for a write abandoned on it
+		// (watchThread): pgx gives up on a statement whose context ends by
+		// closing the connection, and the server goes on with it.
+		if err := cn.readBackendPID(ctx); err != nil {
+			c.log.Warn("cachedsql: could not read the connection's backend pid; a write abandoned on it will be invalidated only when it fails",
 				"err", redactErr(err, c.cfg.DSN))
 		}
 	}

@@ -29,6 +29,9 @@ func (t *tx) Commit() error {
 	// A failed COMMIT may still have committed (the connection broke after the
 	// server did): invalidating costs a cold entry, not invalidating a stale one.
 	st.flush(t.cn)
+	if err != nil && st != nil {
+		t.cn.watchIfAbandoned(err, st.tables, st.all)
+	}
 	return err
 }
 
@@ -212,6 +215,9 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 		if failed {
 			s.flush(cn) // it may have committed
 			s.uncertain = true
+			if st.Kind == sqlscan.Commit {
+				cn.watchIfAbandoned(err, s.tables, s.all)
+			}
 			return
 		}
 		if st.WritesAll && st.Kind == sqlscan.Commit {
@@ -323,14 +329,8 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 			s.flush(cn)
 		}
 	}
-	if failed && cn.threadID != 0 && cn.innerBroken(err) {
-		// A write that failed and left its connection unusable (its
-		// context ended, a read timeout, the network) may still run on the
-		// server, which go-sql-driver/mysql leaves to it when it closes the
-		// connection: invalidate again when the server thread that runs it
-		// has ended. (A write the server refused leaves the connection
-		// usable: it has ended.)
-		cn.c.watchThread(cn.threadID, p.writes, all)
+	if failed {
+		cn.watchIfAbandoned(err, p.writes, all)
 	}
 	if s := cn.tx; s != nil {
 		s.add(p.writes, all)
@@ -417,15 +417,41 @@ func (cn *conn) askTxVars(ctx context.Context) {
 // askTxVarsTimeout bounds askTxVars.
 const askTxVarsTimeout = 2 * time.Second
 
+// watchIfAbandoned watches the server process of the connection when a
+// write or COMMIT that failed with err left the connection unusable (its
+// context ended, a read timeout, the network): the server may still run
+// it, as go-sql-driver/mysql and pgx leave it to when they close the
+// connection (watchThread). A statement the server refused leaves the
+// connection usable: it has ended.
+func (cn *conn) watchIfAbandoned(err error, tables []string, all bool) {
+	if cn.threadID != 0 && (len(tables) > 0 || all) && cn.innerBroken(err) {
+		cn.c.watchThread(cn.threadID, tables, all)
+	}
+}
+
 // innerBroken reports whether the failed statement's error, or the inner
-// connection since, says the connection cannot be used any more.
+// connection since, says the connection cannot be used any more. A driver
+// without driver.Validator (pgx) is pinged, unless the server answered
+// with an error of its own (it has then ended the statement): pgx fails
+// a ping of a connection it closed at once, without a round trip.
 func (cn *conn) innerBroken(err error) bool {
 	if errors.Is(err, driver.ErrBadConn) {
 		return true
 	}
-	v, ok := cn.inner.(driver.Validator)
-	return ok && !v.IsValid()
+	if v, ok := cn.inner.(driver.Validator); ok {
+		return !v.IsValid()
+	}
+	var answered interface{ SQLState() string } // pgx's *pgconn.PgError, lib/pq's *pq.Error
+	if errors.As(err, &answered) || cn.ping == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), brokenPingTimeout)
+	defer cancel()
+	return cn.ping.Ping(ctx) != nil
 }
+
+// brokenPingTimeout bounds innerBroken's ping.
+const brokenPingTimeout = time.Second
 
 // txVarsQuery is what readTxVars asks.
 const txVarsQuery = "SELECT @@autocommit, @@completion_type, CONNECTION_ID()"
@@ -441,6 +467,19 @@ func (cn *conn) readTxVars(ctx context.Context) error {
 	}
 	cn.threadID, _ = strconv.ParseInt(valueText(v[2]), 10, 64)
 	cn.setVars([]sqlscan.SessionVar{{Name: "autocommit", Value: valueText(v[0])}, {Name: "completion_type", Value: valueText(v[1])}})
+	return nil
+}
+
+// readBackendPID reads the PostgreSQL backend that serves the connection,
+// from pg_stat_activity, where the watch will look for it: a server that
+// only speaks PostgreSQL's protocol and does not list its backends there
+// (0) has no watch.
+func (cn *conn) readBackendPID(ctx context.Context) error {
+	v, err := queryRow(ctx, cn.inner, "SELECT COALESCE(MAX(pid), 0) FROM pg_stat_activity WHERE pid = pg_backend_pid()", 1)
+	if err != nil {
+		return err
+	}
+	cn.threadID, _ = strconv.ParseInt(valueText(v[0]), 10, 64)
 	return nil
 }
 

@@ -1,0 +1,263 @@
+package integration_test
+
+// Review W: writes abandoned on connections the server keeps (half-open:
+// the client went away and the server never heard), on MariaDB and
+// PostgreSQL.
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachedsql/cachedsql"
+	gomysql "github.com/go-sql-driver/mysql"
+)
+
+// halfOpenProxy forwards TCP to addr. cut makes every connection open then,
+// and every one accepted until heal, a black hole: bytes are swallowed both
+// ways and neither end is closed, as a NAT or a balancer that lost a flow
+// leaves it, so the server keeps the connection while the client has given
+// it up. After heal, new connections forward again; cut ones stay cut.
+type halfOpenProxy struct {
+	ln      net.Listener
+	mu      sync.Mutex
+	cutting bool
+	conns   []*atomic.Bool // per connection: cut
+	// cancels gets a value for each PostgreSQL CancelRequest swallowed.
+	cancels chan struct{}
+}
+
+func newHalfOpenProxy(t *testing.T, addr string) *halfOpenProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &halfOpenProxy{ln: ln, cancels: make(chan struct{}, 16)}
+	t.Cleanup(func() { ln.Close() })
+	// A CancelRequest: length 16, code 80877102.
+	cancelRequest := []byte{0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			cut := new(atomic.Bool)
+			p.mu.Lock()
+			cut.Store(p.cutting)
+			p.conns = append(p.conns, cut)
+			p.mu.Unlock()
+			t.Cleanup(func() { c.Close(); s.Close() })
+			pipe := func(dst, src net.Conn, first bool) {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := src.Read(buf)
+					if first && cut.Load() && bytes.HasPrefix(buf[:n], cancelRequest) {
+						p.cancels <- struct{}{}
+					}
+					first = false
+					if n > 0 && !cut.Load() {
+						if _, werr := dst.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						if !cut.Load() {
+							dst.Close()
+						}
+						return
+					}
+				}
+			}
+			go pipe(s, c, true)
+			go pipe(c, s, false)
+		}
+	}()
+	return p
+}
+
+func (p *halfOpenProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *halfOpenProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cutting = true
+	for _, c := range p.conns {
+		c.Store(true)
+	}
+}
+
+func (p *halfOpenProxy) heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cutting = false
+}
+
+// waitFor polls q on admin until it reads "1" or more, for up to 10 s: the
+// state a test waits for is on the server, which has no signal to give.
+func waitFor(t *testing.T, admin *sql.DB, q, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for scalar(t, admin, q) == "0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s without %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// abandonHalfOpen runs the UPDATE of u's row 1 through db while admin's lock
+// holds the row, cuts the proxy under it once the server shows it waiting
+// (waiting is a count of such statements), cancels it, and heals the proxy
+// once afterCut has returned. It returns the UPDATE's error.
+func abandonHalfOpen(t *testing.T, p *halfOpenProxy, admin, db *sql.DB, waiting string, afterCut func()) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, "UPDATE u SET v = 2 WHERE id = 1")
+		done <- err
+	}()
+	waitFor(t, admin, waiting, "the UPDATE waiting for the lock")
+	p.cut()
+	cancel()
+	err := <-done
+	afterCut()
+	p.heal()
+	return err
+}
+
+// go-sql-driver/mysql gives up a statement whose context ends by closing
+// its connection; when the close never reaches the server (a half-open
+// connection), the server thread finishes the UPDATE once the lock is
+// released, commits, and sleeps until wait_timeout, hours later. The watch
+// waited for the thread to end, so the row read meanwhile stayed cached
+// for up to an hour (watchLimit); it now invalidates when it sees the
+// thread idle after its statement.
+func TestWMariaDBHalfOpenWriteCommitsLater(t *testing.T) {
+	admin, name, dsn := uSetup(t, "_who")
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newHalfOpenProxy(t, cfg.Addr)
+	cfg.Addr = p.addr()
+	c, db := uConnector(t, cfg.FormatDSN(), name)
+	const q = "SELECT v FROM u WHERE id = 1"
+	lock := lockRow(t, admin)
+	defer lock.Close()
+	err = abandonHalfOpen(t, p, admin, db,
+		"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE u SET%' AND ID <> CONNECTION_ID()", func() {})
+	if err == nil {
+		t.Fatal("the UPDATE did not wait for the lock")
+	}
+	if got := scalar(t, db, q); got != "1" {
+		t.Fatalf("read %s while the UPDATE waits, want 1", got)
+	}
+	events := invalidationsOfU(t, c)
+	mustExec(t, lock, "COMMIT")
+	waitFor(t, admin, "SELECT COUNT(*) FROM u WHERE v = 2", "the abandoned UPDATE's commit")
+	readsFreshAfter(t, events, db, q, "after an UPDATE abandoned on a half-open connection committed")
+}
+
+// pgx gives up a statement whose context ends by closing its connection
+// and sending a CancelRequest on another. When neither reaches the server,
+// the backend finishes the UPDATE once the lock is released, commits, and
+// waits for the client's next message for ever (TCP keepalive aside). The
+// backend is watched in pg_stat_activity, and its tables invalidated when
+// it is seen idle after its statement.
+func TestWPGHalfOpenWriteCommitsLater(t *testing.T) {
+	requirePG(t)
+	root := openDirect(t, "pgx", pgURL())
+	schema, dsn := pgSchema(t, root, "_who")
+	admin := openDirect(t, "pgx", dsn)
+	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int)")
+	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newHalfOpenProxy(t, u.Host)
+	u.Host = p.addr()
+	c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: "pgx", DSN: u.String(), Namespace: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	const q = "SELECT v FROM u WHERE id = 1"
+	lock := lockRow(t, admin)
+	defer lock.Close()
+	err = abandonHalfOpen(t, p, admin, db,
+		"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'UPDATE u SET%' AND wait_event_type = 'Lock'", func() {
+			select {
+			case <-p.cancels: // lost, as on a network that went silent
+			case <-time.After(10 * time.Second):
+				t.Fatal("pgx sent no CancelRequest in 10 s")
+			}
+		})
+	if err == nil {
+		t.Fatal("the UPDATE did not wait for the lock")
+	}
+	if got := scalar(t, db, q); got != "1" {
+		t.Fatalf("read %s while the UPDATE waits, want 1", got)
+	}
+	events := invalidationsOfU(t, c)
+	mustExec(t, lock, "COMMIT")
+	waitFor(t, admin, "SELECT count(*) FROM u WHERE v = 2", "the abandoned UPDATE's commit")
+	readsFreshAfter(t, events, db, q, "after an UPDATE abandoned on a half-open connection committed")
+}
+
+// A COMMIT whose connection fails (a read timeout here) may still commit on
+// the server after cachedsql invalidated the transaction's tables: a COMMIT
+// waits behind FLUSH TABLES WITH READ LOCK (a backup), a slow disk or a
+// semi-synchronous replica. Only abandoned writes were watched; the row
+// read meanwhile stayed cached until its TTL.
+func TestWMariaDBAbandonedCommit(t *testing.T) {
+	for _, how := range []string{"Tx.Commit", "COMMIT"} {
+		t.Run(how, func(t *testing.T) {
+			admin, name, _ := uSetup(t, "_wac"+map[string]string{"Tx.Commit": "d", "COMMIT": "s"}[how])
+			c, db := uConnector(t, mysqlDSNFor(t, name, map[string]string{"readTimeout": "500ms"}), name)
+			const q = "SELECT v FROM u WHERE id = 1"
+			ctx := context.Background()
+			app := conn(t, db)
+			var commit func() error
+			if how == "Tx.Commit" {
+				tx, err := app.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustExec(t, tx, "UPDATE u SET v = 2 WHERE id = 1")
+				commit = tx.Commit
+			} else {
+				mustExec(t, app, "BEGIN")
+				mustExec(t, app, "UPDATE u SET v = 2 WHERE id = 1")
+				commit = func() error { _, err := app.ExecContext(ctx, "COMMIT"); return err }
+			}
+			backup := conn(t, admin)
+			mustExec(t, backup, "FLUSH TABLES WITH READ LOCK")
+			if err := commit(); err == nil {
+				t.Fatal("the COMMIT did not wait for the read lock")
+			}
+			if got := scalar(t, db, q); got != "1" {
+				t.Fatalf("read %s while the COMMIT waits, want 1", got)
+			}
+			events := invalidationsOfU(t, c)
+			mustExec(t, backup, "UNLOCK TABLES")
+			waitFor(t, admin, "SELECT COUNT(*) FROM u WHERE v = 2", "the abandoned COMMIT")
+			readsFreshAfter(t, events, db, q, "after "+how+" abandoned by readTimeout committed")
+		})
+	}
+}
