@@ -3,7 +3,7 @@ package cachedsql
 import (
 	"context"
 	"database/sql/driver"
-	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,109 +40,157 @@ const (
 	watchLookTimeout = 2 * time.Second
 )
 
+// procWatch is one abandoned write's watch.
+type procWatch struct {
+	id       int64 // the server's process
+	tables   []string
+	all      bool
+	deadline time.Time   // watchLimit after it began
+	last     processLook // the last look, while the process stays idle
+}
+
 // watchThread invalidates tables (all: every table) once the server
 // process id has ended, each time it is seen idle after a statement, at the
 // latest after watchLimit or when the Connector closes (its namespace's
 // cache may live on in other Connectors and processes), and at every pause
-// while the process list cannot be read. It returns at once.
+// while the process list cannot be read. It returns at once: the
+// Connector's one poller (started here when none runs) looks at every
+// watched process with one query on one connection of its own, so that a
+// burst of timeouts on an overloaded server costs it one connection, not
+// one per write.
 func (c *Connector) watchThread(id int64, tables []string, all bool) {
-	tables = append([]string(nil), tables...)
-	// No watch starts once Close has begun to wait for them (a WaitGroup
-	// must not grow from zero while it is waited on).
+	w := &procWatch{id: id, tables: append([]string(nil), tables...), all: all, deadline: time.Now().Add(watchLimit)}
 	c.watchMu.Lock()
 	defer c.watchMu.Unlock()
+	// No watch starts once Close has begun to wait for them (a WaitGroup
+	// must not grow from zero while it is waited on).
 	if c.closing.Err() != nil {
 		return
 	}
-	c.watches.Go(func() {
-		ctx, cancel := context.WithTimeout(c.closing, watchLimit)
-		defer cancel()
-		invalidate := func() { c.advance(context.WithoutCancel(ctx), tables, all) }
-		warned := false
-		err := waitThreadEnd(ctx, c.inner, c.dialect, id, invalidate, func(err error) {
-			if !warned {
-				warned = true
-				c.log.Warn("cachedsql: cannot watch the server thread of an abandoned write yet; invalidating its tables until it can",
-					"thread", id, "err", redactErr(err, c.cfg.DSN))
-			}
-			invalidate()
-		})
-		if err != nil && c.closing.Err() == nil {
-			c.log.Warn("cachedsql: stopped watching the server thread of an abandoned write",
-				"thread", id, "err", redactErr(err, c.cfg.DSN))
-		}
-		invalidate()
-	})
+	if c.wake == nil {
+		c.wake = make(chan struct{}, 1)
+	}
+	c.watched = append(c.watched, w)
+	if len(c.watched) == 1 {
+		// The poller leaves, under watchMu, when it finds nothing to watch.
+		c.watches.Go(c.pollWatched)
+		return
+	}
+	select {
+	case c.wake <- struct{}{}: // look soon: the new process may end at once
+	default:
+	}
 }
 
-// waitThreadEnd returns once no process id is in the server's process list.
-// It calls idle when it first sees the process idle (the statement it ran
-// has finished, committed or not), and again when it has run something
-// since it was last seen idle. While the list cannot be read (no connection
-// to be had: the abandoned process itself counts against the server's
-// limits), it calls blind at every pause, and tries again.
-func waitThreadEnd(ctx context.Context, inner driver.Connector, d sqlscan.Dialect, id int64, idle func(), blind func(error)) error {
-	q := lookQuery(d, id)
+// pollWatched looks at the watched processes, from the first pause to the
+// last (again from the first after a new watch), until none is left.
+func (c *Connector) pollWatched() {
 	var dc driver.Conn
 	defer func() {
 		if dc != nil {
 			dc.Close()
 		}
 	}()
-	// look reads the process's row, on dc, connected first if need be.
-	// Bounded: a connection into a network that went silent would hang (a
-	// driver's dial and handshake wait as long as their context), and the
-	// blind invalidations with it.
-	look := func() (processLook, error) {
-		ctx, cancel := context.WithTimeout(ctx, watchLookTimeout)
-		defer cancel()
-		if dc == nil {
-			c, err := inner.Connect(ctx)
-			if err != nil {
-				return processLook{}, err
-			}
-			dc = c
-		}
-		v, err := queryRow(ctx, dc, q, 3)
-		if err != nil {
-			dc.Close()
-			dc = nil
-			return processLook{}, err
-		}
-		return readLook(d, v), nil
-	}
 	pause := watchFirstPoll
-	var last processLook // the last look, while the process stays idle
+	warned := false
 	for {
-		l, err := look()
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return ctx.Err()
+		c.watchMu.Lock()
+		ws := slices.Clone(c.watched)
+		if len(ws) == 0 {
+			c.watchMu.Unlock()
+			return
+		}
+		c.watchMu.Unlock()
+		ids := make([]int64, len(ws))
+		for i, w := range ws {
+			ids[i] = w.id
+		}
+		looks, err := c.lookProcesses(&dc, ids)
+		if err != nil && c.closing.Err() == nil && !warned {
+			warned = true
+			c.log.Warn("cachedsql: cannot watch the server thread of an abandoned write yet; invalidating its tables until it can",
+				"threads", ids, "err", redactErr(err, c.cfg.DSN))
+		}
+		now := time.Now()
+		var ended []*procWatch
+		for _, w := range ws {
+			l, seen := looks[w.id]
+			switch {
+			case c.closing.Err() != nil:
+				ended = append(ended, w)
+			case now.After(w.deadline):
+				c.log.Warn("cachedsql: stopped watching the server thread of an abandoned write after an hour",
+					"thread", w.id)
+				ended = append(ended, w)
+			case err != nil:
+				c.invalidateWatched(w) // blind
+			case !seen:
+				ended = append(ended, w) // gone
+			case !l.idle:
+				w.last = processLook{}
+			default:
+				if l.finishedSince(c.dialect, w.last) {
+					c.invalidateWatched(w)
+				}
+				w.last = l
 			}
-			blind(err)
-		case l.gone:
-			return nil
-		case !l.idle:
-			last = processLook{}
-		default:
-			if l.finishedSince(d, last) {
-				idle()
+		}
+		if len(ended) > 0 {
+			c.watchMu.Lock()
+			c.watched = slices.DeleteFunc(c.watched, func(w *procWatch) bool { return slices.Contains(ended, w) })
+			c.watchMu.Unlock()
+			for _, w := range ended {
+				c.invalidateWatched(w)
 			}
-			last = l
 		}
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-c.closing.Done():
+		case <-c.wake:
+			pause = watchFirstPoll
 		case <-time.After(pause):
+			pause = min(2*pause, watchMaxPoll)
 		}
-		pause = min(2*pause, watchMaxPoll)
 	}
 }
 
-// processLook is what one look at the process list found of a process.
+func (c *Connector) invalidateWatched(w *procWatch) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.advance(ctx, w.tables, w.all)
+}
+
+// lookProcesses reads the rows of processes ids, on *dc, connected first if
+// need be; a process with no row has ended. Bounded: a connection into a
+// network that went silent would hang (a driver's dial and handshake wait
+// as long as their context), and the blind invalidations with it.
+func (c *Connector) lookProcesses(dc *driver.Conn, ids []int64) (map[int64]processLook, error) {
+	ctx, cancel := context.WithTimeout(c.closing, watchLookTimeout)
+	defer cancel()
+	if *dc == nil {
+		conn, err := c.inner.Connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		*dc = conn
+	}
+	looks := make(map[int64]processLook, len(ids))
+	err := queryEach(ctx, *dc, lookQuery(c.dialect, ids), 4, func(v []driver.Value) bool {
+		id, _ := strconv.ParseInt(valueText(v[0]), 10, 64)
+		looks[id] = readLook(c.dialect, v[1:])
+		return true
+	})
+	if err != nil {
+		(*dc).Close()
+		*dc = nil
+		return nil, err
+	}
+	return looks, nil
+}
+
+// processLook is what one look at the process list found of a process
+// that is there.
 type processLook struct {
-	gone, idle bool
+	idle bool
 	// since marks when the process last went idle: MySQL's TIME (seconds
 	// in its state, which starts again at 0 after a command), PostgreSQL's
 	// state_change.
@@ -150,28 +198,29 @@ type processLook struct {
 	secs  int64
 }
 
-// lookQuery asks for process id's count (0 or 1), its command or state, and
-// the time it has been in that state; aggregates, so that a row comes back
-// either way.
-func lookQuery(d sqlscan.Dialect, id int64) string {
-	if d == sqlscan.Postgres {
-		return fmt.Sprintf("SELECT COUNT(*), COALESCE(MAX(state), ''), COALESCE(MAX(state_change)::text, '') FROM pg_stat_activity WHERE pid = %d", id)
+// lookQuery asks for the processes ids: each one's id, command or state,
+// and the time it has been in that state.
+func lookQuery(d sqlscan.Dialect, ids []int64) string {
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = strconv.FormatInt(id, 10)
 	}
-	return fmt.Sprintf("SELECT COUNT(*), COALESCE(MAX(COMMAND), ''), COALESCE(MAX(TIME), 0) FROM information_schema.PROCESSLIST WHERE ID = %d", id)
+	if d == sqlscan.Postgres {
+		return "SELECT pid, state, state_change::text FROM pg_stat_activity WHERE pid IN (" + strings.Join(list, ", ") + ")"
+	}
+	return "SELECT ID, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID IN (" + strings.Join(list, ", ") + ")"
 }
 
+// readLook reads a process's command or state and its time in it.
 func readLook(d sqlscan.Dialect, v []driver.Value) processLook {
-	if valueText(v[0]) == "0" {
-		return processLook{gone: true}
-	}
-	state := valueText(v[1])
+	state := valueText(v[0])
 	if d == sqlscan.Postgres {
 		// "idle", "idle in transaction", "idle in transaction (aborted)";
-		// "" (not allowed to see it, or track_activities off) is taken for
-		// busy: the watch then waits for the process to end.
-		return processLook{idle: strings.HasPrefix(state, "idle"), since: valueText(v[2])}
+		// NULL (not allowed to see it, or track_activities off) is taken
+		// for busy: the watch then waits for the process to end.
+		return processLook{idle: strings.HasPrefix(state, "idle"), since: valueText(v[1])}
 	}
-	secs, _ := strconv.ParseInt(valueText(v[2]), 10, 64)
+	secs, _ := strconv.ParseInt(valueText(v[1]), 10, 64)
 	return processLook{idle: state == "sleep", secs: secs}
 }
 

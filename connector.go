@@ -60,11 +60,13 @@ type Connector struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	// closing ends when Close begins; watches are the watchThread calls
-	// still under way, which Close waits for.
+	// closing ends when Close begins; watches counts the pollers of
+	// watched, which Close waits for (watchThread).
 	closing    context.Context
 	endClosing context.CancelFunc
 	watchMu    sync.Mutex
+	watched    []*procWatch  // guarded by watchMu
+	wake       chan struct{} // a new watch for the poller; made under watchMu
 	watches    sync.WaitGroup
 }
 

@@ -13,6 +13,20 @@ import (
 // database/sql would (QueryerContext, then Queryer, then a prepared
 // statement), and returns the first n columns of its first row.
 func queryRow(ctx context.Context, dc driver.Conn, q string, n int) ([]driver.Value, error) {
+	var row []driver.Value
+	err := queryEach(ctx, dc, q, n, func(v []driver.Value) bool {
+		row = v
+		return false
+	})
+	if err == nil && row == nil {
+		err = fmt.Errorf("%s: no row", q)
+	}
+	return row, err
+}
+
+// queryEach runs q as queryRow does and calls each with the first n
+// columns of every row (in a slice of its own) until it returns false.
+func queryEach(ctx context.Context, dc driver.Conn, q string, n int, each func([]driver.Value) bool) error {
 	var rows driver.Rows
 	err := driver.ErrSkip
 	switch c := dc.(type) {
@@ -24,26 +38,31 @@ func queryRow(ctx context.Context, dc driver.Conn, q string, n int) ([]driver.Va
 	if err == driver.ErrSkip {
 		var st driver.Stmt
 		if st, err = dc.Prepare(q); err != nil {
-			return nil, err
+			return err
 		}
 		defer st.Close()
 		rows, err = st.Query(nil) //nolint:staticcheck // the fallback database/sql itself takes
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	if len(rows.Columns()) < n {
-		return nil, fmt.Errorf("%s: %d columns, want %d", q, len(rows.Columns()), n)
+	width := len(rows.Columns())
+	if width < n {
+		return fmt.Errorf("%s: %d columns, want %d", q, width, n)
 	}
-	v := make([]driver.Value, len(rows.Columns()))
-	if err := rows.Next(v); err != nil {
-		if err == io.EOF {
-			return nil, fmt.Errorf("%s: no row", q)
+	for {
+		v := make([]driver.Value, width)
+		if err := rows.Next(v); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
 		}
-		return nil, err
+		if !each(v[:n]) {
+			return nil
+		}
 	}
-	return v[:n], nil
 }
 
 // valueText is a server variable's or a count's value as text, lower-cased,

@@ -105,17 +105,10 @@ func (p *halfOpenProxy) heal() {
 	p.cutting = false
 }
 
-// waitFor polls q on admin until it reads "1" or more, for up to 10 s: the
-// state a test waits for is on the server, which has no signal to give.
+// waitFor polls q on admin until it reads more than 0.
 func waitFor(t *testing.T, admin *sql.DB, q, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for scalar(t, admin, q) == "0" {
-		if time.Now().After(deadline) {
-			t.Fatalf("10 s without %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	until(t, func() bool { return scalar(t, admin, q) != "0" }, what)
 }
 
 // abandonHalfOpen runs the UPDATE of u's row 1 through db while admin's lock
@@ -259,5 +252,58 @@ func TestWMariaDBAbandonedCommit(t *testing.T) {
 			waitFor(t, admin, "SELECT COUNT(*) FROM u WHERE v = 2", "the abandoned COMMIT")
 			readsFreshAfter(t, events, db, q, "after "+how+" abandoned by readTimeout committed")
 		})
+	}
+}
+
+// Timeouts come in bursts on an overloaded server, and each abandoned
+// write had a watch with a server connection of its own: one poller per
+// Connector now looks at every watched thread on one connection.
+func TestWMariaDBWatchesShareAConnection(t *testing.T) {
+	admin, name, dsn := uSetup(t, "_wsc")
+	mustExec(t, admin, "INSERT INTO u VALUES (2, 1), (3, 1)")
+	_, db := uConnector(t, dsn, name)
+	counter := conn(t, admin)
+	lock := conn(t, admin)
+	mustExec(t, lock, "BEGIN")
+	mustExec(t, lock, "SELECT v FROM u FOR UPDATE")
+	defer lock.Close()
+	before := otherThreads(t, counter, name)
+	for id := 1; id <= 3; id++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err := db.ExecContext(ctx, "UPDATE u SET v = 2 WHERE id = ?", id)
+		cancel()
+		if err == nil {
+			t.Fatal("the UPDATE did not wait for the lock")
+		}
+	}
+	// The poller connects at once; then, for half a second, no second
+	// watch connection may appear (there is no signal for one that would).
+	extra := func() int { return otherThreads(t, counter, name) - before }
+	until(t, func() bool { return extra() >= 1 }, "a watch connection")
+	most := 1
+	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		most = max(most, extra())
+	}
+	if most > 1 {
+		t.Errorf("3 abandoned UPDATEs watched with %d server connections, want 1", most)
+	}
+	// The threads end once their UPDATEs have run, and the watch with them.
+	mustExec(t, lock, "COMMIT")
+	until(t, func() bool { return extra() == 0 }, "the watch connection to close after the UPDATEs ran")
+	if got := scalar(t, db, "SELECT SUM(v) FROM u"); got != "6" {
+		t.Errorf("after the abandoned UPDATEs committed: cachedsql read a sum of %s, want 6", got)
+	}
+}
+
+// until polls cond for up to 10 s: what a test waits for is on a server,
+// which has no signal to give.
+func until(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s without %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
