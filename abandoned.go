@@ -3,9 +3,11 @@ package cachedsql
 import (
 	"context"
 	"database/sql/driver"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cachedsql/cachedsql/sqlscan"
@@ -124,6 +126,7 @@ func (c *Connector) pollWatched() {
 				ended = append(ended, w)
 			case err != nil:
 				c.invalidateWatched(w) // blind
+				w.last = processLook{} // it may run something unseen meanwhile
 			case !seen:
 				ended = append(ended, w) // gone
 			case !l.idle:
@@ -160,12 +163,63 @@ func (c *Connector) invalidateWatched(w *procWatch) {
 }
 
 // lookProcesses reads the rows of processes ids, on *dc, connected first if
-// need be; a process with no row has ended. Bounded: a connection into a
-// network that went silent would hang (a driver's dial and handshake wait
-// as long as their context), and the blind invalidations with it.
+// need be; a process with no row has ended. Bounded to watchLookTimeout:
+// a connection into a network that went silent would hang, and the blind
+// invalidations with it. The bound is more than a context's: a driver's
+// dial and handshake wait as long as their context, but lib/pq's query
+// sends a CancelRequest when its context ends and waits for the answer,
+// which a silent network never gives. Such a look is left to end (and
+// close its connection) on its own.
 func (c *Connector) lookProcesses(dc *driver.Conn, ids []int64) (map[int64]processLook, error) {
 	ctx, cancel := context.WithTimeout(c.closing, watchLookTimeout)
 	defer cancel()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		dc    driver.Conn
+		looks map[int64]processLook
+		err   error
+	}
+	var mu sync.Mutex
+	left := false // guarded by mu: nobody waits for the look any more
+	res := make(chan result, 1)
+	go func(conn driver.Conn) {
+		r := result{dc: conn}
+		r.looks, r.err = c.look(ctx, &r.dc, ids)
+		mu.Lock()
+		defer mu.Unlock()
+		if left {
+			if r.dc != nil {
+				r.dc.Close()
+			}
+			return
+		}
+		res <- r
+	}(*dc)
+	*dc = nil // the look's until it returns
+	select {
+	case r := <-res:
+		*dc = r.dc
+		return r.looks, r.err
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case r := <-res: // it returned as the time ran out
+		*dc = r.dc
+		return r.looks, r.err
+	default:
+		left = true
+		return nil, fmt.Errorf("looking at the server's processes: %w", ctx.Err())
+	}
+}
+
+// look is one look of lookProcesses, on *dc, which it connects first if
+// it is nil, and leaves nil if it fails.
+func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64) (map[int64]processLook, error) {
+	start := time.Now()
 	if *dc == nil {
 		conn, err := c.inner.Connect(ctx)
 		if err != nil {
@@ -174,7 +228,7 @@ func (c *Connector) lookProcesses(dc *driver.Conn, ids []int64) (map[int64]proce
 		*dc = conn
 	}
 	looks := make(map[int64]processLook, len(ids))
-	err := queryEach(ctx, *dc, lookQuery(c.dialect, ids), 4, func(v []driver.Value) bool {
+	err := queryEach(ctx, *dc, lookQuery(c.dialect, ids), 3, func(v []driver.Value) bool {
 		id, _ := strconv.ParseInt(valueText(v[0]), 10, 64)
 		looks[id] = readLook(c.dialect, v[1:])
 		return true
@@ -183,6 +237,11 @@ func (c *Connector) lookProcesses(dc *driver.Conn, ids []int64) (map[int64]proce
 		(*dc).Close()
 		*dc = nil
 		return nil, err
+	}
+	end := time.Now()
+	for id, l := range looks {
+		l.start, l.end = start, end
+		looks[id] = l
 	}
 	return looks, nil
 }
@@ -196,6 +255,8 @@ type processLook struct {
 	// state_change.
 	since string
 	secs  int64
+	// start and end bound when the server took the look, on this clock.
+	start, end time.Time
 }
 
 // lookQuery asks for the processes ids: each one's id, command or state,
@@ -224,11 +285,12 @@ func readLook(d sqlscan.Dialect, v []driver.Value) processLook {
 	return processLook{idle: state == "sleep", secs: secs}
 }
 
-// finishedSince reports whether the process, idle at l, finished a
-// statement since the look last: it was not idle then, or it ran a command
-// in between (PostgreSQL's state_change moved, or MySQL's idle seconds went
-// back; a command that began and ended within the second of last's look
-// leaves MySQL's count as it was).
+// finishedSince reports whether the process, idle at l, may have finished
+// a statement since the look last: it was not idle then, or it ran a
+// command in between: PostgreSQL's state_change moved; MySQL's idle
+// seconds went back, or are fewer than the looks are apart (TIME counts
+// whole seconds, so a command that began and ended within a second of
+// last's look may leave it as it was, or one more).
 func (l processLook) finishedSince(d sqlscan.Dialect, last processLook) bool {
 	switch {
 	case !last.idle:
@@ -236,6 +298,6 @@ func (l processLook) finishedSince(d sqlscan.Dialect, last processLook) bool {
 	case d == sqlscan.Postgres:
 		return l.since != last.since
 	default:
-		return l.secs < last.secs
+		return l.secs < last.secs || time.Duration(l.secs)*time.Second < l.end.Sub(last.start)
 	}
 }

@@ -430,13 +430,19 @@ func (cn *conn) watchIfAbandoned(err error, tables []string, all bool) {
 }
 
 // innerBroken reports whether the failed statement's error, or the inner
-// connection since, says the connection cannot be used any more. A driver
+// connection since, says the connection cannot be used any more, having
+// maybe sent the statement. A driver
 // without driver.Validator (pgx) is pinged, unless the server answered
 // with an error of its own (it has then ended the statement): pgx fails
 // a ping of a connection it closed at once, without a round trip.
 func (cn *conn) innerBroken(err error) bool {
 	if errors.Is(err, driver.ErrBadConn) {
-		return true
+		// database/sql's contract: a driver returns it only when the
+		// server cannot have run the statement (pgx: pgconn.SafeToRetry,
+		// its connection often intact). A connection that is broken too
+		// gets a watch all the same, where a Validator says so.
+		v, ok := cn.inner.(driver.Validator)
+		return ok && !v.IsValid()
 	}
 	if v, ok := cn.inner.(driver.Validator); ok {
 		return !v.IsValid()

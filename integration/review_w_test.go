@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"log/slog"
 	"net"
 	"net/url"
 	"sync"
@@ -19,17 +20,43 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 )
 
-// halfOpenProxy forwards TCP to addr. cut makes every connection open then,
-// and every one accepted until heal, a black hole: bytes are swallowed both
-// ways and neither end is closed, as a NAT or a balancer that lost a flow
-// leaves it, so the server keeps the connection while the client has given
-// it up. After heal, new connections forward again; cut ones stay cut.
+// wConnector is a cachedsql connector and pool on dsn whose watch must
+// never go blind: a warning that it cannot look at the server's processes
+// fails the test (a look that fails for good still invalidates, at every
+// pause, and would pass the tests that wait for an invalidation).
+func wConnector(t *testing.T, driverName, dsn, ns string) (*cachedsql.Connector, *sql.DB) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(blindWatch{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: driverName, DSN: dsn, Namespace: ns, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	return c, db
+}
+
+type blindWatch struct{ t *testing.T }
+
+func (b blindWatch) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("cannot watch")) {
+		b.t.Errorf("the watch went blind: %s", p)
+	}
+	return len(p), nil
+}
+
+// halfOpenProxy forwards TCP to addr. cut makes every connection open then
+// a black hole: bytes are swallowed both ways and neither end is closed, as
+// a NAT or a balancer that lost a flow leaves it, so the server keeps the
+// connection while the client has given it up. Connections opened later
+// forward, but a PostgreSQL CancelRequest sent on one after cut is
+// swallowed too, as on a network that came back only after pgx gave up.
 type halfOpenProxy struct {
 	ln      net.Listener
 	mu      sync.Mutex
 	cutting bool
 	conns   []*atomic.Bool // per connection: cut
-	// cancels gets a value for each PostgreSQL CancelRequest swallowed.
+	// cancels gets a value for each CancelRequest swallowed.
 	cancels chan struct{}
 }
 
@@ -56,7 +83,6 @@ func newHalfOpenProxy(t *testing.T, addr string) *halfOpenProxy {
 			}
 			cut := new(atomic.Bool)
 			p.mu.Lock()
-			cut.Store(p.cutting)
 			p.conns = append(p.conns, cut)
 			p.mu.Unlock()
 			t.Cleanup(func() { c.Close(); s.Close() })
@@ -64,7 +90,8 @@ func newHalfOpenProxy(t *testing.T, addr string) *halfOpenProxy {
 				buf := make([]byte, 32<<10)
 				for {
 					n, err := src.Read(buf)
-					if first && cut.Load() && bytes.HasPrefix(buf[:n], cancelRequest) {
+					if first && p.isCutting() && bytes.HasPrefix(buf[:n], cancelRequest) {
+						cut.Store(true)
 						p.cancels <- struct{}{}
 					}
 					first = false
@@ -90,6 +117,12 @@ func newHalfOpenProxy(t *testing.T, addr string) *halfOpenProxy {
 
 func (p *halfOpenProxy) addr() string { return p.ln.Addr().String() }
 
+func (p *halfOpenProxy) isCutting() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cutting
+}
+
 func (p *halfOpenProxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -97,12 +130,6 @@ func (p *halfOpenProxy) cut() {
 	for _, c := range p.conns {
 		c.Store(true)
 	}
-}
-
-func (p *halfOpenProxy) heal() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cutting = false
 }
 
 // waitFor polls q on admin until it reads more than 0.
@@ -113,8 +140,8 @@ func waitFor(t *testing.T, admin *sql.DB, q, what string) {
 
 // abandonHalfOpen runs the UPDATE of u's row 1 through db while admin's lock
 // holds the row, cuts the proxy under it once the server shows it waiting
-// (waiting is a count of such statements), cancels it, and heals the proxy
-// once afterCut has returned. It returns the UPDATE's error.
+// (waiting is a count of such statements), cancels it, and returns its
+// error once afterCut has returned.
 func abandonHalfOpen(t *testing.T, p *halfOpenProxy, admin, db *sql.DB, waiting string, afterCut func()) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -128,7 +155,6 @@ func abandonHalfOpen(t *testing.T, p *halfOpenProxy, admin, db *sql.DB, waiting 
 	cancel()
 	err := <-done
 	afterCut()
-	p.heal()
 	return err
 }
 
@@ -147,7 +173,7 @@ func TestWMariaDBHalfOpenWriteCommitsLater(t *testing.T) {
 	}
 	p := newHalfOpenProxy(t, cfg.Addr)
 	cfg.Addr = p.addr()
-	c, db := uConnector(t, cfg.FormatDSN(), name)
+	c, db := wConnector(t, "mysql", cfg.FormatDSN(), name)
 	const q = "SELECT v FROM u WHERE id = 1"
 	lock := lockRow(t, admin)
 	defer lock.Close()
@@ -184,19 +210,14 @@ func TestWPGHalfOpenWriteCommitsLater(t *testing.T) {
 	}
 	p := newHalfOpenProxy(t, u.Host)
 	u.Host = p.addr()
-	c, err := cachedsql.NewConnector(cachedsql.Config{DriverName: "pgx", DSN: u.String(), Namespace: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	t.Cleanup(func() { db.Close() })
+	c, db := wConnector(t, "pgx", u.String(), schema)
 	const q = "SELECT v FROM u WHERE id = 1"
 	lock := lockRow(t, admin)
 	defer lock.Close()
 	err = abandonHalfOpen(t, p, admin, db,
 		"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'UPDATE u SET%' AND wait_event_type = 'Lock'", func() {
 			select {
-			case <-p.cancels: // lost, as on a network that went silent
+			case <-p.cancels: // lost
 			case <-time.After(10 * time.Second):
 				t.Fatal("pgx sent no CancelRequest in 10 s")
 			}
@@ -222,7 +243,7 @@ func TestWMariaDBAbandonedCommit(t *testing.T) {
 	for _, how := range []string{"Tx.Commit", "COMMIT"} {
 		t.Run(how, func(t *testing.T) {
 			admin, name, _ := uSetup(t, "_wac"+map[string]string{"Tx.Commit": "d", "COMMIT": "s"}[how])
-			c, db := uConnector(t, mysqlDSNFor(t, name, map[string]string{"readTimeout": "500ms"}), name)
+			c, db := wConnector(t, "mysql", mysqlDSNFor(t, name, map[string]string{"readTimeout": "500ms"}), name)
 			const q = "SELECT v FROM u WHERE id = 1"
 			ctx := context.Background()
 			app := conn(t, db)
@@ -261,7 +282,7 @@ func TestWMariaDBAbandonedCommit(t *testing.T) {
 func TestWMariaDBWatchesShareAConnection(t *testing.T) {
 	admin, name, dsn := uSetup(t, "_wsc")
 	mustExec(t, admin, "INSERT INTO u VALUES (2, 1), (3, 1)")
-	_, db := uConnector(t, dsn, name)
+	_, db := wConnector(t, "mysql", dsn, name)
 	counter := conn(t, admin)
 	lock := conn(t, admin)
 	mustExec(t, lock, "BEGIN")
@@ -305,5 +326,241 @@ func until(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("10 s without %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// lateProxy forwards TCP to addr. late makes every connection open then
+// slow and half-open: what its client sends reaches the server delay
+// later, and its client's close never does (the server keeps the
+// connection), as on a congested path behind a NAT that then loses the flow.
+type lateProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []*atomic.Bool
+	delay time.Duration
+}
+
+func newLateProxy(t *testing.T, addr string, delay time.Duration) *lateProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &lateProxy{ln: ln, delay: delay}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			late := new(atomic.Bool)
+			p.mu.Lock()
+			p.conns = append(p.conns, late)
+			p.mu.Unlock()
+			t.Cleanup(func() { c.Close(); s.Close() })
+			type chunk struct {
+				b  []byte
+				at time.Time
+			}
+			q := make(chan chunk, 1024)
+			go func() { // client -> server, in order, late when late
+				for ch := range q {
+					time.Sleep(time.Until(ch.at))
+					if _, err := s.Write(ch.b); err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						at := time.Now()
+						if late.Load() {
+							at = at.Add(p.delay)
+						}
+						q <- chunk{append([]byte(nil), buf[:n]...), at}
+					}
+					if err != nil {
+						if !late.Load() {
+							close(q)
+							// the close reaches the server once what came before it has
+							go func() { time.Sleep(10 * time.Millisecond); s.Close() }()
+						}
+						return
+					}
+				}
+			}()
+			go func() { // server -> client; drained once the client is gone
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := s.Read(buf)
+					if n > 0 {
+						c.Write(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *lateProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *lateProxy) makeLate() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Store(true)
+	}
+}
+
+// A COMMIT that reaches MariaDB late, after the client gave up on it (its
+// readTimeout) and on the connection, whose close never arrives: the watch
+// sees the thread asleep (TIME 0, the UPDATE before it just ran) and
+// invalidates; the COMMIT then arrives, commits at once, and the thread
+// sleeps again with TIME 0. TIME counts whole seconds: a command that began
+// and ended within the second after a look went unseen, and the row read in
+// between stayed cached until the thread ended (wait_timeout, 8 h) or the
+// watch's limit (1 h) (review X).
+func TestWMariaDBLateCommitWithinASecond(t *testing.T) {
+	for _, how := range []string{"Tx.Commit", "COMMIT"} {
+		t.Run(how, func(t *testing.T) {
+			admin, name, _ := uSetup(t, "_xlc"+map[string]string{"Tx.Commit": "d", "COMMIT": "s"}[how])
+			cfg, err := gomysql.ParseDSN(mysqlDSNFor(t, name, map[string]string{"readTimeout": "300ms"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newLateProxy(t, cfg.Addr, 700*time.Millisecond)
+			cfg.Addr = p.addr()
+			c, db := wConnector(t, "mysql", cfg.FormatDSN(), name)
+			const q = "SELECT v FROM u WHERE id = 1"
+			ctx := context.Background()
+			app := conn(t, db)
+			var commit func() error
+			if how == "Tx.Commit" {
+				tx, err := app.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustExec(t, tx, "UPDATE u SET v = 2 WHERE id = 1")
+				commit = tx.Commit
+			} else {
+				mustExec(t, app, "BEGIN")
+				mustExec(t, app, "UPDATE u SET v = 2 WHERE id = 1")
+				commit = func() error { _, err := app.ExecContext(ctx, "COMMIT"); return err }
+			}
+			events := invalidationsOfU(t, c)
+			p.makeLate()
+			if err := commit(); err == nil {
+				t.Fatal("the COMMIT did not time out")
+			}
+			// The watch's first look (thread idle in its transaction) invalidates.
+			select {
+			case <-events:
+			case <-time.After(time.Second):
+			}
+			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-events:
+			default:
+			}
+			if got := scalar(t, db, q); got != "1" {
+				t.Fatalf("read %s before the COMMIT arrived, want 1", got)
+			}
+			waitFor(t, admin, "SELECT COUNT(*) FROM u WHERE v = 2", "the late COMMIT")
+			readsFreshAfter(t, events, db, q, "after "+how+" that arrived late committed")
+		})
+	}
+}
+
+// pgx returns driver.ErrBadConn for a statement it did not send (conn
+// busy, a context already done: pgconn.SafeToRetry), the connection intact.
+// innerBroken took ErrBadConn for a broken connection and the watch started
+// on a backend that lives on in the pool: every time it was seen idle after
+// a statement it invalidated, each miss that followed ran a statement on
+// it, and the table was not served from the cache for an hour (review X).
+func TestWPGErrBadConnWatchesALiveBackend(t *testing.T) {
+	requirePG(t)
+	root := openDirect(t, "pgx", pgURL())
+	schema, dsn := pgSchema(t, root, "_xbc")
+	admin := openDirect(t, "pgx", dsn)
+	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int)")
+	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	c, db := wConnector(t, "pgx", dsn, schema)
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT g FROM generate_series(1, 3) g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE u SET v = 2 WHERE id = 1"); err == nil {
+		t.Fatal("the UPDATE ran while the rows were open")
+	} else {
+		t.Logf("UPDATE not sent: %v", err)
+	}
+	rows.Close()
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	events := invalidationsOfU(t, c)
+	n := 0
+	for range 30 {
+		scalar(t, db, "SELECT v FROM u WHERE id = 1")
+		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-events:
+			n++
+		default:
+		}
+	}
+	if n > 0 {
+		t.Errorf("%d invalidations of u in 3 s of reads after an UPDATE that never reached the server", n)
+	}
+}
+
+// The premise of TestWatchLookBoundedWhenTheDriverIgnoresItsContext (root
+// package): lib/pq does not end a query when its context does: it sends a
+// CancelRequest and waits for the server's answer. On a connection whose
+// network went silent the query, and so a look of the watch, blocks until
+// TCP gives up. This test passes while that is so.
+func TestWLibPQQueryIgnoresContextOnSilentNetwork(t *testing.T) {
+	requirePG(t)
+	u, err := url.Parse(pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newHalfOpenProxy(t, u.Host)
+	u.Host = p.addr()
+	db := openDirect(t, "postgres", u.String())
+	db.SetMaxOpenConns(1)
+	scalar(t, db, "SELECT 1")
+	p.cut()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		var n int
+		done <- db.QueryRowContext(ctx, "SELECT 1").Scan(&n)
+	}()
+	select {
+	case err := <-done:
+		t.Errorf("lib/pq's query returned at its context's end (%v): the premise no longer holds", err)
+	case <-time.After(3 * time.Second):
+		t.Logf("lib/pq's query with a 500 ms context still blocks after 3 s")
 	}
 }
