@@ -9,10 +9,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,57 +178,6 @@ func TestUWatchRefusedConnectionInvalidatesTooEarly(t *testing.T) {
 	readsFreshAfter(t, events, reader, q, "after the abandoned UPDATE committed")
 }
 
-// freezeProxy forwards TCP to addr until frozen, then swallows every byte
-// both ways: a network that went silent (a failover, a partition).
-type freezeProxy struct {
-	ln     net.Listener
-	frozen atomic.Bool
-}
-
-func newFreezeProxy(t *testing.T, addr string) *freezeProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &freezeProxy{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			pipe := func(dst, src net.Conn) {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := src.Read(buf)
-					if n > 0 && !p.frozen.Load() {
-						if _, werr := dst.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						if !p.frozen.Load() {
-							dst.Close()
-						}
-						return
-					}
-				}
-			}
-			go pipe(s, c)
-			go pipe(c, s)
-			t.Cleanup(func() { c.Close(); s.Close() })
-		}
-	}()
-	return p
-}
-
 // After any CALL on MySQL the connection's transaction state is uncertain
 // (and stays so until a COMMIT or ROLLBACK), so Close sends ROLLBACK and
 // waits for its answer, up to 5 s, on every such connection, one after
@@ -242,8 +189,8 @@ func TestUCloseAfterCallStallsOnSilentNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newFreezeProxy(t, cfg.Addr)
-	cfg.Addr = p.ln.Addr().String()
+	p := newHalfOpenProxy(t, cfg.Addr)
+	cfg.Addr = p.addr()
 	_, db := uConnector(t, cfg.FormatDSN(), name)
 	const n = 2
 	var cs []*sql.Conn
@@ -262,7 +209,7 @@ func TestUCloseAfterCallStallsOnSilentNetwork(t *testing.T) {
 	for _, c := range cs {
 		c.Close() // back to the pool, idle
 	}
-	p.frozen.Store(true)
+	p.freeze()
 	start := time.Now()
 	db.Close()
 	if d := time.Since(start); d > 2*time.Second {
@@ -282,8 +229,8 @@ func TestUCallRowsCloseHangsOnSilentNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newFreezeProxy(t, cfg.Addr)
-	cfg.Addr = p.ln.Addr().String()
+	p := newHalfOpenProxy(t, cfg.Addr)
+	cfg.Addr = p.addr()
 	_, db := uConnector(t, cfg.FormatDSN(), name)
 	q := "CALL sel()"
 	if os.Getenv("U_CONTROL") != "" {
@@ -296,7 +243,7 @@ func TestUCallRowsCloseHangsOnSilentNetwork(t *testing.T) {
 	// Every byte of the answer has arrived (it is small): the network
 	// goes silent, and the caller reads the rest from the buffer.
 	time.Sleep(100 * time.Millisecond)
-	p.frozen.Store(true)
+	p.freeze()
 	done := make(chan error, 1)
 	go func() {
 		for rows.Next() {

@@ -55,6 +55,7 @@ type halfOpenProxy struct {
 	ln      net.Listener
 	mu      sync.Mutex
 	cutting bool
+	frozen  bool           // every connection is cut, new ones too
 	conns   []*atomic.Bool // per connection: cut
 	// cancels gets a value for each CancelRequest swallowed.
 	cancels chan struct{}
@@ -62,14 +63,53 @@ type halfOpenProxy struct {
 
 func newHalfOpenProxy(t *testing.T, addr string) *halfOpenProxy {
 	t.Helper()
+	p := &halfOpenProxy{cancels: make(chan struct{}, 16)}
+	// A CancelRequest: length 16, code 80877102.
+	cancelRequest := []byte{0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e}
+	p.ln = listenProxy(t, addr, func(c, s net.Conn) {
+		cut := new(atomic.Bool)
+		p.mu.Lock()
+		cut.Store(p.frozen)
+		p.conns = append(p.conns, cut)
+		p.mu.Unlock()
+		pipe := func(dst, src net.Conn, first bool) {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				if first && p.isCutting() && bytes.HasPrefix(buf[:n], cancelRequest) {
+					cut.Store(true)
+					p.cancels <- struct{}{}
+				}
+				first = false
+				if n > 0 && !cut.Load() {
+					if _, werr := dst.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					if !cut.Load() {
+						dst.Close()
+					}
+					return
+				}
+			}
+		}
+		go pipe(s, c, true)
+		go pipe(c, s, false)
+	})
+	return p
+}
+
+// listenProxy accepts TCP on a loopback port of its own, dials addr for
+// each connection and hands both ends to serve; it closes them all when
+// the test ends.
+func listenProxy(t *testing.T, addr string, serve func(client, server net.Conn)) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &halfOpenProxy{ln: ln, cancels: make(chan struct{}, 16)}
 	t.Cleanup(func() { ln.Close() })
-	// A CancelRequest: length 16, code 80877102.
-	cancelRequest := []byte{0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -81,38 +121,11 @@ func newHalfOpenProxy(t *testing.T, addr string) *halfOpenProxy {
 				c.Close()
 				continue
 			}
-			cut := new(atomic.Bool)
-			p.mu.Lock()
-			p.conns = append(p.conns, cut)
-			p.mu.Unlock()
 			t.Cleanup(func() { c.Close(); s.Close() })
-			pipe := func(dst, src net.Conn, first bool) {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := src.Read(buf)
-					if first && p.isCutting() && bytes.HasPrefix(buf[:n], cancelRequest) {
-						cut.Store(true)
-						p.cancels <- struct{}{}
-					}
-					first = false
-					if n > 0 && !cut.Load() {
-						if _, werr := dst.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						if !cut.Load() {
-							dst.Close()
-						}
-						return
-					}
-				}
-			}
-			go pipe(s, c, true)
-			go pipe(c, s, false)
+			serve(c, s)
 		}
 	}()
-	return p
+	return ln
 }
 
 func (p *halfOpenProxy) addr() string { return p.ln.Addr().String() }
@@ -132,18 +145,31 @@ func (p *halfOpenProxy) cut() {
 	}
 }
 
+// freeze cuts every connection, and every one opened from now on: a
+// network that went silent.
+func (p *halfOpenProxy) freeze() {
+	p.cut()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.frozen = true
+}
+
 // waitFor polls q on admin until it reads more than 0.
 func waitFor(t *testing.T, admin *sql.DB, q, what string) {
 	t.Helper()
 	until(t, func() bool { return scalar(t, admin, q) != "0" }, what)
 }
 
-// abandonHalfOpen runs the UPDATE of u's row 1 through db while admin's lock
-// holds the row, cuts the proxy under it once the server shows it waiting
-// (waiting is a count of such statements), cancels it, and returns its
-// error once afterCut has returned.
-func abandonHalfOpen(t *testing.T, p *halfOpenProxy, admin, db *sql.DB, waiting string, afterCut func()) error {
+// halfOpenWriteCommitsLater runs the UPDATE of u's row 1 through db, on c,
+// while a lock holds the row; cuts the proxy under it once the server shows
+// it waiting (waiting counts such statements) and cancels it; reads the
+// row once afterCut has returned; releases the lock; and wants the row the
+// UPDATE then commits to be read after the next invalidation.
+func halfOpenWriteCommitsLater(t *testing.T, p *halfOpenProxy, admin *sql.DB, c *cachedsql.Connector, db *sql.DB, waiting string, afterCut func()) {
 	t.Helper()
+	const q = "SELECT v FROM u WHERE id = 1"
+	lock := lockRow(t, admin)
+	defer lock.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -153,9 +179,17 @@ func abandonHalfOpen(t *testing.T, p *halfOpenProxy, admin, db *sql.DB, waiting 
 	waitFor(t, admin, waiting, "the UPDATE waiting for the lock")
 	p.cut()
 	cancel()
-	err := <-done
+	if err := <-done; err == nil {
+		t.Fatal("the UPDATE did not wait for the lock")
+	}
 	afterCut()
-	return err
+	if got := scalar(t, db, q); got != "1" {
+		t.Fatalf("read %s while the UPDATE waits, want 1", got)
+	}
+	events := invalidationsOfU(t, c)
+	mustExec(t, lock, "COMMIT")
+	waitFor(t, admin, "SELECT COUNT(*) FROM u WHERE v = 2", "the abandoned UPDATE's commit")
+	readsFreshAfter(t, events, db, q, "after an UPDATE abandoned on a half-open connection committed")
 }
 
 // go-sql-driver/mysql gives up a statement whose context ends by closing
@@ -174,21 +208,8 @@ func TestWMariaDBHalfOpenWriteCommitsLater(t *testing.T) {
 	p := newHalfOpenProxy(t, cfg.Addr)
 	cfg.Addr = p.addr()
 	c, db := wConnector(t, "mysql", cfg.FormatDSN(), name)
-	const q = "SELECT v FROM u WHERE id = 1"
-	lock := lockRow(t, admin)
-	defer lock.Close()
-	err = abandonHalfOpen(t, p, admin, db,
+	halfOpenWriteCommitsLater(t, p, admin, c, db,
 		"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE u SET%' AND ID <> CONNECTION_ID()", func() {})
-	if err == nil {
-		t.Fatal("the UPDATE did not wait for the lock")
-	}
-	if got := scalar(t, db, q); got != "1" {
-		t.Fatalf("read %s while the UPDATE waits, want 1", got)
-	}
-	events := invalidationsOfU(t, c)
-	mustExec(t, lock, "COMMIT")
-	waitFor(t, admin, "SELECT COUNT(*) FROM u WHERE v = 2", "the abandoned UPDATE's commit")
-	readsFreshAfter(t, events, db, q, "after an UPDATE abandoned on a half-open connection committed")
 }
 
 // pgx gives up a statement whose context ends by closing its connection
@@ -211,10 +232,7 @@ func TestWPGHalfOpenWriteCommitsLater(t *testing.T) {
 	p := newHalfOpenProxy(t, u.Host)
 	u.Host = p.addr()
 	c, db := wConnector(t, "pgx", u.String(), schema)
-	const q = "SELECT v FROM u WHERE id = 1"
-	lock := lockRow(t, admin)
-	defer lock.Close()
-	err = abandonHalfOpen(t, p, admin, db,
+	halfOpenWriteCommitsLater(t, p, admin, c, db,
 		"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'UPDATE u SET%' AND wait_event_type = 'Lock'", func() {
 			select {
 			case <-p.cancels: // lost
@@ -222,16 +240,26 @@ func TestWPGHalfOpenWriteCommitsLater(t *testing.T) {
 				t.Fatal("pgx sent no CancelRequest in 10 s")
 			}
 		})
-	if err == nil {
-		t.Fatal("the UPDATE did not wait for the lock")
+}
+
+// updateInTx sets v = 2 in u's row 1 in a transaction on db, begun with
+// BeginTx (how is "Tx.Commit") or as SQL ("COMMIT"), and returns what
+// commits it that way.
+func updateInTx(t *testing.T, db *sql.DB, how string) (commit func() error) {
+	t.Helper()
+	ctx := context.Background()
+	app := conn(t, db)
+	if how == "Tx.Commit" {
+		tx, err := app.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, tx, "UPDATE u SET v = 2 WHERE id = 1")
+		return tx.Commit
 	}
-	if got := scalar(t, db, q); got != "1" {
-		t.Fatalf("read %s while the UPDATE waits, want 1", got)
-	}
-	events := invalidationsOfU(t, c)
-	mustExec(t, lock, "COMMIT")
-	waitFor(t, admin, "SELECT count(*) FROM u WHERE v = 2", "the abandoned UPDATE's commit")
-	readsFreshAfter(t, events, db, q, "after an UPDATE abandoned on a half-open connection committed")
+	mustExec(t, app, "BEGIN")
+	mustExec(t, app, "UPDATE u SET v = 2 WHERE id = 1")
+	return func() error { _, err := app.ExecContext(ctx, "COMMIT"); return err }
 }
 
 // A COMMIT whose connection fails (a read timeout here) may still commit on
@@ -245,21 +273,7 @@ func TestWMariaDBAbandonedCommit(t *testing.T) {
 			admin, name, _ := uSetup(t, "_wac"+map[string]string{"Tx.Commit": "d", "COMMIT": "s"}[how])
 			c, db := wConnector(t, "mysql", mysqlDSNFor(t, name, map[string]string{"readTimeout": "500ms"}), name)
 			const q = "SELECT v FROM u WHERE id = 1"
-			ctx := context.Background()
-			app := conn(t, db)
-			var commit func() error
-			if how == "Tx.Commit" {
-				tx, err := app.BeginTx(ctx, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				mustExec(t, tx, "UPDATE u SET v = 2 WHERE id = 1")
-				commit = tx.Commit
-			} else {
-				mustExec(t, app, "BEGIN")
-				mustExec(t, app, "UPDATE u SET v = 2 WHERE id = 1")
-				commit = func() error { _, err := app.ExecContext(ctx, "COMMIT"); return err }
-			}
+			commit := updateInTx(t, db, how)
 			backup := conn(t, admin)
 			mustExec(t, backup, "FLUSH TABLES WITH READ LOCK")
 			if err := commit(); err == nil {
@@ -342,76 +356,59 @@ type lateProxy struct {
 
 func newLateProxy(t *testing.T, addr string, delay time.Duration) *lateProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &lateProxy{ln: ln, delay: delay}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			late := new(atomic.Bool)
-			p.mu.Lock()
-			p.conns = append(p.conns, late)
-			p.mu.Unlock()
-			t.Cleanup(func() { c.Close(); s.Close() })
-			type chunk struct {
-				b  []byte
-				at time.Time
-			}
-			q := make(chan chunk, 1024)
-			go func() { // client -> server, in order, late when late
-				for ch := range q {
-					time.Sleep(time.Until(ch.at))
-					if _, err := s.Write(ch.b); err != nil {
-						return
-					}
-				}
-			}()
-			go func() {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						at := time.Now()
-						if late.Load() {
-							at = at.Add(p.delay)
-						}
-						q <- chunk{append([]byte(nil), buf[:n]...), at}
-					}
-					if err != nil {
-						if !late.Load() {
-							close(q)
-							// the close reaches the server once what came before it has
-							go func() { time.Sleep(10 * time.Millisecond); s.Close() }()
-						}
-						return
-					}
-				}
-			}()
-			go func() { // server -> client; drained once the client is gone
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := s.Read(buf)
-					if n > 0 {
-						c.Write(buf[:n])
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
+	p := &lateProxy{delay: delay}
+	p.ln = listenProxy(t, addr, func(c, s net.Conn) {
+		late := new(atomic.Bool)
+		p.mu.Lock()
+		p.conns = append(p.conns, late)
+		p.mu.Unlock()
+		type chunk struct {
+			b  []byte
+			at time.Time
 		}
-	}()
+		q := make(chan chunk, 1024)
+		go func() { // client -> server, in order, late when late
+			for ch := range q {
+				time.Sleep(time.Until(ch.at))
+				if _, err := s.Write(ch.b); err != nil {
+					return
+				}
+			}
+		}()
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
+					at := time.Now()
+					if late.Load() {
+						at = at.Add(p.delay)
+					}
+					q <- chunk{append([]byte(nil), buf[:n]...), at}
+				}
+				if err != nil {
+					if !late.Load() {
+						close(q)
+						// the close reaches the server once what came before it has
+						go func() { time.Sleep(10 * time.Millisecond); s.Close() }()
+					}
+					return
+				}
+			}
+		}()
+		go func() { // server -> client; drained once the client is gone
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := s.Read(buf)
+				if n > 0 {
+					c.Write(buf[:n])
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	})
 	return p
 }
 
@@ -445,21 +442,7 @@ func TestWMariaDBLateCommitWithinASecond(t *testing.T) {
 			cfg.Addr = p.addr()
 			c, db := wConnector(t, "mysql", cfg.FormatDSN(), name)
 			const q = "SELECT v FROM u WHERE id = 1"
-			ctx := context.Background()
-			app := conn(t, db)
-			var commit func() error
-			if how == "Tx.Commit" {
-				tx, err := app.BeginTx(ctx, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				mustExec(t, tx, "UPDATE u SET v = 2 WHERE id = 1")
-				commit = tx.Commit
-			} else {
-				mustExec(t, app, "BEGIN")
-				mustExec(t, app, "UPDATE u SET v = 2 WHERE id = 1")
-				commit = func() error { _, err := app.ExecContext(ctx, "COMMIT"); return err }
-			}
+			commit := updateInTx(t, db, how)
 			events := invalidationsOfU(t, c)
 			p.makeLate()
 			if err := commit(); err == nil {
