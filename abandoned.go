@@ -3,6 +3,7 @@ package cachedsql
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -73,8 +74,11 @@ func (c *Connector) watchThread(id int64, tables []string, all bool) {
 		c.wake = make(chan struct{}, 1)
 	}
 	c.watched = append(c.watched, w)
-	if len(c.watched) == 1 {
-		// The poller leaves, under watchMu, when it finds nothing to watch.
+	if !c.polling {
+		// The poller leaves, under watchMu, when it finds nothing to
+		// watch, and clears polling as it does: a list emptied by the
+		// poller it still runs is not a poller gone.
+		c.polling = true
 		c.watches.Go(c.pollWatched)
 		return
 	}
@@ -93,12 +97,14 @@ func (c *Connector) pollWatched() {
 			dc.Close()
 		}
 	}()
+	var behind chan struct{} // closed when the look left behind returns
 	pause := watchFirstPoll
 	warned := false
 	for {
 		c.watchMu.Lock()
 		ws := slices.Clone(c.watched)
 		if len(ws) == 0 {
+			c.polling = false
 			c.watchMu.Unlock()
 			return
 		}
@@ -107,14 +113,14 @@ func (c *Connector) pollWatched() {
 		for i, w := range ws {
 			ids[i] = w.id
 		}
-		looks, err := c.lookProcesses(&dc, ids)
+		looks, err := c.lookProcesses(&dc, &behind, ids)
 		if err != nil && c.closing.Err() == nil && !warned {
 			warned = true
 			c.log.Warn("cachedsql: cannot watch the server thread of an abandoned write yet; invalidating its tables until it can",
 				"threads", ids, "err", redactErr(err, c.cfg.DSN))
 		}
 		now := time.Now()
-		var ended []*procWatch
+		var ended, stale []*procWatch // stale: to invalidate, ended or not
 		for _, w := range ws {
 			l, seen := looks[w.id]
 			switch {
@@ -125,15 +131,15 @@ func (c *Connector) pollWatched() {
 					"thread", w.id)
 				ended = append(ended, w)
 			case err != nil:
-				c.invalidateWatched(w) // blind
-				w.last = processLook{} // it may run something unseen meanwhile
+				stale = append(stale, w) // blind
+				w.last = processLook{}   // it may run something unseen meanwhile
 			case !seen:
 				ended = append(ended, w) // gone
 			case !l.idle:
 				w.last = processLook{}
 			default:
 				if l.finishedSince(c.dialect, w.last) {
-					c.invalidateWatched(w)
+					stale = append(stale, w)
 				}
 				w.last = l
 			}
@@ -142,10 +148,8 @@ func (c *Connector) pollWatched() {
 			c.watchMu.Lock()
 			c.watched = slices.DeleteFunc(c.watched, func(w *procWatch) bool { return slices.Contains(ended, w) })
 			c.watchMu.Unlock()
-			for _, w := range ended {
-				c.invalidateWatched(w)
-			}
 		}
+		c.invalidateWatched(append(stale, ended...))
 		select {
 		case <-c.closing.Done():
 		case <-c.wake:
@@ -156,10 +160,26 @@ func (c *Connector) pollWatched() {
 	}
 }
 
-func (c *Connector) invalidateWatched(w *procWatch) {
+// invalidateWatched invalidates the tables of ws, with one advance: a
+// look that finds many processes idle, or none because it failed, makes one
+// event, not one per write.
+func (c *Connector) invalidateWatched(ws []*procWatch) {
+	if len(ws) == 0 {
+		return
+	}
+	var tables []string
+	all := false
+	for _, w := range ws {
+		all = all || w.all
+		for _, t := range w.tables {
+			if !slices.Contains(tables, t) {
+				tables = append(tables, t)
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.advance(ctx, w.tables, w.all)
+	c.advance(ctx, tables, all)
 }
 
 // lookProcesses reads the rows of processes ids, on *dc, connected first if
@@ -170,12 +190,24 @@ func (c *Connector) invalidateWatched(w *procWatch) {
 // sends a CancelRequest when its context ends and waits for the answer,
 // which a silent network never gives. Such a look is left to end (and
 // close its connection) on its own.
-func (c *Connector) lookProcesses(dc *driver.Conn, ids []int64) (map[int64]processLook, error) {
+func (c *Connector) lookProcesses(dc *driver.Conn, behind *chan struct{}, ids []int64) (map[int64]processLook, error) {
 	ctx, cancel := context.WithTimeout(c.closing, watchLookTimeout)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if *behind != nil {
+		// One look left behind at a time: a server that accepts
+		// connections and never answers would take one more connection
+		// and goroutine with every look.
+		select {
+		case <-*behind:
+			*behind = nil
+		default:
+			return nil, errors.New("looking at the server's processes: the last look has not returned")
+		}
+	}
+	done := make(chan struct{})
 	type result struct {
 		dc    driver.Conn
 		looks map[int64]processLook
@@ -187,6 +219,7 @@ func (c *Connector) lookProcesses(dc *driver.Conn, ids []int64) (map[int64]proce
 	go func(conn driver.Conn) {
 		r := result{dc: conn}
 		r.looks, r.err = c.look(ctx, &r.dc, ids)
+		defer close(done)
 		mu.Lock()
 		defer mu.Unlock()
 		if left {
@@ -212,6 +245,7 @@ func (c *Connector) lookProcesses(dc *driver.Conn, ids []int64) (map[int64]proce
 		return r.looks, r.err
 	default:
 		left = true
+		*behind = done
 		return nil, fmt.Errorf("looking at the server's processes: %w", ctx.Err())
 	}
 }
@@ -298,6 +332,8 @@ func (l processLook) finishedSince(d sqlscan.Dialect, last processLook) bool {
 	case d == sqlscan.Postgres:
 		return l.since != last.since
 	default:
-		return l.secs < last.secs || time.Duration(l.secs)*time.Second < l.end.Sub(last.start)
+		// MySQL's TIME is a difference of whole-second clocks: it reads up to
+		// 1 more than the seconds elapsed (MariaDB's is their floor).
+		return l.secs < last.secs || time.Duration(l.secs-1)*time.Second < l.end.Sub(last.start)
 	}
 }

@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,8 +49,16 @@ func TestProcessLook(t *testing.T) {
 		// TIME counts whole seconds: a COMMIT that arrived and ended within
 		// the second after a look leaves it at 0 (review X).
 		{"mysql asleep at 0 again 600 ms on", my, at(sleeping("0"), 0, 10*ms), at(sleeping("0"), 600*ms, 610*ms), true, true},
-		{"mysql asleep 1 s, 600 ms after 0", my, at(sleeping("0"), 0, 10*ms), at(sleeping("1"), 600*ms, 610*ms), true, false},
+		// MySQL's TIME 1 may be 1 ms past a second boundary (review Y).
+		{"mysql asleep 1 s, 600 ms after 0", my, at(sleeping("0"), 0, 10*ms), at(sleeping("1"), 600*ms, 610*ms), true, true},
+		{"mysql asleep 2 s, 600 ms after 1", my, at(sleeping("1"), 0, 10*ms), at(sleeping("2"), 600*ms, 610*ms), true, false},
 		{"mysql asleep 2 s, looks 2.5 s apart", my, at(sleeping("1"), 0, 10*ms), at(sleeping("2"), 2500*ms, 2510*ms), true, true},
+		// MySQL's TIME is a difference of whole-second clocks (sql_show.cc:
+		// my_micro_time()/1000000 - query_start_in_secs()): a COMMIT that
+		// ran 100 ms before a look reads 1 when a second boundary fell in
+		// between, so two looks 500 ms apart at TIME 1 may have a command
+		// between them (review Y).
+		{"mysql asleep 1 s again 500 ms on", my, at(sleeping("1"), 0, 10*ms), at(sleeping("1"), 500*ms, 510*ms), true, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,5 +128,202 @@ func TestWatchLookBoundedWhenTheDriverIgnoresItsContext(t *testing.T) {
 	case <-closed:
 	case <-time.After(3 * watchLookTimeout):
 		t.Errorf("Connector.Close still waiting for the watch after %v", 3*watchLookTimeout)
+	}
+}
+
+// procServer is a fake MySQL server's process list (id -> COMMAND; absent:
+// ended) that counts the connections open at once and signals each look.
+type procServer struct {
+	mu      sync.Mutex
+	procs   map[int64]string
+	open    atomic.Int64
+	maxOpen atomic.Int64
+	looked  chan struct{}
+}
+
+func newProcServer() *procServer {
+	return &procServer{procs: map[int64]string{}, looked: make(chan struct{}, 1024)}
+}
+
+func (s *procServer) set(id int64, cmd string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cmd == "" {
+		delete(s.procs, id)
+	} else {
+		s.procs[id] = cmd
+	}
+}
+
+func (s *procServer) Connect(context.Context) (driver.Conn, error) {
+	n := s.open.Add(1)
+	for m := s.maxOpen.Load(); n > m && !s.maxOpen.CompareAndSwap(m, n); m = s.maxOpen.Load() {
+	}
+	return &procConn{s: s}, nil
+}
+func (s *procServer) Driver() driver.Driver { return nil }
+
+type procConn struct {
+	s      *procServer
+	closed atomic.Bool
+}
+
+func (c *procConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("no") }
+func (c *procConn) Begin() (driver.Tx, error)           { return nil, errors.New("no") }
+func (c *procConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.s.open.Add(-1)
+	}
+	return nil
+}
+
+func (c *procConn) QueryContext(_ context.Context, q string, _ []driver.NamedValue) (driver.Rows, error) {
+	defer func() {
+		select {
+		case c.s.looked <- struct{}{}:
+		default:
+		}
+	}()
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	in := q[strings.Index(q, "IN (")+4 : strings.LastIndex(q, ")")]
+	r := &procRows{}
+	for _, x := range strings.Split(in, ", ") {
+		id, _ := strconv.ParseInt(x, 10, 64)
+		if cmd, ok := c.s.procs[id]; ok {
+			r.rows = append(r.rows, []driver.Value{id, []byte(cmd), int64(100)})
+		}
+	}
+	return r, nil
+}
+
+type procRows struct{ rows [][]driver.Value }
+
+func (r *procRows) Columns() []string { return []string{"ID", "COMMAND", "TIME"} }
+func (r *procRows) Close() error      { return nil }
+func (r *procRows) Next(v []driver.Value) error {
+	if len(r.rows) == 0 {
+		return io.EOF
+	}
+	copy(v, r.rows[0])
+	r.rows = r.rows[1:]
+	return nil
+}
+
+// watchEvents subscribes to c's invalidations.
+func watchEvents(t *testing.T, c *Connector) <-chan Event {
+	events := make(chan Event, 1024)
+	t.Cleanup(c.Subscribe(func(e Event) {
+		select {
+		case events <- e:
+		default:
+		}
+	}))
+	return events
+}
+
+// receive waits for n values on ch, for up to 15 s.
+func receive[T any](t *testing.T, ch <-chan T, n int, what string) {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for i := range n {
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("15 s for %d of %d %s", i, n, what)
+		}
+	}
+}
+
+// A poller that had just removed its last watch paused before it found
+// the list empty and left; a watch added meanwhile started a second poller,
+// and both looked at (and wrote w.last of) the same watches, each on a
+// connection of its own (review Y).
+func TestWatchOnePollerAfterTheLastWatchEnded(t *testing.T) {
+	s := newProcServer()
+	c, err := NewConnector(Config{DriverName: "mysql", Connector: s, Namespace: "watch-one-poller"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := watchEvents(t, c)
+	s.set(1, "Query")
+	c.watchThread(1, []string{"a"}, false)
+	receive(t, s.looked, 9, "looks") // the pause has grown to watchMaxPoll
+	s.set(1, "")                     // ended: the poller removes the watch, invalidates, pauses
+	receive(t, events, 1, "invalidations")
+	s.set(2, "Query")
+	c.watchThread(2, []string{"b"}, false)
+	receive(t, s.looked, 4, "looks after the second watch")
+	if m := s.maxOpen.Load(); m > 1 {
+		t.Errorf("%d look connections open at once, want 1 (two pollers)", m)
+	}
+}
+
+// countingSilent is silentConnector counting its connections still open.
+type countingSilent struct{ open atomic.Int64 }
+
+type countedSilentConn struct {
+	*silentConn
+	n    *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedSilentConn) Close() error {
+	c.once.Do(func() { c.n.Add(-1) })
+	return c.silentConn.Close()
+}
+
+func (s *countingSilent) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, _ := silentConnector{}.Connect(ctx)
+	s.open.Add(1)
+	return &countedSilentConn{silentConn: dc.(*silentConn), n: &s.open}, nil
+}
+func (s *countingSilent) Driver() driver.Driver { return nil }
+
+// A look left behind after watchLookTimeout keeps its connection and
+// goroutine until its driver gives up, and the next look opened another:
+// on a server or network that accepts connections but never answers (lib/pq
+// ignores the context in its startup, and waits for its CancelRequest's
+// answer), one more of each per look, for the watch's hour (review Y).
+func TestWatchLeavesAtMostOneLookBehind(t *testing.T) {
+	s := &countingSilent{}
+	c, err := NewConnector(Config{DriverName: "mysql", Connector: s, Namespace: "watch-one-behind"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := watchEvents(t, c)
+	c.watchThread(42, []string{"u"}, false)
+	receive(t, events, 4, "blind invalidations")
+	if open := s.open.Load(); open > 1 {
+		t.Errorf("%d look connections open after 4 failed looks, want at most 1", open)
+	}
+}
+
+// Each watch made an event of its own: a look that found many processes
+// ended, or none because it failed, made a burst of Redis writes. One look
+// now makes one event, with the tables of every watch it invalidates
+// (review Y).
+func TestWatchOneEventPerLook(t *testing.T) {
+	s := newProcServer()
+	c, err := NewConnector(Config{DriverName: "mysql", Connector: s, Namespace: "watch-one-event"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := watchEvents(t, c)
+	for id, table := range []string{"a", "b", "c"} {
+		s.set(int64(id), "Query")
+		c.watchThread(int64(id), []string{table}, false)
+	}
+	receive(t, s.looked, 2, "looks")
+	s.mu.Lock()
+	clear(s.procs) // all three end at once
+	s.mu.Unlock()
+	e := <-events
+	slices.Sort(e.Tables)
+	if !slices.Equal(e.Tables, []string{"a", "b", "c"}) {
+		t.Errorf("the look that found all three ended invalidated %v, want [a b c] in one event", e.Tables)
 	}
 }

@@ -66,6 +66,7 @@ type Connector struct {
 	endClosing context.CancelFunc
 	watchMu    sync.Mutex
 	watched    []*procWatch  // guarded by watchMu
+	polling    bool          // guarded by watchMu: a poller runs (it clears it as it leaves)
 	wake       chan struct{} // a new watch for the poller; made under watchMu
 	watches    sync.WaitGroup
 }
