@@ -41,7 +41,22 @@ const (
 	// watchLookTimeout bounds one look, the connection it may need
 	// included.
 	watchLookTimeout = 2 * time.Second
+	// watchBehindFirst and watchBehindMax bound how long a look left
+	// behind holds the next one back; it doubles with each look left
+	// behind in a row.
+	watchBehindFirst = 5 * time.Second
+	watchBehindMax   = 5 * time.Minute
 )
+
+// lookBehind is the last look left behind: no other look starts until it
+// returns or until retry, so that a look that never returns (on a flow
+// that went silent) does not keep the watch blind for good, and one that
+// never answers costs a connection per backoff, not per look.
+type lookBehind struct {
+	done  chan struct{} // closed when it returns
+	retry time.Time
+	wait  time.Duration
+}
 
 // procWatch is one abandoned write's watch.
 type procWatch struct {
@@ -97,7 +112,7 @@ func (c *Connector) pollWatched() {
 			dc.Close()
 		}
 	}()
-	var behind chan struct{} // closed when the look left behind returns
+	var behind lookBehind
 	pause := watchFirstPoll
 	warned := false
 	for {
@@ -190,21 +205,23 @@ func (c *Connector) invalidateWatched(ws []*procWatch) {
 // sends a CancelRequest when its context ends and waits for the answer,
 // which a silent network never gives. Such a look is left to end (and
 // close its connection) on its own.
-func (c *Connector) lookProcesses(dc *driver.Conn, behind *chan struct{}, ids []int64) (map[int64]processLook, error) {
+func (c *Connector) lookProcesses(dc *driver.Conn, behind *lookBehind, ids []int64) (map[int64]processLook, error) {
 	ctx, cancel := context.WithTimeout(c.closing, watchLookTimeout)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if *behind != nil {
-		// One look left behind at a time: a server that accepts
-		// connections and never answers would take one more connection
-		// and goroutine with every look.
+	if behind.done != nil {
+		// One look left behind at a time, for a while: a server that
+		// accepts connections and never answers would take one more
+		// connection and goroutine with every look.
 		select {
-		case <-*behind:
-			*behind = nil
+		case <-behind.done:
+			*behind = lookBehind{}
 		default:
-			return nil, errors.New("looking at the server's processes: the last look has not returned")
+			if time.Now().Before(behind.retry) {
+				return nil, errors.New("looking at the server's processes: the last look has not returned")
+			}
 		}
 	}
 	done := make(chan struct{})
@@ -245,7 +262,11 @@ func (c *Connector) lookProcesses(dc *driver.Conn, behind *chan struct{}, ids []
 		return r.looks, r.err
 	default:
 		left = true
-		*behind = done
+		wait := watchBehindFirst
+		if behind.done != nil {
+			wait = min(2*behind.wait, watchBehindMax)
+		}
+		*behind = lookBehind{done: done, retry: time.Now().Add(wait), wait: wait}
 		return nil, fmt.Errorf("looking at the server's processes: %w", ctx.Err())
 	}
 }

@@ -327,3 +327,69 @@ func TestWatchOneEventPerLook(t *testing.T) {
 		t.Errorf("the look that found all three ended invalidated %v, want [a b c] in one event", e.Tables)
 	}
 }
+
+// stuckOnceServer's first connection never answers (lib/pq on a flow a NAT
+// dropped with keepalives off, or a proxy that accepted and froze: its
+// query waits for an answer, whatever the context); every later one is a
+// working procServer connection.
+type stuckOnceServer struct {
+	*procServer
+	mu      sync.Mutex
+	dials   int
+	release chan struct{}
+}
+
+type stuckConn struct{ release chan struct{} }
+
+func (c *stuckConn) Prepare(string) (driver.Stmt, error) { return nil, context.Canceled }
+func (c *stuckConn) Begin() (driver.Tx, error)           { return nil, context.Canceled }
+func (c *stuckConn) Close() error                        { return nil }
+func (c *stuckConn) QueryContext(context.Context, string, []driver.NamedValue) (driver.Rows, error) {
+	<-c.release
+	return nil, driver.ErrBadConn
+}
+
+func (s *stuckOnceServer) Connect(ctx context.Context) (driver.Conn, error) {
+	s.mu.Lock()
+	s.dials++
+	first := s.dials == 1
+	s.mu.Unlock()
+	if first {
+		return &stuckConn{release: s.release}, nil
+	}
+	return s.procServer.Connect(ctx)
+}
+
+// A look that never returns made the poller refuse every later look for
+// as long as it runs (it runs while any watch does, so for good under a
+// steady trickle of abandoned writes): the watch stays blind, invalidating
+// its tables every half second, although a new connection would show at
+// once that the process has ended. Before review Y the next look dialled
+// again and the watch ended (review Z).
+func TestWatchLooksAgainAfterALookStuckForGood(t *testing.T) {
+	s := &stuckOnceServer{procServer: newProcServer(), release: make(chan struct{})}
+	t.Cleanup(func() { close(s.release) })
+	c, err := NewConnector(Config{DriverName: "mysql", Connector: s, Namespace: "watch-z-stuck"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := watchEvents(t, c)
+	c.watchThread(42, []string{"u"}, false) // 42 is not in s.procs: ended
+	// The first look is stuck for good; a later one, on a new connection,
+	// finds the process gone and ends the watch.
+	receive(t, s.looked, 1, "looks on a new connection")
+	for {
+		c.watchMu.Lock()
+		n := len(c.watched)
+		c.watchMu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-events:
+		case <-time.After(5 * time.Second):
+			t.Fatal("5 s after a look found the process gone, the watch goes on")
+		}
+	}
+}
