@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,27 +186,14 @@ func (c *procConn) QueryContext(_ context.Context, q string, _ []driver.NamedVal
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	in := q[strings.Index(q, "IN (")+4 : strings.LastIndex(q, ")")]
-	r := &procRows{}
+	r := &sliceRows{cols: []string{"ID", "COMMAND", "TIME"}}
 	for _, x := range strings.Split(in, ", ") {
 		id, _ := strconv.ParseInt(x, 10, 64)
 		if cmd, ok := c.s.procs[id]; ok {
-			r.rows = append(r.rows, []driver.Value{id, []byte(cmd), int64(100)})
+			r.data = append(r.data, []driver.Value{id, []byte(cmd), int64(100)})
 		}
 	}
 	return r, nil
-}
-
-type procRows struct{ rows [][]driver.Value }
-
-func (r *procRows) Columns() []string { return []string{"ID", "COMMAND", "TIME"} }
-func (r *procRows) Close() error      { return nil }
-func (r *procRows) Next(v []driver.Value) error {
-	if len(r.rows) == 0 {
-		return io.EOF
-	}
-	copy(v, r.rows[0])
-	r.rows = r.rows[1:]
-	return nil
 }
 
 // watchEvents subscribes to c's invalidations.
