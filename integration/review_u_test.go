@@ -185,13 +185,8 @@ func TestUWatchRefusedConnectionInvalidatesTooEarly(t *testing.T) {
 func TestUCloseAfterCallStallsOnSilentNetwork(t *testing.T) {
 	admin, name, _ := uSetup(t, "_ucl")
 	mustExec(t, admin, "CREATE PROCEDURE bump() UPDATE u SET v = v + 1 WHERE id = 1")
-	cfg, err := gomysql.ParseDSN(mysqlDSNFor(t, name, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newHalfOpenProxy(t, cfg.Addr)
-	cfg.Addr = p.addr()
-	_, db := uConnector(t, cfg.FormatDSN(), name)
+	p, dsn := proxiedMySQL(t, name)
+	_, db := uConnector(t, dsn, name)
 	const n = 2
 	var cs []*sql.Conn
 	for range n {
@@ -225,13 +220,8 @@ func TestUCloseAfterCallStallsOnSilentNetwork(t *testing.T) {
 func TestUCallRowsCloseHangsOnSilentNetwork(t *testing.T) {
 	admin, name, _ := uSetup(t, "_ucr")
 	mustExec(t, admin, "CREATE PROCEDURE sel() SELECT v FROM u WHERE id = 1")
-	cfg, err := gomysql.ParseDSN(mysqlDSNFor(t, name, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newHalfOpenProxy(t, cfg.Addr)
-	cfg.Addr = p.addr()
-	_, db := uConnector(t, cfg.FormatDSN(), name)
+	p, dsn := proxiedMySQL(t, name)
+	_, db := uConnector(t, dsn, name)
 	q := "CALL sel()"
 	if os.Getenv("U_CONTROL") != "" {
 		q = "DELETE FROM u WHERE id = 99 RETURNING id"

@@ -100,6 +100,19 @@ func newHalfOpenProxy(t *testing.T, addr string) *halfOpenProxy {
 	return p
 }
 
+// proxiedMySQL is a DSN for database name through a half-open proxy of
+// its own.
+func proxiedMySQL(t *testing.T, name string) (*halfOpenProxy, string) {
+	t.Helper()
+	cfg, err := gomysql.ParseDSN(mysqlDSNFor(t, name, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newHalfOpenProxy(t, cfg.Addr)
+	cfg.Addr = p.addr()
+	return p, cfg.FormatDSN()
+}
+
 // listenProxy accepts TCP on a loopback port of its own, dials addr for
 // each connection and hands both ends to serve; it closes them all when
 // the test ends.
@@ -160,6 +173,19 @@ func waitFor(t *testing.T, admin *sql.DB, q, what string) {
 	until(t, func() bool { return scalar(t, admin, q) != "0" }, what)
 }
 
+// pgU makes a schema of its own with u(id, v) = (1, 1) on PostgreSQL, and
+// returns a direct pool on it, its name and its DSN.
+func pgU(t *testing.T, suffix string) (admin *sql.DB, schema, dsn string) {
+	t.Helper()
+	requirePG(t)
+	root := openDirect(t, "pgx", pgURL())
+	schema, dsn = pgSchema(t, root, suffix)
+	admin = openDirect(t, "pgx", dsn)
+	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int)")
+	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	return admin, schema, dsn
+}
+
 // halfOpenWriteCommitsLater runs the UPDATE of u's row 1 through db, on c,
 // while a lock holds the row; cuts the proxy under it once the server shows
 // it waiting (waiting counts such statements) and cancels it; reads the
@@ -200,14 +226,9 @@ func halfOpenWriteCommitsLater(t *testing.T, p *halfOpenProxy, admin *sql.DB, c 
 // for up to an hour (watchLimit); it now invalidates when it sees the
 // thread idle after its statement.
 func TestWMariaDBHalfOpenWriteCommitsLater(t *testing.T) {
-	admin, name, dsn := uSetup(t, "_who")
-	cfg, err := gomysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newHalfOpenProxy(t, cfg.Addr)
-	cfg.Addr = p.addr()
-	c, db := wConnector(t, "mysql", cfg.FormatDSN(), name)
+	admin, name, _ := uSetup(t, "_who")
+	p, dsn := proxiedMySQL(t, name)
+	c, db := wConnector(t, "mysql", dsn, name)
 	halfOpenWriteCommitsLater(t, p, admin, c, db,
 		"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE u SET%' AND ID <> CONNECTION_ID()", func() {})
 }
@@ -219,12 +240,7 @@ func TestWMariaDBHalfOpenWriteCommitsLater(t *testing.T) {
 // backend is watched in pg_stat_activity, and its tables invalidated when
 // it is seen idle after its statement.
 func TestWPGHalfOpenWriteCommitsLater(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_who")
-	admin := openDirect(t, "pgx", dsn)
-	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int)")
-	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	admin, schema, dsn := pgU(t, "_who")
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -474,12 +490,7 @@ func TestWMariaDBLateCommitWithinASecond(t *testing.T) {
 // a statement it invalidated, each miss that followed ran a statement on
 // it, and the table was not served from the cache for an hour (review X).
 func TestWPGErrBadConnWatchesALiveBackend(t *testing.T) {
-	requirePG(t)
-	root := openDirect(t, "pgx", pgURL())
-	schema, dsn := pgSchema(t, root, "_xbc")
-	admin := openDirect(t, "pgx", dsn)
-	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int)")
-	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
+	_, schema, dsn := pgU(t, "_wbc")
 	c, db := wConnector(t, "pgx", dsn, schema)
 	db.SetMaxOpenConns(1)
 	ctx := context.Background()
