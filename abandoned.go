@@ -60,7 +60,8 @@ type lookBehind struct {
 
 // procWatch is one abandoned write's watch.
 type procWatch struct {
-	id       int64 // the server's process
+	id       int64  // the server's process
+	server   string // the server it is on; "" when unknown
 	tables   []string
 	all      bool
 	deadline time.Time   // watchLimit after it began
@@ -76,8 +77,8 @@ type procWatch struct {
 // watched process with one query on one connection of its own, so that a
 // burst of timeouts on an overloaded server costs it one connection, not
 // one per write.
-func (c *Connector) watchThread(id int64, tables []string, all bool) {
-	w := &procWatch{id: id, tables: append([]string(nil), tables...), all: all, deadline: time.Now().Add(watchLimit)}
+func (c *Connector) watchThread(id int64, server string, tables []string, all bool) {
+	w := &procWatch{id: id, server: server, tables: append([]string(nil), tables...), all: all, deadline: time.Now().Add(watchLimit)}
 	c.watchMu.Lock()
 	defer c.watchMu.Unlock()
 	// No watch starts once Close has begun to wait for them (a WaitGroup
@@ -135,6 +136,8 @@ func (c *Connector) pollWatched() {
 				"threads", ids, "err", redactErr(err, c.cfg.DSN))
 		}
 		now := time.Now()
+		server := looks[0].server
+		elsewhere := false            // a watch is of a server the look did not reach
 		var ended, stale []*procWatch // stale: to invalidate, ended or not
 		for _, w := range ws {
 			l, seen := looks[w.id]
@@ -145,6 +148,12 @@ func (c *Connector) pollWatched() {
 				c.log.Warn("cachedsql: stopped watching the server thread of an abandoned write after an hour",
 					"thread", w.id)
 				ended = append(ended, w)
+			case err == nil && w.server != "" && server != "" && w.server != server:
+				// A balancer gave the look another server, where the id
+				// is absent or someone else's: blind, as if it had failed.
+				elsewhere = true
+				stale = append(stale, w)
+				w.last = processLook{}
 			case err != nil:
 				stale = append(stale, w) // blind
 				w.last = processLook{}   // it may run something unseen meanwhile
@@ -165,6 +174,18 @@ func (c *Connector) pollWatched() {
 			c.watchMu.Unlock()
 		}
 		c.invalidateWatched(append(stale, ended...))
+		if elsewhere {
+			if !warned {
+				warned = true
+				c.log.Warn("cachedsql: cannot watch the server thread of an abandoned write yet: the watch's connection reached another server; invalidating its tables until it can",
+					"threads", ids, "server", server)
+			}
+			if dc != nil {
+				// The next look dials again, and may reach the other server.
+				dc.Close()
+				dc = nil
+			}
+		}
 		select {
 		case <-c.closing.Done():
 		case <-c.wake:
@@ -282,10 +303,14 @@ func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64) (map
 		}
 		*dc = conn
 	}
-	looks := make(map[int64]processLook, len(ids))
+	looks := make(map[int64]processLook, len(ids)+1)
 	err := queryEach(ctx, *dc, lookQuery(c.dialect, ids), 3, func(v []driver.Value) bool {
 		id, _ := strconv.ParseInt(valueText(v[0]), 10, 64)
-		looks[id] = readLook(c.dialect, v[1:])
+		if id == 0 {
+			looks[0] = processLook{server: valueText(v[1])}
+		} else {
+			looks[id] = readLook(c.dialect, v[1:])
+		}
 		return true
 	})
 	if err != nil {
@@ -312,19 +337,24 @@ type processLook struct {
 	secs  int64
 	// start and end bound when the server took the look, on this clock.
 	start, end time.Time
+	// server is, in the look of id 0, the server looked at.
+	server string
 }
 
 // lookQuery asks for the processes ids: each one's id, command or state,
-// and the time it has been in that state.
+// and the time it has been in that state; and, in a row of id 0 (which no
+// process has), the server it asks (mysqlServer, pgServer).
 func lookQuery(d sqlscan.Dialect, ids []int64) string {
 	list := make([]string, len(ids))
 	for i, id := range ids {
 		list[i] = strconv.FormatInt(id, 10)
 	}
 	if d == sqlscan.Postgres {
-		return "SELECT pid, state, state_change::text FROM pg_stat_activity WHERE pid IN (" + strings.Join(list, ", ") + ")"
+		return "SELECT pid, state, state_change::text FROM pg_stat_activity WHERE pid IN (" + strings.Join(list, ", ") + ")" +
+			" UNION ALL SELECT 0, " + pgServer + ", ''"
 	}
-	return "SELECT ID, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID IN (" + strings.Join(list, ", ") + ")"
+	return "SELECT ID, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID IN (" + strings.Join(list, ", ") + ")" +
+		" UNION ALL SELECT 0, " + mysqlServer + ", 0"
 }
 
 // readLook reads a process's command or state and its time in it.

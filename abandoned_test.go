@@ -112,7 +112,7 @@ func TestWatchLookBoundedWhenTheDriverIgnoresItsContext(t *testing.T) {
 		}
 	})
 	defer stop()
-	c.watchThread(42, []string{"u"}, false)
+	c.watchThread(42, "", []string{"u"}, false)
 	select {
 	case e := <-events:
 		if !slices.Contains(e.Tables, "u") {
@@ -133,6 +133,7 @@ func TestWatchLookBoundedWhenTheDriverIgnoresItsContext(t *testing.T) {
 // procServer is a fake MySQL server's process list (id -> COMMAND; absent:
 // ended) that counts the connections open at once and signals each look.
 type procServer struct {
+	name    string // what mysqlServer reads on it
 	mu      sync.Mutex
 	procs   map[int64]string
 	open    atomic.Int64
@@ -141,7 +142,7 @@ type procServer struct {
 }
 
 func newProcServer() *procServer {
-	return &procServer{procs: map[int64]string{}, looked: make(chan struct{}, 1024)}
+	return &procServer{name: "db1:3306", procs: map[int64]string{}, looked: make(chan struct{}, 1024)}
 }
 
 func (s *procServer) set(id int64, cmd string) {
@@ -185,7 +186,8 @@ func (c *procConn) QueryContext(_ context.Context, q string, _ []driver.NamedVal
 	}()
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
-	in := q[strings.Index(q, "IN (")+4 : strings.LastIndex(q, ")")]
+	in := q[strings.Index(q, "IN (")+4:]
+	in = in[:strings.Index(in, ")")]
 	r := &sliceRows{cols: []string{"ID", "COMMAND", "TIME"}}
 	for _, x := range strings.Split(in, ", ") {
 		id, _ := strconv.ParseInt(x, 10, 64)
@@ -193,6 +195,7 @@ func (c *procConn) QueryContext(_ context.Context, q string, _ []driver.NamedVal
 			r.data = append(r.data, []driver.Value{id, []byte(cmd), int64(100)})
 		}
 	}
+	r.data = append(r.data, []driver.Value{int64(0), []byte(c.s.name), int64(0)}) // the server
 	return r, nil
 }
 
@@ -234,12 +237,12 @@ func TestWatchOnePollerAfterTheLastWatchEnded(t *testing.T) {
 	defer c.Close()
 	events := watchEvents(t, c)
 	s.set(1, "Query")
-	c.watchThread(1, []string{"a"}, false)
+	c.watchThread(1, "", []string{"a"}, false)
 	receive(t, s.looked, 9, "looks") // the pause has grown to watchMaxPoll
 	s.set(1, "")                     // ended: the poller removes the watch, invalidates, pauses
 	receive(t, events, 1, "invalidations")
 	s.set(2, "Query")
-	c.watchThread(2, []string{"b"}, false)
+	c.watchThread(2, "", []string{"b"}, false)
 	receive(t, s.looked, 4, "looks after the second watch")
 	if m := s.maxOpen.Load(); m > 1 {
 		t.Errorf("%d look connections open at once, want 1 (two pollers)", m)
@@ -280,7 +283,7 @@ func TestWatchLeavesAtMostOneLookBehind(t *testing.T) {
 	}
 	defer c.Close()
 	events := watchEvents(t, c)
-	c.watchThread(42, []string{"u"}, false)
+	c.watchThread(42, "", []string{"u"}, false)
 	receive(t, events, 4, "blind invalidations")
 	if open := s.open.Load(); open > 1 {
 		t.Errorf("%d look connections open after 4 failed looks, want at most 1", open)
@@ -299,9 +302,9 @@ func TestWatchOneEventPerLook(t *testing.T) {
 	}
 	defer c.Close()
 	events := watchEvents(t, c)
-	for id, table := range []string{"a", "b", "c"} {
-		s.set(int64(id), "Query")
-		c.watchThread(int64(id), []string{table}, false)
+	for i, table := range []string{"a", "b", "c"} {
+		s.set(int64(i+1), "Query")
+		c.watchThread(int64(i+1), "", []string{table}, false)
 	}
 	receive(t, s.looked, 2, "looks")
 	s.mu.Lock()
@@ -361,7 +364,7 @@ func TestWatchLooksAgainAfterALookStuckForGood(t *testing.T) {
 	}
 	defer c.Close()
 	events := watchEvents(t, c)
-	c.watchThread(42, []string{"u"}, false) // 42 is not in s.procs: ended
+	c.watchThread(42, "", []string{"u"}, false) // 42 is not in s.procs: ended
 	// The first look is stuck for good; a later one, on a new connection,
 	// finds the process gone and ends the watch.
 	receive(t, s.looked, 1, "looks on a new connection")
@@ -376,6 +379,61 @@ func TestWatchLooksAgainAfterALookStuckForGood(t *testing.T) {
 		case <-events:
 		case <-time.After(5 * time.Second):
 			t.Fatal("5 s after a look found the process gone, the watch goes on")
+		}
+	}
+}
+
+// balanced hands out connections to its servers in turn, as a balancer in
+// front of a Galera cluster does.
+type balanced struct {
+	servers []*procServer
+	next    atomic.Int64
+}
+
+func (b *balanced) Connect(ctx context.Context) (driver.Conn, error) {
+	return b.servers[int(b.next.Add(1)-1)%len(b.servers)].Connect(ctx)
+}
+func (b *balanced) Driver() driver.Driver { return nil }
+
+// Behind a balancer the watch's connection may reach another server than
+// the abandoned write's, where its thread id is absent (and the watch
+// ended at once, though the write still ran on its own server) or someone
+// else's. Each look now names its server, and a watch of another server's
+// thread is blind for that look, and the next look dials again.
+func TestWatchBehindABalancer(t *testing.T) {
+	db1, db2 := newProcServer(), newProcServer()
+	db2.name = "db2:3306"
+	b := &balanced{servers: []*procServer{db2, db1}} // the first look reaches db2
+	c, err := NewConnector(Config{DriverName: "mysql", Connector: b, Namespace: "watch-balanced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := watchEvents(t, c)
+	db1.set(7, "Query") // the write still runs on db1
+	c.watchThread(7, "db1:3306", []string{"u"}, false)
+	receive(t, db1.looked, 3, "looks on db1")
+	c.watchMu.Lock()
+	n := len(c.watched)
+	c.watchMu.Unlock()
+	if n != 1 {
+		t.Fatalf("a look on db2, where thread 7 is absent, ended the watch of db1's thread 7")
+	}
+	if db2.maxOpen.Load() == 0 {
+		t.Fatal("no look reached db2: the test shows nothing")
+	}
+	db1.set(7, "") // it ends on db1
+	for {
+		select {
+		case <-events:
+		case <-time.After(5 * time.Second):
+			t.Fatal("5 s after the thread ended on db1, the watch goes on")
+		}
+		c.watchMu.Lock()
+		n := len(c.watched)
+		c.watchMu.Unlock()
+		if n == 0 {
+			return
 		}
 	}
 }

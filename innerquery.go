@@ -11,7 +11,7 @@ import (
 
 // queryRow runs q, without arguments, on an inner connection as
 // database/sql would (QueryerContext, then Queryer, then a prepared
-// statement), and returns the first n columns of its first row.
+// statement), and returns its first row, of n columns at least.
 func queryRow(ctx context.Context, dc driver.Conn, q string, n int) ([]driver.Value, error) {
 	var row []driver.Value
 	err := queryEach(ctx, dc, q, n, func(v []driver.Value) bool {
@@ -24,8 +24,8 @@ func queryRow(ctx context.Context, dc driver.Conn, q string, n int) ([]driver.Va
 	return row, err
 }
 
-// queryEach runs q as queryRow does and calls each with the first n
-// columns of every row (in a slice of its own) until it returns false.
+// queryEach runs q as queryRow does and calls each with every row, of n
+// columns at least (in a slice of its own), until it returns false.
 func queryEach(ctx context.Context, dc driver.Conn, q string, n int, each func([]driver.Value) bool) error {
 	var rows driver.Rows
 	err := driver.ErrSkip
@@ -59,7 +59,7 @@ func queryEach(ctx context.Context, dc driver.Conn, q string, n int, each func([
 			}
 			return err
 		}
-		if !each(v[:n]) {
+		if !each(v) {
 			return nil
 		}
 	}
