@@ -126,10 +126,12 @@ func (c *Connector) pollWatched() {
 		}
 		c.watchMu.Unlock()
 		ids := make([]int64, len(ws))
+		named := false // a watch knows its server: the look asks its own
 		for i, w := range ws {
 			ids[i] = w.id
+			named = named || w.server != ""
 		}
-		looks, err := c.lookProcesses(&dc, &behind, ids)
+		looks, err := c.lookProcesses(&dc, &behind, ids, named)
 		if err != nil && c.closing.Err() == nil && !warned {
 			warned = true
 			c.log.Warn("cachedsql: cannot watch the server thread of an abandoned write yet; invalidating its tables until it can",
@@ -226,7 +228,7 @@ func (c *Connector) invalidateWatched(ws []*procWatch) {
 // sends a CancelRequest when its context ends and waits for the answer,
 // which a silent network never gives. Such a look is left to end (and
 // close its connection) on its own.
-func (c *Connector) lookProcesses(dc *driver.Conn, behind *lookBehind, ids []int64) (map[int64]processLook, error) {
+func (c *Connector) lookProcesses(dc *driver.Conn, behind *lookBehind, ids []int64, named bool) (map[int64]processLook, error) {
 	ctx, cancel := context.WithTimeout(c.closing, watchLookTimeout)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
@@ -256,7 +258,7 @@ func (c *Connector) lookProcesses(dc *driver.Conn, behind *lookBehind, ids []int
 	res := make(chan result, 1)
 	go func(conn driver.Conn) {
 		r := result{dc: conn}
-		r.looks, r.err = c.look(ctx, &r.dc, ids)
+		r.looks, r.err = c.look(ctx, &r.dc, ids, named)
 		defer close(done)
 		mu.Lock()
 		defer mu.Unlock()
@@ -294,7 +296,7 @@ func (c *Connector) lookProcesses(dc *driver.Conn, behind *lookBehind, ids []int
 
 // look is one look of lookProcesses, on *dc, which it connects first if
 // it is nil, and leaves nil if it fails.
-func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64) (map[int64]processLook, error) {
+func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64, named bool) (map[int64]processLook, error) {
 	start := time.Now()
 	if *dc == nil {
 		conn, err := c.inner.Connect(ctx)
@@ -304,7 +306,7 @@ func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64) (map
 		*dc = conn
 	}
 	looks := make(map[int64]processLook, len(ids)+1)
-	err := queryEach(ctx, *dc, lookQuery(c.dialect, ids), 3, func(v []driver.Value) bool {
+	err := queryEach(ctx, *dc, lookQuery(c.dialect, ids, named), 3, func(v []driver.Value) bool {
 		id, _ := strconv.ParseInt(valueText(v[0]), 10, 64)
 		if id == 0 {
 			looks[0] = processLook{server: valueText(v[1])}
@@ -342,19 +344,21 @@ type processLook struct {
 }
 
 // lookQuery asks for the processes ids: each one's id, command or state,
-// and the time it has been in that state; and, in a row of id 0 (which no
-// process has), the server it asks (mysqlServer, pgServer).
-func lookQuery(d sqlscan.Dialect, ids []int64) string {
+// and the time it has been in that state; and, on MySQL when server, in a
+// row of id 0 (which no thread has), the server it asks (mysqlServer).
+func lookQuery(d sqlscan.Dialect, ids []int64, server bool) string {
 	list := make([]string, len(ids))
 	for i, id := range ids {
 		list[i] = strconv.FormatInt(id, 10)
 	}
 	if d == sqlscan.Postgres {
-		return "SELECT pid, state, state_change::text FROM pg_stat_activity WHERE pid IN (" + strings.Join(list, ", ") + ")" +
-			" UNION ALL SELECT 0, " + pgServer + ", ''"
+		return "SELECT pid, state, state_change::text FROM pg_stat_activity WHERE pid IN (" + strings.Join(list, ", ") + ")"
 	}
-	return "SELECT ID, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID IN (" + strings.Join(list, ", ") + ")" +
-		" UNION ALL SELECT 0, " + mysqlServer + ", 0"
+	q := "SELECT ID, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID IN (" + strings.Join(list, ", ") + ")"
+	if server {
+		q += " UNION ALL SELECT 0, " + mysqlServer + ", 0"
+	}
+	return q
 }
 
 // readLook reads a process's command or state and its time in it.

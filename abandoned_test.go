@@ -195,7 +195,9 @@ func (c *procConn) QueryContext(_ context.Context, q string, _ []driver.NamedVal
 			r.data = append(r.data, []driver.Value{id, []byte(cmd), int64(100)})
 		}
 	}
-	r.data = append(r.data, []driver.Value{int64(0), []byte(c.s.name), int64(0)}) // the server
+	if strings.Contains(q, "UNION ALL") {
+		r.data = append(r.data, []driver.Value{int64(0), []byte(c.s.name), int64(0)}) // the server
+	}
 	return r, nil
 }
 

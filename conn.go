@@ -47,7 +47,7 @@ type conn struct {
 	// CONNECTION_ID() (read with autocommit) or PostgreSQL's
 	// pg_backend_pid(); 0 when unknown: see watchThread.
 	threadID    int64
-	server      string // the server threadID is on (mysqlServer, pgServer); "" when unknown
+	server      string // the MySQL server threadID is on (mysqlServer); "" when unknown
 	probeWarned bool   // the failure of readTxVars after a SET was logged
 	// txRowsOpen counts transaction statements sent through Query whose rows
 	// are still open: the driver may not have run them yet (settleTx).

@@ -405,6 +405,8 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		if err := cn.readTxVars(ctx); err != nil {
 			c.log.Warn("cachedsql: could not read the connection's autocommit and completion_type; assuming the defaults (on, NO_CHAIN)",
 				"err", redactErr(err, c.cfg.DSN))
+		} else if v, err := queryRow(ctx, cn.inner, "SELECT "+mysqlServer, 1); err == nil {
+			cn.server = valueText(v[0])
 		}
 	case sqlscan.Postgres:
 		// One round trip per connection, for a write abandoned on it

@@ -460,15 +460,16 @@ func (cn *conn) innerBroken(err error) bool {
 const brokenPingTimeout = time.Second
 
 // txVarsQuery is what readTxVars asks.
-const txVarsQuery = "SELECT @@autocommit, @@completion_type, CONNECTION_ID(), " + mysqlServer
+const txVarsQuery = "SELECT @@autocommit, @@completion_type, CONNECTION_ID()"
 
-// mysqlServer and pgServer name the server a connection is on, for the
-// watch (watchThread) to tell whether its own connection reached the same
-// one: behind a balancer (HAProxy in front of a Galera cluster) it may not.
-const (
-	mysqlServer = "CONCAT(@@hostname, ':', @@port)"
-	pgServer    = "COALESCE(host(inet_server_addr()), 'local') || ':' || COALESCE(inet_server_port()::text, '') || ':' || extract(epoch FROM pg_postmaster_start_time())::text"
-)
+// mysqlServer names the MySQL server a connection is on, for the watch
+// (watchThread) to tell whether its own connection reached the same one:
+// behind a balancer (HAProxy in front of a Galera cluster) it may not. It
+// is asked apart from txVarsQuery, so that a MySQL-speaking server or proxy
+// that refuses it costs only that check. (PostgreSQL has one primary to
+// write to; the names it could give, its address or its start time, move
+// with the route to it or with a restart, which ends every process.)
+const mysqlServer = "CONCAT(@@hostname, ':', @@port)"
 
 // readTxVars asks a MySQL server for the connection's autocommit and
 // completion_type, which a DSN parameter (go-sql-driver/mysql's
@@ -480,9 +481,6 @@ func (cn *conn) readTxVars(ctx context.Context) error {
 		return err
 	}
 	cn.threadID, _ = strconv.ParseInt(valueText(v[2]), 10, 64)
-	if len(v) > 3 {
-		cn.server = valueText(v[3])
-	}
 	cn.setVars([]sqlscan.SessionVar{{Name: "autocommit", Value: valueText(v[0])}, {Name: "completion_type", Value: valueText(v[1])}})
 	return nil
 }
@@ -492,12 +490,11 @@ func (cn *conn) readTxVars(ctx context.Context) error {
 // only speaks PostgreSQL's protocol and does not list its backends there
 // (0) has no watch.
 func (cn *conn) readBackendPID(ctx context.Context) error {
-	v, err := queryRow(ctx, cn.inner, "SELECT COALESCE(MAX(pid), 0), "+pgServer+" FROM pg_stat_activity WHERE pid = pg_backend_pid()", 2)
+	v, err := queryRow(ctx, cn.inner, "SELECT COALESCE(MAX(pid), 0) FROM pg_stat_activity WHERE pid = pg_backend_pid()", 1)
 	if err != nil {
 		return err
 	}
 	cn.threadID, _ = strconv.ParseInt(valueText(v[0]), 10, 64)
-	cn.server = valueText(v[1])
 	return nil
 }
 
