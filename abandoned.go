@@ -132,7 +132,14 @@ func (c *Connector) pollWatched() {
 			named = named || w.server != ""
 		}
 		looks, err := c.lookProcesses(&dc, &behind, ids, named)
-		if err != nil && c.closing.Err() == nil && !warned {
+		var refused *lookRefusedError
+		if errors.As(err, &refused) {
+			// Invalidating at every pause for an hour would turn the
+			// cache off for these tables; one invalidation is what there
+			// was before the watch.
+			c.log.Warn("cachedsql: cannot watch the server threads of abandoned writes on this server; invalidating their tables once",
+				"threads", ids, "err", redactErr(err, c.cfg.DSN))
+		} else if err != nil && c.closing.Err() == nil && !warned {
 			warned = true
 			c.log.Warn("cachedsql: cannot watch the server thread of an abandoned write yet; invalidating its tables until it can",
 				"threads", ids, "err", redactErr(err, c.cfg.DSN))
@@ -144,7 +151,7 @@ func (c *Connector) pollWatched() {
 		for _, w := range ws {
 			l, seen := looks[w.id]
 			switch {
-			case c.closing.Err() != nil:
+			case c.closing.Err() != nil, refused != nil:
 				ended = append(ended, w)
 			case now.After(w.deadline):
 				c.log.Warn("cachedsql: stopped watching the server thread of an abandoned write after an hour",
@@ -318,6 +325,13 @@ func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64, name
 	if err != nil {
 		(*dc).Close()
 		*dc = nil
+		var answered interface{ SQLState() string } // pgx's *pgconn.PgError, lib/pq's *pq.Error
+		if errors.As(err, &answered) && strings.HasPrefix(answered.SQLState(), "42") {
+			// Syntax error or access rule violation: a server that speaks
+			// PostgreSQL's protocol without its pg_stat_activity, or a
+			// role that may not read it, will refuse every look.
+			return nil, &lookRefusedError{err}
+		}
 		return nil, err
 	}
 	end := time.Now()
@@ -327,6 +341,14 @@ func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64, name
 	}
 	return looks, nil
 }
+
+// lookRefusedError is a look the server refused for good.
+type lookRefusedError struct{ err error }
+
+func (e *lookRefusedError) Error() string {
+	return "the server refuses to list its processes: " + e.err.Error()
+}
+func (e *lookRefusedError) Unwrap() error { return e.err }
 
 // processLook is what one look at the process list found of a process
 // that is there.

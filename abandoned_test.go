@@ -439,3 +439,47 @@ func TestWatchBehindABalancer(t *testing.T) {
 		}
 	}
 }
+
+// refusingConnector's connections refuse every query as a server without
+// pg_stat_activity does (42P01, undefined_table).
+type refusingConnector struct{}
+
+type refusingConn struct{}
+
+type sqlStateError string
+
+func (e sqlStateError) Error() string {
+	return "ERROR: relation \"pg_stat_activity\" does not exist (SQLSTATE " + string(e) + ")"
+}
+func (e sqlStateError) SQLState() string { return string(e) }
+
+func (refusingConnector) Connect(context.Context) (driver.Conn, error) { return refusingConn{}, nil }
+func (refusingConnector) Driver() driver.Driver                        { return nil }
+func (refusingConn) Prepare(string) (driver.Stmt, error)               { return nil, errors.New("no") }
+func (refusingConn) Close() error                                      { return nil }
+func (refusingConn) Begin() (driver.Tx, error)                         { return nil, errors.New("no") }
+func (refusingConn) QueryContext(context.Context, string, []driver.NamedValue) (driver.Rows, error) {
+	return nil, sqlStateError("42P01")
+}
+
+// The backend pid is read with pg_backend_pid() alone (BenchmarkConnectPaired:
+// from pg_stat_activity a connection took 1.7-5 times as long to open), so a
+// server that speaks PostgreSQL's protocol without pg_stat_activity gets a
+// watch that cannot look: it would invalidate at every pause for an hour.
+// A look the server refuses ends the watch, with one invalidation.
+func TestWatchEndsWhenTheServerRefusesToLook(t *testing.T) {
+	c, err := NewConnector(Config{DriverName: "pgx", Connector: refusingConnector{}, Namespace: "watch-refused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	events := watchEvents(t, c)
+	c.watchThread(42, "", []string{"u"}, false)
+	receive(t, events, 1, "invalidations")
+	c.watchMu.Lock()
+	n := len(c.watched)
+	c.watchMu.Unlock()
+	if n != 0 {
+		t.Errorf("after a look the server refused, %d watches go on (invalidating at every pause)", n)
+	}
+}
