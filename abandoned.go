@@ -114,6 +114,7 @@ func (c *Connector) pollWatched() {
 		}
 	}()
 	var behind lookBehind
+	refusals := 0 // looks refused in a row
 	pause := watchFirstPoll
 	warned := false
 	for {
@@ -133,7 +134,19 @@ func (c *Connector) pollWatched() {
 		}
 		looks, err := c.lookProcesses(&dc, &behind, ids, named)
 		var refused *lookRefusedError
-		if errors.As(err, &refused) {
+		switch {
+		case err == nil:
+			c.looked.Store(true)
+			refusals = 0
+		case errors.As(err, &refused):
+			// A server that answered a look once has what it needs; one
+			// refusal may be a fluke of one connection (a search_path, a
+			// grant being changed): the next look dials again.
+			if refusals++; c.looked.Load() || refusals < 2 {
+				refused = nil
+			}
+		}
+		if refused != nil {
 			// Invalidating at every pause for an hour would turn the
 			// cache off for these tables; one invalidation is what there
 			// was before the watch.
@@ -326,10 +339,7 @@ func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64, name
 		(*dc).Close()
 		*dc = nil
 		var answered interface{ SQLState() string } // pgx's *pgconn.PgError, lib/pq's *pq.Error
-		if errors.As(err, &answered) && strings.HasPrefix(answered.SQLState(), "42") {
-			// Syntax error or access rule violation: a server that speaks
-			// PostgreSQL's protocol without its pg_stat_activity, or a
-			// role that may not read it, will refuse every look.
+		if errors.As(err, &answered) && slices.Contains(lookRefusals, answered.SQLState()) {
 			return nil, &lookRefusedError{err}
 		}
 		return nil, err
@@ -342,7 +352,16 @@ func (c *Connector) look(ctx context.Context, dc *driver.Conn, ids []int64, name
 	return looks, nil
 }
 
-// lookRefusedError is a look the server refused for good.
+// lookRefusals are the errors of a server that speaks PostgreSQL's
+// protocol without its pg_stat_activity (no such relation, column or
+// function), or of a role that may not read it. Other errors, even of the
+// same class (42P05, a prepared statement a pooler's backend already has),
+// may pass.
+var lookRefusals = []string{"42P01", "42703", "42883", "42501"}
+
+// lookRefusedError is a look the server refused, maybe for good: the watch
+// ends when two looks in a row are refused, on fresh connections, by a
+// server that never answered one (pollWatched).
 type lookRefusedError struct{ err error }
 
 func (e *lookRefusedError) Error() string {

@@ -69,6 +69,7 @@ type Connector struct {
 	polling    bool          // guarded by watchMu: a poller runs (it clears it as it leaves)
 	wake       chan struct{} // a new watch for the poller; made under watchMu
 	watches    sync.WaitGroup
+	looked     atomic.Bool // a watch's look was answered once: the server lists its processes
 }
 
 var (
