@@ -113,6 +113,31 @@ func proxiedMySQL(t *testing.T, name string) (*halfOpenProxy, string) {
 	return p, cfg.FormatDSN()
 }
 
+// pgWaiting counts the UPDATEs of u waiting for a lock on PostgreSQL.
+const pgWaiting = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'UPDATE u SET%' AND wait_event_type = 'Lock'"
+
+// cancelLost waits for the proxy to swallow pgx's CancelRequest.
+func cancelLost(t *testing.T, p *halfOpenProxy) {
+	t.Helper()
+	select {
+	case <-p.cancels:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pgx sent no CancelRequest in 10 s")
+	}
+}
+
+// proxiedPG is the PostgreSQL URL dsn through a half-open proxy of its own.
+func proxiedPG(t *testing.T, dsn string) (*halfOpenProxy, string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newHalfOpenProxy(t, u.Host)
+	u.Host = p.addr()
+	return p, u.String()
+}
+
 // listenProxy accepts TCP on a loopback port of its own, dials addr for
 // each connection and hands both ends to serve; it closes them all when
 // the test ends.
@@ -188,10 +213,11 @@ func pgU(t *testing.T, suffix string) (admin *sql.DB, schema, dsn string) {
 
 // halfOpenWriteCommitsLater runs the UPDATE of u's row 1 through db, on c,
 // while a lock holds the row; cuts the proxy under it once the server shows
-// it waiting (waiting counts such statements) and cancels it; reads the
-// row once afterCut has returned; releases the lock; and wants the row the
-// UPDATE then commits to be read after the next invalidation.
-func halfOpenWriteCommitsLater(t *testing.T, p *halfOpenProxy, admin *sql.DB, c *cachedsql.Connector, db *sql.DB, waiting string, afterCut func()) {
+// it waiting (waiting counts such statements, and beforeCut runs then) and
+// cancels it; reads the row once afterCut has returned; releases the lock;
+// and wants the row the UPDATE then commits to be read after the next
+// invalidation.
+func halfOpenWriteCommitsLater(t *testing.T, p *halfOpenProxy, admin *sql.DB, c *cachedsql.Connector, db *sql.DB, waiting string, beforeCut, afterCut func()) {
 	t.Helper()
 	const q = "SELECT v FROM u WHERE id = 1"
 	lock := lockRow(t, admin)
@@ -203,6 +229,7 @@ func halfOpenWriteCommitsLater(t *testing.T, p *halfOpenProxy, admin *sql.DB, c 
 		done <- err
 	}()
 	waitFor(t, admin, waiting, "the UPDATE waiting for the lock")
+	beforeCut()
 	p.cut()
 	cancel()
 	if err := <-done; err == nil {
@@ -230,7 +257,7 @@ func TestWMariaDBHalfOpenWriteCommitsLater(t *testing.T) {
 	p, dsn := proxiedMySQL(t, name)
 	c, db := wConnector(t, "mysql", dsn, name)
 	halfOpenWriteCommitsLater(t, p, admin, c, db,
-		"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE u SET%' AND ID <> CONNECTION_ID()", func() {})
+		"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE u SET%' AND ID <> CONNECTION_ID()", func() {}, func() {})
 }
 
 // pgx gives up a statement whose context ends by closing its connection
@@ -241,21 +268,9 @@ func TestWMariaDBHalfOpenWriteCommitsLater(t *testing.T) {
 // it is seen idle after its statement.
 func TestWPGHalfOpenWriteCommitsLater(t *testing.T) {
 	admin, schema, dsn := pgU(t, "_who")
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newHalfOpenProxy(t, u.Host)
-	u.Host = p.addr()
-	c, db := wConnector(t, "pgx", u.String(), schema)
-	halfOpenWriteCommitsLater(t, p, admin, c, db,
-		"SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'UPDATE u SET%' AND wait_event_type = 'Lock'", func() {
-			select {
-			case <-p.cancels: // lost
-			case <-time.After(10 * time.Second):
-				t.Fatal("pgx sent no CancelRequest in 10 s")
-			}
-		})
+	p, dsn := proxiedPG(t, dsn)
+	c, db := wConnector(t, "pgx", dsn, schema)
+	halfOpenWriteCommitsLater(t, p, admin, c, db, pgWaiting, func() {}, func() { cancelLost(t, p) })
 }
 
 // updateInTx sets v = 2 in u's row 1 in a transaction on db, begun with
