@@ -1,6 +1,7 @@
 package cachedsql
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
@@ -58,4 +59,23 @@ func queryName(t testing.TB, db interface {
 		t.Fatalf("query id %d: %v", id, err)
 	}
 	return name
+}
+
+// fakeMySQLConn is a connection of a cachedsql pool on d, read as MySQL,
+// with cfg's other settings (Namespace, Logger); both close when t ends.
+func fakeMySQLConn(t *testing.T, d *fakedb.Driver, cfg Config) *sql.Conn {
+	t.Helper()
+	cfg.DriverName, cfg.Driver, cfg.DSN = "mysql", d.AsDriver(), "x"
+	c, err := NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	cn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cn.Close() })
+	return cn
 }

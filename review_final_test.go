@@ -2,7 +2,6 @@ package cachedsql
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"strings"
 	"sync"
@@ -42,19 +41,8 @@ func TestReviewFinalSetLogsEveryStatement(t *testing.T) {
 	d.Canned(setUnknown)
 	d.Canned(setVar)
 	h := &countHandler{msgs: map[string]int{}}
-	c, err := NewConnector(Config{DriverName: "mysql", Driver: d.AsDriver(), DSN: "x",
-		Namespace: "review-final-spam", Logger: slog.New(h)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	defer db.Close()
+	cn := fakeMySQLConn(t, d, Config{Namespace: "review-final-spam", Logger: slog.New(h)})
 	ctx := context.Background()
-	cn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.Close()
 	if _, err := cn.ExecContext(ctx, setUnknown); err != nil {
 		t.Fatal(err)
 	}
@@ -87,16 +75,7 @@ func TestReviewFinalSetProbeIgnoresDeadline(t *testing.T) {
 	d := fakedb.New(fakedb.Options{Ifaces: fakedb.AllIfaces})
 	const setUnknown = "SET autocommit = @saved"
 	d.Canned(setUnknown)
-	c, err := NewConnector(Config{DriverName: "mysql", Driver: d.AsDriver(), DSN: "x", Namespace: "review-final-deadline"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	defer db.Close()
-	cn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cn := fakeMySQLConn(t, d, Config{Namespace: "review-final-deadline"})
 	g := d.Block(txVarsQuery) // the server stalls on the probe
 	defer g.Release()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

@@ -2,7 +2,6 @@ package cachedsql
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"testing"
@@ -58,17 +57,7 @@ func TestUProbeAfterDo(t *testing.T) {
 	d := fakedb.New(fakedb.Options{Ifaces: fakedb.AllIfaces})
 	const do = "DO RELEASE_LOCK('job')"
 	d.Canned(do)
-	c, err := NewConnector(Config{DriverName: "mysql", Driver: d.AsDriver(), DSN: "x", Namespace: "review-u-do"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	defer db.Close()
-	cn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.Close()
+	cn := fakeMySQLConn(t, d, Config{Namespace: "review-u-do"})
 	before := d.QueryCount(txVarsQuery)
 	const n = 10
 	for range n {

@@ -48,15 +48,21 @@ func autocommitOffCheck(t *testing.T, suffix string, set []string, commitFirst b
 // connection caches the old row under the new generation, and the COMMIT
 // invalidates nothing.
 func TestSMariaDBSpacedSessionAutocommit(t *testing.T) {
-	for i, set := range []string{
+	eachAutocommitOff(t, "_ssa", []string{
 		"SET @@session .autocommit = 0",
 		"SET @@session . autocommit = 0",
 		"SET @@session/**/.autocommit = 0",
 		"SET @@session.'autocommit' = 0",
 		"SET @@local . autocommit = 0",
-	} {
+	})
+}
+
+// eachAutocommitOff runs autocommitOffCheck for each of sets, a subtest
+// and a database each (suffix and its index).
+func eachAutocommitOff(t *testing.T, suffix string, sets []string) {
+	for i, set := range sets {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			autocommitOffCheck(t, fmt.Sprintf("_ssa%d", i), []string{set}, false)
+			autocommitOffCheck(t, fmt.Sprintf("%s%d", suffix, i), []string{set}, false)
 		})
 	}
 }

@@ -21,15 +21,11 @@ import (
 // then caches the old row under the new generation, and the COMMIT
 // invalidates nothing.
 func TestTMariaDBQuotedAutocommit(t *testing.T) {
-	for i, set := range []string{
+	eachAutocommitOff(t, "_tqa", []string{
 		"SET `autocommit` = 0",
 		"SET SESSION `autocommit` = 0",
 		"SET @@session.`autocommit` = 0",
-	} {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			autocommitOffCheck(t, fmt.Sprintf("_tqa%d", i), []string{set}, false)
-		})
-	}
+	})
 }
 
 // The same with completion_type: SET `completion_type` = 1 (CHAIN) makes
