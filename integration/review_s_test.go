@@ -4,7 +4,6 @@ package integration_test
 // test fails on a cached read that the database no longer holds.
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -118,14 +117,8 @@ func TestSMariaDBReadUncommittedCloseRace(t *testing.T) {
 	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
 	mustExec(t, admin, "CREATE TABLE big (id int PRIMARY KEY, pad varchar(200)) ENGINE=InnoDB")
 	mustExec(t, admin, "INSERT INTO big SELECT seq, REPEAT('x', 200) FROM seq_1_to_200000")
-	dsn := mysqlDSNFor(t, name, map[string]string{"tx_isolation": "'READ-UNCOMMITTED'"})
-	db := openCached(t, "mysql", dsn, "namespace="+name+"_ru")
-	db.SetMaxIdleConns(0)
+	db, c := readUncommitted(t, name)
 	const q = "SELECT v FROM u WHERE id = 1"
-	c, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	mustExec(t, c, "BEGIN")
 	// u first: InnoDB undoes the last change first, so u's row is put
 	// back only at the end of the long rollback of big.
@@ -135,7 +128,7 @@ func TestSMariaDBReadUncommittedCloseRace(t *testing.T) {
 	first := scalar(t, db, q)
 	// Wait for the rollback to end: a direct READ UNCOMMITTED connection
 	// reads the old row again.
-	direct := openDirect(t, "mysql", dsn)
+	direct := openDirect(t, "mysql", mysqlDSNFor(t, name, map[string]string{"tx_isolation": "'READ-UNCOMMITTED'"}))
 	start := time.Now()
 	for scalar(t, direct, q) != "1" {
 		if time.Since(start) > 120*time.Second {
@@ -194,16 +187,27 @@ func TestSPGSelectIntoLocalTemp(t *testing.T) {
 		"SELECT 1 AS id, 'temp'::text AS name INTO GLOBAL TEMPORARY users",
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			admin, db := pgDB(t, fmt.Sprintf("_slt%d", i))
-			mustExec(t, admin, "CREATE TABLE users (id int PRIMARY KEY, name text)")
-			mustExec(t, admin, "INSERT INTO users VALUES (1, 'real'), (2, 'real')")
-			const q = "SELECT 'rows:' || count(*)::text FROM users"
-			c := conn(t, db)
-			mustExec(t, c, create)
-			on := scalar(t, c, q) // the temporary table's, cached
-			if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
-				t.Errorf("%s on one connection (which read %s there): another connection read %s from the cache, the database holds %s", create, on, got, want)
-			}
+			pgTempHidesUsers(t, fmt.Sprintf("_slt%d", i), create)
 		})
+	}
+}
+
+// pgTempHidesUsers runs create, which makes a temporary relation users, on
+// one connection of a new schema whose table users has two rows, reads
+// users there, and wants another connection to read the table's rows, not
+// the temporary relation's from the cache.
+func pgTempHidesUsers(t *testing.T, suffix, create string) {
+	t.Helper()
+	admin, db := pgDB(t, suffix)
+	mustExec(t, admin, "CREATE TABLE users (id int PRIMARY KEY, name text)")
+	mustExec(t, admin, "INSERT INTO users VALUES (1, 'real'), (2, 'real')")
+	const q = "SELECT 'rows:' || count(*)::text FROM users"
+	c := conn(t, db)
+	mustExec(t, c, create)
+	on := scalar(t, c, q) // the temporary relation's, cached
+	// c is held: this read runs on another connection, where users is the
+	// schema's table.
+	if got, want := scalar(t, db, q), scalar(t, admin, q); got != want {
+		t.Errorf("%s on one connection (which read %s there): another connection read %s from the cache, the database holds %s", create, on, got, want)
 	}
 }

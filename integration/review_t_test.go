@@ -87,18 +87,7 @@ func TestTPGTempRelationNotSession(t *testing.T) {
 		"CREATE SEQUENCE pg_temp.users",
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			admin, db := pgDB(t, fmt.Sprintf("_ttr%d", i))
-			mustExec(t, admin, "CREATE TABLE users (id int PRIMARY KEY, name text)")
-			mustExec(t, admin, "INSERT INTO users VALUES (1, 'real'), (2, 'real')")
-			const q2 = "SELECT 'rows:' || count(*)::text FROM users"
-			c := conn(t, db)
-			mustExec(t, c, create)
-			on := scalar(t, c, q2) // the temporary relation's, cached
-			// c is held: this read runs on another connection, where users
-			// is the schema's table.
-			if got, want := scalar(t, db, q2), scalar(t, admin, q2); got != want {
-				t.Errorf("%s on one connection (which read %s there): another connection read %s from the cache, the database holds %s", create, on, got, want)
-			}
+			pgTempHidesUsers(t, fmt.Sprintf("_ttr%d", i), create)
 		})
 	}
 }
@@ -113,14 +102,8 @@ func TestTMariaDBReadUncommittedTxClosedConn(t *testing.T) {
 	admin, _, name := mariaDB(t, "_tru")
 	mustExec(t, admin, "CREATE TABLE u (id int PRIMARY KEY, v int) ENGINE=InnoDB")
 	mustExec(t, admin, "INSERT INTO u VALUES (1, 1)")
-	dsn := mysqlDSNFor(t, name, map[string]string{"tx_isolation": "'READ-UNCOMMITTED'"})
-	db := openCached(t, "mysql", dsn, "namespace="+name+"_ru")
-	db.SetMaxIdleConns(0) // a connection given back is closed
+	db, c := readUncommitted(t, name)
 	const q = "SELECT v FROM u WHERE id = 1"
-	c, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	mustExec(t, c, "BEGIN")
 	mustExec(t, c, "UPDATE u SET v = 2 WHERE id = 1")
 	if got := scalar(t, db, q); got != "2" { // another connection, uncommitted row: cached
@@ -176,4 +159,19 @@ func TestTMariaDBCancelledWriteCommitsLater(t *testing.T) {
 	events := invalidationsOfU(t, c)
 	mustExec(t, lock, "COMMIT") // the UPDATE goes on, and commits
 	readsFreshAfter(t, events, db, q, "after a cancelled UPDATE the server committed later")
+}
+
+// readUncommitted is a cachedsql pool on database name whose connections
+// read uncommitted rows and are closed when given back, and one connection
+// of it.
+func readUncommitted(t *testing.T, name string) (*sql.DB, *sql.Conn) {
+	t.Helper()
+	dsn := mysqlDSNFor(t, name, map[string]string{"tx_isolation": "'READ-UNCOMMITTED'"})
+	db := openCached(t, "mysql", dsn, "namespace="+name+"_ru")
+	db.SetMaxIdleConns(0) // a connection given back is closed
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, c
 }
