@@ -345,6 +345,57 @@ func BenchmarkShare(b *testing.B) {
 	}
 }
 
+// BenchmarkShareWaiters is a Share call that 15 other callers join, as 64
+// goroutines reading one key through L2 make: ns/op is per round of 16
+// callers, and the waiters' half of it is waking them up. The callers are
+// parked goroutines, so that starting them is not measured.
+func BenchmarkShareWaiters(b *testing.B) {
+	const callers = 16
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{{"background", context.Background()}, {"cancellable", ctx}} {
+		b.Run(c.name, func(b *testing.B) {
+			var g Group[int, int]
+			// The leader returns once every other caller has joined.
+			fn := func(context.Context) (int, error) {
+				for g.Waiting(1) < callers {
+					runtime.Gosched()
+				}
+				return 1, nil
+			}
+			start := make([]chan struct{}, callers)
+			var done sync.WaitGroup
+			for i := range start {
+				start[i] = make(chan struct{})
+				go func() {
+					for range start[i] {
+						if v, err, _, _ := g.Share(c.ctx, 1, fn); v != 1 || err != nil {
+							b.Error(v, err)
+						}
+						done.Done()
+					}
+				}()
+			}
+			defer func() {
+				for _, ch := range start {
+					close(ch)
+				}
+			}()
+			b.ReportAllocs()
+			for b.Loop() {
+				done.Add(callers)
+				for _, ch := range start {
+					ch <- struct{}{}
+				}
+				done.Wait()
+			}
+		})
+	}
+}
+
 // TestPanicReachesLeader: when fn panics, the waiters get ErrPanicked, not
 // a zero value taken for a result, and the leader, if still waiting, panics
 // on its own goroutine: run inline (a context that cannot end), with fn's
