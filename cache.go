@@ -22,6 +22,12 @@ import (
 // shared is the cache of one namespace in this process: every Connector on the
 // namespace holds the same one, so they share entries, in-flight queries and
 // generations (and so see each other's writes at once).
+//
+// The fields every read loads come first, and what reads write (the flight
+// groups' mutexes, the counters, resetMu) sits on cache lines of its own:
+// at 64 goroutines reading one key through L2, each lookup locks l2reads,
+// and a core that had to fetch clock or l2 again after the other core's lock
+// lost the time a read spends on its own work (TestSharedHotLines).
 type shared struct {
 	ns   string
 	sig  string // the settings every connector on the namespace must agree on
@@ -33,22 +39,25 @@ type shared struct {
 	clock *generation.Clock
 	close []func() error
 
+	// resets counts the times the clock could not check its history and
+	// the process's entries were dropped (OnUnverified); a fill that read
+	// its generations before one stores nothing. Every read loads it.
+	resets atomic.Uint64
+
+	_       [64]byte
 	flights flight.Group[keying.Key, *fill]
+	_       [64]byte
 	// l2reads coalesces identical concurrent L2 lookups: one GET and one
 	// decode, read through hotRows by every caller when several share it.
 	l2reads flight.Group[keying.Key, *hotEntry]
+	_       [64]byte
 	ctr     counters
 	bg      sync.WaitGroup // cache writes off the callers' path
 	bgMu    sync.Mutex     // guards closed against bg.Add
 	closed  bool
 
-	// resets counts the times the clock could not check its history and
-	// the process's entries were dropped (OnUnverified); a fill that read
-	// its generations before one stores nothing. Every read loads it.
-	resets atomic.Uint64
 	// resetMu makes an L1 store's check and store one step against a
-	// reset; it is never held across I/O. On a cache line of its own: RLock
-	// writes it, and every read loads the fields above.
+	// reset; it is never held across I/O. RLock writes it.
 	_       [64]byte
 	resetMu sync.RWMutex
 }

@@ -152,8 +152,8 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 			// A miss, or the breaker refusing to call a failing Redis.
 			l2miss = true
 		default:
-			sh.ctr.l1Misses.Add(1)
-			sh.ctr.l2Hits.Add(1)
+			sh.ctr.l1Misses.add(cn.lane, 1)
+			sh.ctr.l2Hits.add(cn.lane, 1)
 			if !shared && !e.kept {
 				// Nobody joined the lookup and the hot set did not keep the
 				// decoded result: it is this caller's alone, values and all,
@@ -170,7 +170,7 @@ func (cn *conn) read(ctx context.Context, query string, args []driver.NamedValue
 		cn.skipped, cn.skippedArgs, cn.hasSkipped = query, append(cn.skippedArgs[:0], args...), true
 		return nil, err
 	}
-	sh.ctr.l1Misses.Add(1)
+	sh.ctr.l1Misses.add(cn.lane, 1)
 	switch {
 	case l2err:
 		sh.ctr.l2Errors.Add(1)

@@ -67,18 +67,40 @@ func TestReview52eL1HitWaitsForRedisWrite(t *testing.T) {
 	}
 }
 
-// TestReview52eResetMuSharesHotLine: resetMu (written by every RLock/RUnlock
-// on fills and decoded L1 hits) sits on the same cache line as the fields
-// every read loads first (hot, clock, resets), including hot-set hits.
-func TestReview52eResetMuSharesHotLine(t *testing.T) {
+// TestSharedHotLines: what reads write (resetMu, taken by fills and
+// decoded L1 hits; the flight groups' mutexes, locked by every miss and
+// every L2 lookup; the counters) sits on no 64-byte line with the fields
+// every read loads first. Review 52e found resetMu beside hot, clock and
+// resets; at 64 goroutines reading one key through L2, l2reads' mutex and
+// the L2-hit counters shared lines with clock and l2.
+func TestSharedHotLines(t *testing.T) {
 	var sh shared
-	line := func(off uintptr) uintptr { return off / 64 }
-	mu := line(unsafe.Offsetof(sh.resetMu))
-	for name, off := range map[string]uintptr{
-		"hot": unsafe.Offsetof(sh.hot), "clock": unsafe.Offsetof(sh.clock), "resets": unsafe.Offsetof(sh.resets),
-	} {
-		if line(off) == mu {
-			t.Errorf("shared.%s (offset %d) shares a 64-byte line with resetMu (offset %d)", name, off, unsafe.Offsetof(sh.resetMu))
+	type field struct {
+		name      string
+		off, size uintptr
+	}
+	read := []field{
+		{"l1", unsafe.Offsetof(sh.l1), unsafe.Sizeof(sh.l1)},
+		{"hot", unsafe.Offsetof(sh.hot), unsafe.Sizeof(sh.hot)},
+		{"l2", unsafe.Offsetof(sh.l2), unsafe.Sizeof(sh.l2)},
+		{"clock", unsafe.Offsetof(sh.clock), unsafe.Sizeof(sh.clock)},
+		{"resets", unsafe.Offsetof(sh.resets), unsafe.Sizeof(sh.resets)},
+	}
+	written := []field{
+		{"flights", unsafe.Offsetof(sh.flights), unsafe.Sizeof(sh.flights)},
+		{"l2reads", unsafe.Offsetof(sh.l2reads), unsafe.Sizeof(sh.l2reads)},
+		{"ctr", unsafe.Offsetof(sh.ctr), unsafe.Sizeof(sh.ctr)},
+		{"bg", unsafe.Offsetof(sh.bg), unsafe.Sizeof(sh.bg)},
+		{"resetMu", unsafe.Offsetof(sh.resetMu), unsafe.Sizeof(sh.resetMu)},
+	}
+	lines := func(f field) (first, last uintptr) { return f.off / 64, (f.off + f.size - 1) / 64 }
+	for _, r := range read {
+		rf, rl := lines(r)
+		for _, w := range written {
+			if wf, wl := lines(w); rf <= wl && wf <= rl {
+				t.Errorf("shared.%s (bytes %d-%d) shares a 64-byte line with shared.%s (bytes %d-%d)",
+					r.name, r.off, r.off+r.size-1, w.name, w.off, w.off+w.size-1)
+			}
 		}
 	}
 }

@@ -69,11 +69,13 @@ type Stats struct {
 }
 
 type counters struct {
-	l1Hits, l1Misses, l2Hits, l2Misses, l2Errors atomic.Int64
-	hotHits                                      stripedCounter // decoded hits; l1Hits holds the others
-	promotions, fills, coalesced, uncacheable    atomic.Int64
-	corrupt, invalidations                       atomic.Int64
-	bypass                                       [bypassReasonsLen]atomic.Int64
+	l1Hits, l2Misses, l2Errors atomic.Int64
+	hotHits                    stripedCounter // decoded hits; l1Hits holds the others
+	// Bumped by every L2 hit, which 64 readers of one key make at once.
+	l1Misses, l2Hits                          stripedCounter
+	promotions, fills, coalesced, uncacheable atomic.Int64
+	corrupt, invalidations                    atomic.Int64
+	bypass                                    [bypassReasonsLen]atomic.Int64
 }
 
 // stripedCounter is a counter bumped by many goroutines at once on the
