@@ -67,7 +67,7 @@ func ParseStrategy(v string) (Strategy, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return Strategy{}, fmt.Errorf("%q is neither a preset (realtime, short, medium, long, nocache) nor a Go duration", v)
+		return Strategy{}, fmt.Errorf("%q is neither a preset (realtime, short, medium, long, nocache) nor a Go duration: %w", v, err)
 	}
 	if d <= 0 {
 		return Strategy{}, fmt.Errorf("%q: a TTL must be positive (use nocache to disable caching)", v)

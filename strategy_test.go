@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +26,10 @@ func TestParseStrategy(t *testing.T) {
 		if (err != nil) != c.err || got != c.want {
 			t.Errorf("ParseStrategy(%q) = %v, %v", c.in, got, err)
 		}
+	}
+	// The duration parser's reason is kept, wrapped.
+	if _, err := ParseStrategy("5 minutes"); err == nil || errors.Unwrap(err) == nil || !strings.Contains(err.Error(), "unknown unit") {
+		t.Errorf(`ParseStrategy("5 minutes") = %v; want the duration parser's error wrapped`, err)
 	}
 	if RealTime.TTL() != 10*time.Second || ShortTerm.TTL() != 5*time.Minute || MediumTerm.TTL() != time.Hour ||
 		LongTerm.TTL() != 3*time.Hour || Default.TTL() != 5*time.Minute || NoCache.Caches() || Custom(0) != NoCache {
