@@ -248,6 +248,9 @@ type plan struct {
 	// mayWrite marks a read that calls a function cachedsql does not know
 	// and Config.PureFunctions does not name: it may write any table.
 	mayWrite bool
+	// reshapes: a PostgreSQL ALTER that may attach a partition or make a
+	// table inherit (hierarchy).
+	reshapes bool
 	// connSkips records that the inner connection's last answer to this
 	// query on the connection path was driver.ErrSkip (go-sql-driver/mysql
 	// without interpolateParams, or with an argument too large to inline):
@@ -308,6 +311,7 @@ func (c *Connector) makePlan(query string) *plan {
 	p.setsSession = st.SetsSession || st.Opaque || p.mayWrite
 	p.reads = c.withDeps(st.Reads)
 	p.writes = c.withDeps(st.Writes)
+	p.reshapes = c.dialect == sqlscan.Postgres && st.Kind == sqlscan.Write && reshapes(query)
 	if s, ok, bad := hintStrategy(st.Hints); ok {
 		p.hint = s
 	} else if bad != "" {

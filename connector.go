@@ -70,6 +70,8 @@ type Connector struct {
 	wake       chan struct{} // a new watch for the poller; made under watchMu
 	watches    sync.WaitGroup
 	looked     atomic.Bool // a watch's look was answered once: the server lists its processes
+
+	kin hierarchy // PostgreSQL's partitions and inherited tables (withKin)
 }
 
 var (
@@ -488,15 +490,36 @@ type Event = generation.Event
 // received from another process, until cancel is called. fn must not block.
 func (c *Connector) Subscribe(fn func(Event)) (cancel func()) { return c.sh.clock.Subscribe(fn) }
 
+// maxAdvanceTables is the most tables one write moves the generations of;
+// a write that reaches more (through a large partition hierarchy) moves
+// every table's instead.
+const maxAdvanceTables = 512
+
 // advance moves the generations of tables (and their dependencies).
 func (c *Connector) advance(ctx context.Context, tables []string, all bool) error {
-	if !all && len(c.deps) > 0 {
-		for _, t := range tables {
-			for _, d := range c.deps[t] {
-				if !contains(tables, d) {
-					tables = append(tables, d)
+	if !all {
+		// A partition's parent and children too, and theirs again once a
+		// dependency has added a table (a trigger writing a partitioned
+		// table writes one of its partitions).
+		tables = c.withKin(ctx, tables)
+		if len(c.deps) > 0 {
+			n := len(tables)
+			for _, t := range tables[:n] {
+				for _, d := range c.deps[t] {
+					if !contains(tables, d) {
+						tables = append(tables, d)
+					}
 				}
 			}
+			if len(tables) > n {
+				tables = c.withKin(ctx, tables)
+			}
+		}
+		if len(tables) > maxAdvanceTables {
+			// A counter a table is too many for one write (a parent of
+			// thousands of partitions): Redis would run them all in one
+			// script, which cannot take more than a few thousand.
+			tables, all = nil, true
 		}
 	}
 	c.sh.ctr.invalidations.Add(1)

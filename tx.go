@@ -68,7 +68,9 @@ type txState struct {
 	sql    bool     // begun with SQL (BEGIN) rather than driver BeginTx
 	tables []string // written so far
 	all    bool     // wrote something whose tables are unknown
-	marks  []txMark
+	// reshapes: a statement may have linked two tables (hierarchy).
+	reshapes bool
+	marks    []txMark
 	// bySavepoint: SQLite began this transaction with SAVEPOINT outside
 	// BEGIN; releasing the outermost savepoint commits it.
 	bySavepoint bool
@@ -144,6 +146,9 @@ func (s *txState) release(name string) (outermost, ambiguous bool) {
 func (s *txState) flush(cn *conn) {
 	if s == nil || (len(s.tables) == 0 && !s.all) {
 		return
+	}
+	if s.reshapes {
+		cn.c.kin.reshape()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -334,9 +339,13 @@ func (cn *conn) afterStatement(ctx context.Context, p *plan, err error) {
 	}
 	if s := cn.tx; s != nil {
 		s.add(p.writes, all)
+		s.reshapes = s.reshapes || p.reshapes
 		if !s.uncertain {
 			return
 		}
+	}
+	if p.reshapes {
+		cn.c.kin.reshape()
 	}
 	cn.c.advance(context.WithoutCancel(ctx), p.writes, all)
 }

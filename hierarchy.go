@@ -1,0 +1,258 @@
+package cachedsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachedsql/cachedsql/sqlscan"
+)
+
+// PostgreSQL's partitions and inherited tables share rows with the tables
+// above and below them: a write to a partition changes reads of its parent,
+// and a write to a parent (routed to a partition, or reaching its children)
+// changes reads of them, though neither statement names the other table.
+// On PostgreSQL a write therefore also invalidates every ancestor and
+// descendant of each table it writes, as the catalog (pg_inherits) says.
+//
+// The catalog is read by the first write, on a connection of its own, and
+// read again when the last reading is older than hierarchyMaxAge; after an
+// ALTER that attaches a partition or makes a table inherit (seen here:
+// elsewhere, within hierarchyMaxAge); or when a write names a table the last
+// reading did not list (one created since, such as a new partition) unless
+// a reading found it missing less than hierarchyRetry ago (a table that a
+// failed statement named, say). Only writes consult it: a reading process
+// need not, since the writer moves the generations its keys hold.
+
+// hierarchyMaxAge is how long a reading of the catalog serves writes of
+// tables it lists; hierarchyRetry is how long a table a reading did not
+// list, or a reading that failed, holds back the next one.
+var (
+	hierarchyMaxAge = time.Minute
+	hierarchyRetry  = time.Second
+)
+
+// hierarchyTimeout bounds one reading of the catalog.
+const hierarchyTimeout = 2 * time.Second
+
+// hierarchyQuery lists every relation a statement can write or read, with
+// the table it inherits from (NULL for none): one row per parent.
+const hierarchyQuery = `SELECT c.relname, p.relname FROM pg_catalog.pg_class c
+LEFT JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
+LEFT JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')`
+
+// tableTree is one reading of the catalog, by the names the scanner files
+// tables under (case folded; a schema does not count, so two schemas' tables
+// of one name are one: more invalidation, never less).
+type tableTree struct {
+	at    time.Time
+	known map[string]bool     // every relation listed
+	kin   map[string][]string // a table in a hierarchy → its ancestors and descendants
+}
+
+// hierarchy holds the connector's latest reading of the catalog.
+type hierarchy struct {
+	tree atomic.Pointer[tableTree]
+	// reshaped: a statement that may have linked two tables (reshapes) has
+	// taken effect since the last reading began.
+	reshaped atomic.Bool
+	mu       sync.Mutex           // one reading at a time; guards absent and failed
+	absent   map[string]time.Time // tables a reading did not list, and when it began
+	failed   time.Time            // when the last reading that failed began
+}
+
+// reshape marks the last reading out of date: a statement that may have
+// attached a partition or made a table inherit has taken effect (run, or
+// committed). A reading under way clears the mark as it begins, so either
+// it sees the statement or the mark stays for the next.
+func (h *hierarchy) reshape() { h.reshaped.Store(true) }
+
+// reshapes reports a PostgreSQL statement that may link two existing tables
+// (ALTER TABLE ... ATTACH PARTITION, ALTER TABLE ... INHERIT): one whose
+// first word is ALTER and whose text says attach or inherit. (A table
+// created as a partition or a child is new, and the next write of it reads
+// the catalog anyway; one detached or dropped only costs extra
+// invalidations until the next reading.)
+func reshapes(query string) bool {
+	q := query
+	for {
+		q = strings.TrimLeft(q, sqlSpace+";(")
+		switch {
+		case strings.HasPrefix(q, "--"):
+			if i := strings.IndexByte(q, '\n'); i >= 0 {
+				q = q[i+1:]
+				continue
+			}
+			return false
+		case strings.HasPrefix(q, "/*"):
+			if i := strings.Index(q, "*/"); i >= 0 {
+				q = q[i+2:]
+				continue
+			}
+			return false
+		}
+		break
+	}
+	if len(q) < 5 || !strings.EqualFold(q[:5], "alter") {
+		return false
+	}
+	l := strings.ToLower(q)
+	return strings.Contains(l, "attach") || strings.Contains(l, "inherit")
+}
+
+// withKin returns tables with every ancestor and descendant of each added,
+// reading the catalog first where the last reading is missing, too old, or
+// does not list one of them. A reading that fails leaves tables as they are
+// (logged): writes then invalidate what they name, as before.
+func (c *Connector) withKin(ctx context.Context, tables []string) []string {
+	if c.dialect != sqlscan.Postgres || len(tables) == 0 {
+		return tables
+	}
+	start := time.Now() // the write has run: a reading begun since saw it
+	h := &c.kin
+	t := h.tree.Load()
+	if t == nil || h.reshaped.Load() || start.Sub(t.at) > hierarchyMaxAge || !t.lists(tables) {
+		t = c.readKin(ctx, tables, start)
+	}
+	if t == nil {
+		return tables
+	}
+	out := tables
+	copied := false
+	for _, x := range tables {
+		for _, k := range t.kin[x] {
+			if !contains(out, k) {
+				if !copied {
+					out = append([]string(nil), out...)
+					copied = true
+				}
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// readKin reads the catalog again if a write of tables that had run by
+// start needs it, and returns the latest reading.
+func (c *Connector) readKin(ctx context.Context, tables []string, start time.Time) *tableTree {
+	h := &c.kin
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.stale(tables, start) || start.Sub(h.failed) < hierarchyRetry {
+		return h.tree.Load()
+	}
+	was := h.reshaped.Swap(false) // what took effect before now, this reading sees
+	t, err := c.readTree(ctx)
+	if err != nil {
+		h.failed = start
+		if was {
+			h.reshaped.Store(true)
+		}
+		c.log.Warn("cachedsql: could not read PostgreSQL's partitions and inherited tables; a write invalidates only the tables it names until a later reading succeeds",
+			"err", redactErr(err, c.cfg.DSN))
+		return h.tree.Load()
+	}
+	h.absent = map[string]time.Time{}
+	for _, x := range tables {
+		if !t.known[x] {
+			h.absent[x] = t.at
+		}
+	}
+	h.tree.Store(t)
+	return t
+}
+
+// stale reports whether the catalog must be read again for a write of
+// tables that had run by start.
+func (h *hierarchy) stale(tables []string, start time.Time) bool {
+	t := h.tree.Load()
+	switch {
+	case t == nil || h.reshaped.Load() || start.Sub(t.at) > hierarchyMaxAge:
+		return true
+	case !t.at.Before(start):
+		return false // read after the write: it lists what the write made
+	}
+	for _, x := range tables {
+		if t.known[x] {
+			continue
+		}
+		if at, ok := h.absent[x]; ok && start.Sub(at) < hierarchyRetry {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func (t *tableTree) lists(tables []string) bool {
+	for _, x := range tables {
+		if !t.known[x] {
+			return false
+		}
+	}
+	return true
+}
+
+// readTree reads the catalog on a connection of its own, so that it runs in
+// no transaction of the program's.
+func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hierarchyTimeout)
+	defer cancel()
+	ic, err := c.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer ic.Close()
+	t := &tableTree{at: time.Now(), known: map[string]bool{}, kin: map[string][]string{}}
+	parents := map[string][]string{}
+	children := map[string][]string{}
+	err = queryEach(ctx, ic, hierarchyQuery, 2, func(v []driver.Value) bool {
+		name := sqlscan.TableName(c.dialect, rawText(v[0]))
+		t.known[name] = true
+		if v[1] != nil {
+			parent := sqlscan.TableName(c.dialect, rawText(v[1]))
+			parents[name] = append(parents[name], parent)
+			children[parent] = append(children[parent], name)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Each table's kin: everything reachable going up, and everything
+	// reachable going down (not sideways: a sibling partition shares no rows).
+	walk := func(from string, next map[string][]string, into []string) []string {
+		for i, todo := 0, []string{from}; i < len(todo); i++ {
+			for _, n := range next[todo[i]] {
+				if n != from && !contains(into, n) {
+					into = append(into, n)
+					todo = append(todo, n)
+				}
+			}
+		}
+		return into
+	}
+	for name := range t.known {
+		if len(parents[name]) == 0 && len(children[name]) == 0 {
+			continue
+		}
+		t.kin[name] = walk(name, children, walk(name, parents, nil))
+	}
+	return t, nil
+}
+
+// rawText is a catalog name as the driver returned it.
+func rawText(v driver.Value) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
+}

@@ -1,0 +1,134 @@
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// TestPartitionsAndInheritance: on PostgreSQL a partition and its parent,
+// and a child table and the table it inherits from, share rows, so a write
+// to one changes reads of the other though it does not name it. Each case
+// caches a read, writes through cachedsql a table the read does not name,
+// and reads again, which must see the write: a partition written directly
+// under a cached read of its parent, a parent written (the row routed to a
+// partition) under a cached read of the partition, a child under its base
+// table, a partition of a partition under the top table, a partition
+// created after cachedsql first read the catalog, and tables that were
+// there when it read the catalog and were then linked through cachedsql:
+// attached as a partition, or made to inherit in a transaction.
+func TestPartitionsAndInheritance(t *testing.T) {
+	requirePG(t)
+	admin := openDirect(t, "pgx", pgURL())
+	p := runID + "_part"
+	for _, q := range []string{
+		"CREATE TABLE %[1]s (id int NOT NULL, v text) PARTITION BY RANGE (id)",
+		"CREATE TABLE %[1]s_a PARTITION OF %[1]s FOR VALUES FROM (0) TO (100)",
+		"CREATE TABLE %[1]s_b PARTITION OF %[1]s FOR VALUES FROM (100) TO (200) PARTITION BY RANGE (id)",
+		"CREATE TABLE %[1]s_b1 PARTITION OF %[1]s_b FOR VALUES FROM (100) TO (150)",
+		"CREATE TABLE %[1]s_b2 PARTITION OF %[1]s_b FOR VALUES FROM (150) TO (200)",
+		"CREATE TABLE %[1]s_base (id int, v text)",
+		"CREATE TABLE %[1]s_child () INHERITS (%[1]s_base)",
+		// Plain tables, linked later through cachedsql.
+		"CREATE TABLE %[1]s_d (id int NOT NULL, v text)",
+		"CREATE TABLE %[1]s_e (id int, v text)",
+	} {
+		mustExec(t, admin, fmt.Sprintf(q, p))
+	}
+	t.Cleanup(func() {
+		admin.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[1]s_base, %[1]s_child, %[1]s_d, %[1]s_e CASCADE", p))
+	})
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"part")
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s_child VALUES (1, 'x')", p))
+	for _, tc := range []struct {
+		name        string
+		before      string // DDL run directly first
+		link        string // DDL run through cachedsql first
+		inTx        bool   // link runs in a transaction
+		read, write string // %[1]s is the partitioned table's name
+	}{
+		{name: "partition under its parent", read: "SELECT count(*)::text FROM %[1]s", write: "INSERT INTO %[1]s_a VALUES (1, 'x')"},
+		{name: "parent under its partition", read: "SELECT count(*)::text FROM %[1]s_a", write: "INSERT INTO %[1]s VALUES (2, 'x')"},
+		{name: "sub-partition under the top table", read: "SELECT count(*)::text FROM %[1]s", write: "INSERT INTO %[1]s_b1 VALUES (101, 'x')"},
+		{name: "top table under a sub-partition", read: "SELECT count(*)::text FROM %[1]s_b2", write: "INSERT INTO %[1]s VALUES (151, 'x')"},
+		{name: "child under its base table", read: "SELECT count(*)::text FROM %[1]s_base", write: "INSERT INTO %[1]s_child VALUES (2, 'x')"},
+		{name: "base table under its child", read: "SELECT string_agg(v, ',' ORDER BY id) FROM %[1]s_child", write: "UPDATE %[1]s_base SET v = v || 'y'"},
+		{
+			name:   "a partition created since",
+			before: "CREATE TABLE %[1]s_c PARTITION OF %[1]s FOR VALUES FROM (200) TO (300)",
+			read:   "SELECT count(*)::text FROM %[1]s", write: "INSERT INTO %[1]s_c VALUES (201, 'x')",
+		},
+		{
+			name: "a table attached as a partition",
+			link: "ALTER TABLE %[1]s ATTACH PARTITION %[1]s_d FOR VALUES FROM (300) TO (400)",
+			read: "SELECT count(*)::text FROM %[1]s", write: "INSERT INTO %[1]s_d VALUES (301, 'x')",
+		},
+		{
+			name: "a table made to inherit, in a transaction",
+			link: "ALTER TABLE %[1]s_e INHERIT %[1]s_base", inTx: true,
+			read: "SELECT count(*)::text FROM %[1]s_base", write: "INSERT INTO %[1]s_e VALUES (1, 'x')",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.before != "" {
+				mustExec(t, admin, fmt.Sprintf(tc.before, p))
+			}
+			switch {
+			case tc.link != "" && tc.inTx:
+				tx, err := db.BeginTx(context.Background(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustExec(t, tx, fmt.Sprintf(tc.link, p))
+				if err := tx.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			case tc.link != "":
+				mustExec(t, db, fmt.Sprintf(tc.link, p))
+			}
+			read := fmt.Sprintf(tc.read, p)
+			was := scalar(t, db, read)
+			if again := scalar(t, db, read); again != was {
+				t.Fatalf("%s: %s then %s with no write between", read, was, again)
+			}
+			mustExec(t, db, fmt.Sprintf(tc.write, p))
+			want := scalar(t, admin, read)
+			if want == was {
+				t.Fatalf("%s: the write changed nothing in the database (%s); the case tests nothing", read, want)
+			}
+			if now := scalar(t, db, read); now != want {
+				t.Fatalf("%s read %s through cachedsql after %s; the database has %s", read, now, fmt.Sprintf(tc.write, p), want)
+			}
+		})
+	}
+}
+
+// TestLargeHierarchyInvalidatesAll: a write to a parent of more partitions
+// than one write moves counters for (maxAdvanceTables) invalidates every
+// table of the namespace instead, so that a read of any partition, and of
+// any other table, goes to the database again: shown with an unrelated
+// table changed outside cachedsql.
+func TestLargeHierarchyInvalidatesAll(t *testing.T) {
+	requirePG(t)
+	admin := openDirect(t, "pgx", pgURL())
+	big, other := runID+"_big", runID+"_other"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int NOT NULL) PARTITION BY RANGE (id)", big))
+	t.Cleanup(func() { admin.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %s, %s CASCADE", big, other)) })
+	mustExec(t, admin, fmt.Sprintf(`DO $$ BEGIN FOR i IN 0..599 LOOP
+		EXECUTE format('CREATE TABLE %%I PARTITION OF %%I FOR VALUES FROM (%%s) TO (%%s)', '%[1]s_' || i, '%[1]s', i * 10, i * 10 + 10);
+	END LOOP; END $$`, big))
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int)", other))
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"big")
+	readOther := "SELECT count(*)::text FROM " + other
+	if got := scalar(t, db, readOther); got != "0" {
+		t.Fatalf("%s: %s", readOther, got)
+	}
+	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s VALUES (1)", other)) // not through cachedsql
+	if got := scalar(t, db, readOther); got != "0" {
+		t.Fatalf("%s read %s before any write through cachedsql: the read was not cached, and this test shows nothing", readOther, got)
+	}
+	mustExec(t, db, fmt.Sprintf("INSERT INTO %s VALUES (5)", big))
+	if got := scalar(t, db, readOther); got != "1" {
+		t.Fatalf("%s read %s after a write to a parent of 600 partitions; want 1: such a write invalidates every table", readOther, got)
+	}
+}
