@@ -20,7 +20,7 @@ import (
 //
 // The catalog is read by the first write, on a connection of its own, and
 // read again when the last reading is older than hierarchyMaxAge; after an
-// ALTER that attaches a partition or makes a table inherit (seen here:
+// ALTER or CREATE that may link two tables (reshapes; made here: made
 // elsewhere, within hierarchyMaxAge); or when a write names a table the last
 // reading did not list (one created since, such as a new partition) unless
 // a reading found it missing less than hierarchyRetry ago (a table that a
@@ -71,12 +71,14 @@ type hierarchy struct {
 // it sees the statement or the mark stays for the next.
 func (h *hierarchy) reshape() { h.reshaped.Store(true) }
 
-// reshapes reports a PostgreSQL statement that may link two existing tables
-// (ALTER TABLE ... ATTACH PARTITION, ALTER TABLE ... INHERIT): one whose
-// first word is ALTER and whose text says attach or inherit. (A table
-// created as a partition or a child is new, and the next write of it reads
-// the catalog anyway; one detached or dropped only costs extra
-// invalidations until the next reading.)
+// reshapes reports a PostgreSQL statement that may link two tables (ALTER
+// TABLE ... ATTACH PARTITION, ALTER TABLE ... INHERIT, CREATE TABLE ...
+// PARTITION OF, CREATE TABLE ... INHERITS): one whose first word is ALTER
+// or CREATE and whose text says attach, inherit or partition. (A table
+// created so is new, and a write of it would read the catalog anyway,
+// unless a reading found it missing a moment before: in a transaction
+// whose writes also count at once, before it commits. One detached or
+// dropped only costs extra invalidations until the next reading.)
 func reshapes(query string) bool {
 	q := query
 	for {
@@ -97,11 +99,11 @@ func reshapes(query string) bool {
 		}
 		break
 	}
-	if len(q) < 5 || !strings.EqualFold(q[:5], "alter") {
+	if len(q) < 6 || !strings.EqualFold(q[:5], "alter") && !strings.EqualFold(q[:6], "create") {
 		return false
 	}
 	l := strings.ToLower(q)
-	return strings.Contains(l, "attach") || strings.Contains(l, "inherit")
+	return strings.Contains(l, "attach") || strings.Contains(l, "inherit") || strings.Contains(l, "partition")
 }
 
 // withKin returns tables with every ancestor and descendant of each added,

@@ -13,9 +13,9 @@ import (
 )
 
 // TestReshapes: the statements after which a PostgreSQL write reads the
-// catalog again before its next write (hierarchy): an ALTER that may attach
-// a partition or make a table inherit, whatever comments come first; not
-// other ALTERs, nor writes that merely say the words.
+// catalog again before its next write (hierarchy): an ALTER or CREATE that
+// may attach a partition or make a table inherit, whatever comments come
+// first; not other ALTERs and CREATEs, nor writes that merely say the words.
 func TestReshapes(t *testing.T) {
 	for _, tc := range []struct {
 		q    string
@@ -26,14 +26,20 @@ func TestReshapes(t *testing.T) {
 		{"/* cachedsql:nocache */ ALTER TABLE c INHERIT b", true},
 		{"-- link\n  ALTER TABLE c INHERIT b", true},
 		{" ; ALTER TABLE p1 INHERIT p", true},
-		{"ALTER TABLE p DETACH PARTITION p1", false}, // unlinks: extra invalidations until the next reading
+		{"ALTER TABLE p DETACH PARTITION p1", true}, // conservative: one reading
 		{"ALTER TABLE c NO INHERIT b", true},
+		{"CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (10) TO (20)", true},
+		{"create table c2 () inherits (b)", true},
+		{"CREATE TABLE p (id int) PARTITION BY RANGE (id)", true}, // conservative: one reading
+		{"CREATE TABLE t (id int)", false},
+		{"CREATE INDEX ON p (id)", false},
 		{"ALTER TABLE p ADD COLUMN x int", false},
 		{"UPDATE p SET attached = true", false},
 		{"INSERT INTO inherit_log VALUES (1)", false},
 		{"/* unterminated ALTER TABLE c INHERIT b", false},
 		{"-- ALTER TABLE c INHERIT b", false},
 		{"ALTE", false},
+		{"alter", false},
 	} {
 		if got := reshapes(tc.q); got != tc.want {
 			t.Errorf("reshapes(%q) = %v, want %v", tc.q, got, tc.want)
