@@ -3,6 +3,7 @@ package cachedsql
 import (
 	"context"
 	"database/sql/driver"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,14 +72,16 @@ type hierarchy struct {
 // it sees the statement or the mark stays for the next.
 func (h *hierarchy) reshape() { h.reshaped.Store(true) }
 
-// reshapes reports a PostgreSQL statement that may link two tables (ALTER
-// TABLE ... ATTACH PARTITION, ALTER TABLE ... INHERIT, CREATE TABLE ...
-// PARTITION OF, CREATE TABLE ... INHERITS): one whose first word is ALTER
-// or CREATE and whose text says attach, inherit or partition. (A table
-// created so is new, and a write of it would read the catalog anyway,
-// unless a reading found it missing a moment before: in a transaction
-// whose writes also count at once, before it commits. One detached or
-// dropped only costs extra invalidations until the next reading.)
+// reshapes reports a PostgreSQL statement that may link two tables, or
+// give a linked table a name the last reading knew unlinked (ALTER TABLE
+// ... ATTACH PARTITION, ... INHERIT, ... RENAME; CREATE TABLE ... PARTITION
+// OF, ... INHERITS): one whose first word is ALTER or CREATE and whose text
+// says attach, inherit, partition or rename. A table created so may have a
+// name the last reading lists (a table dropped and made again as a
+// partition), or one it found missing a moment before (a partition created
+// after an insert into it failed; an uncertain transaction's writes, which
+// count before the commit makes the table visible). One detached or dropped
+// only costs extra invalidations until the next reading.
 func reshapes(query string) bool {
 	q := query
 	for {
@@ -103,7 +106,7 @@ func reshapes(query string) bool {
 		return false
 	}
 	l := strings.ToLower(q)
-	return strings.Contains(l, "attach") || strings.Contains(l, "inherit") || strings.Contains(l, "partition")
+	return strings.Contains(l, "attach") || strings.Contains(l, "inherit") || strings.Contains(l, "partition") || strings.Contains(l, "rename")
 }
 
 // withKin returns tables with every ancestor and descendant of each added,
@@ -159,7 +162,16 @@ func (c *Connector) readKin(ctx context.Context, tables []string, start time.Tim
 			"err", redactErr(err, c.cfg.DSN))
 		return h.tree.Load()
 	}
-	h.absent = map[string]time.Time{}
+	// Kept for hierarchyRetry across readings, so that writes naming two
+	// missing tables in turn do not read the catalog every time.
+	for x, at := range h.absent {
+		if t.known[x] || t.at.Sub(at) >= hierarchyRetry {
+			delete(h.absent, x)
+		}
+	}
+	if h.absent == nil {
+		h.absent = map[string]time.Time{}
+	}
 	for _, x := range tables {
 		if !t.known[x] {
 			h.absent[x] = t.at
@@ -226,12 +238,15 @@ func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Each table's kin: everything reachable going up, and everything
-	// reachable going down (not sideways: a sibling partition shares no rows).
+	// A write to a table reaches rows of it and of its descendants, and a
+	// read of a table sees rows of it and of its descendants: so a table's
+	// kin is its descendants, and the ancestors of it and of each of them
+	// (a child of two parents shows its rows in both). Not a sibling
+	// partition: it shares no rows.
 	walk := func(from string, next map[string][]string, into []string) []string {
 		for i, todo := 0, []string{from}; i < len(todo); i++ {
 			for _, n := range next[todo[i]] {
-				if n != from && !contains(into, n) {
+				if !contains(into, n) {
 					into = append(into, n)
 					todo = append(todo, n)
 				}
@@ -243,7 +258,12 @@ func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
 		if len(parents[name]) == 0 && len(children[name]) == 0 {
 			continue
 		}
-		t.kin[name] = walk(name, children, walk(name, parents, nil))
+		down := walk(name, children, nil)
+		k := walk(name, parents, slices.Clone(down))
+		for _, d := range down {
+			k = walk(d, parents, k)
+		}
+		t.kin[name] = slices.DeleteFunc(k, func(x string) bool { return x == name })
 	}
 	return t, nil
 }

@@ -32,6 +32,8 @@ func TestReshapes(t *testing.T) {
 		{"create table c2 () inherits (b)", true},
 		{"CREATE TABLE p (id int) PARTITION BY RANGE (id)", true}, // conservative: one reading
 		{"CREATE TABLE t (id int)", false},
+		{"ALTER TABLE p_old RENAME TO p_new", true},
+		{"UPDATE t SET renamed = true", false},
 		{"CREATE INDEX ON p (id)", false},
 		{"ALTER TABLE p ADD COLUMN x int", false},
 		{"UPDATE p SET attached = true", false},

@@ -13,7 +13,8 @@ import (
 // and reads again, which must see the write: a partition written directly
 // under a cached read of its parent, a parent written (the row routed to a
 // partition) under a cached read of the partition, a child under its base
-// table, a partition of a partition under the top table, a partition
+// table, one parent of a child of two under the other, a partition of a
+// partition under the top table, a partition
 // created after cachedsql first read the catalog, and tables that were
 // there when it read the catalog and were then linked through cachedsql:
 // attached as a partition, or made to inherit in a transaction.
@@ -29,6 +30,11 @@ func TestPartitionsAndInheritance(t *testing.T) {
 		"CREATE TABLE %[1]s_b2 PARTITION OF %[1]s_b FOR VALUES FROM (150) TO (200)",
 		"CREATE TABLE %[1]s_base (id int, v text)",
 		"CREATE TABLE %[1]s_child () INHERITS (%[1]s_base)",
+		// A child of two parents (review of d2ff9dd).
+		"CREATE TABLE %[1]s_m1 (id int, v text)",
+		"CREATE TABLE %[1]s_m2 (id int, v text)",
+		"CREATE TABLE %[1]s_mc () INHERITS (%[1]s_m1, %[1]s_m2)",
+		"INSERT INTO %[1]s_mc VALUES (1, 'x')",
 		// Plain tables, linked later through cachedsql.
 		"CREATE TABLE %[1]s_d (id int NOT NULL, v text)",
 		"CREATE TABLE %[1]s_e (id int, v text)",
@@ -36,7 +42,7 @@ func TestPartitionsAndInheritance(t *testing.T) {
 		mustExec(t, admin, fmt.Sprintf(q, p))
 	}
 	t.Cleanup(func() {
-		admin.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[1]s_base, %[1]s_child, %[1]s_d, %[1]s_e CASCADE", p))
+		admin.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[1]s_base, %[1]s_child, %[1]s_d, %[1]s_e, %[1]s_m1, %[1]s_m2 CASCADE", p))
 	})
 	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"part")
 	mustExec(t, admin, fmt.Sprintf("INSERT INTO %s_child VALUES (1, 'x')", p))
@@ -53,6 +59,7 @@ func TestPartitionsAndInheritance(t *testing.T) {
 		{name: "top table under a sub-partition", read: "SELECT count(*)::text FROM %[1]s_b2", write: "INSERT INTO %[1]s VALUES (151, 'x')"},
 		{name: "child under its base table", read: "SELECT count(*)::text FROM %[1]s_base", write: "INSERT INTO %[1]s_child VALUES (2, 'x')"},
 		{name: "base table under its child", read: "SELECT string_agg(v, ',' ORDER BY id) FROM %[1]s_child", write: "UPDATE %[1]s_base SET v = v || 'y'"},
+		{name: "one parent under the other parent of a child", read: "SELECT string_agg(v, ',') FROM %[1]s_m2", write: "UPDATE %[1]s_m1 SET v = v || 'y'"},
 		{
 			name:   "a partition created since",
 			before: "CREATE TABLE %[1]s_c PARTITION OF %[1]s FOR VALUES FROM (200) TO (300)",
@@ -131,4 +138,49 @@ func TestLargeHierarchyInvalidatesAll(t *testing.T) {
 	if got := scalar(t, db, readOther); got != "1" {
 		t.Fatalf("%s read %s after a write to a parent of 600 partitions; want 1: such a write invalidates every table", readOther, got)
 	}
+}
+
+// TestHierarchyChangesThroughCachedsql: partitions that appear through
+// cachedsql under a name the catalog reading already holds (review of
+// d2ff9dd): a plain table dropped and made again as a partition, whose name
+// the last reading lists as unlinked; and a partition created on demand
+// after an insert into it failed, whose name the last reading found
+// missing a moment before. A write of either must reach the parent.
+func TestHierarchyChangesThroughCachedsql(t *testing.T) {
+	requirePG(t)
+	admin := openDirect(t, "pgx", pgURL())
+	p := runID + "_hc"
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s (id int NOT NULL) PARTITION BY RANGE (id)", p))
+	mustExec(t, admin, fmt.Sprintf("CREATE TABLE %s_x (id int NOT NULL)", p))
+	t.Cleanup(func() { admin.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[1]s_x CASCADE", p)) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"hc")
+	read := "SELECT count(*)::text FROM " + p
+	check := func(t *testing.T, write string) {
+		t.Helper()
+		was := scalar(t, db, read)
+		if again := scalar(t, db, read); again != was {
+			t.Fatalf("%s: %s then %s with no write between", read, was, again)
+		}
+		mustExec(t, db, write)
+		want := scalar(t, admin, read)
+		if want == was {
+			t.Fatalf("%s changed nothing in the database; the case tests nothing", write)
+		}
+		if now := scalar(t, db, read); now != want {
+			t.Fatalf("%s read %s through cachedsql after %s; the database has %s", read, now, write, want)
+		}
+	}
+	t.Run("made again as a partition", func(t *testing.T) {
+		mustExec(t, db, fmt.Sprintf("INSERT INTO %s_x VALUES (1)", p)) // the catalog is read: x is plain
+		mustExec(t, db, fmt.Sprintf("DROP TABLE %s_x", p))
+		mustExec(t, db, fmt.Sprintf("CREATE TABLE %[1]s_x PARTITION OF %[1]s FOR VALUES FROM (0) TO (100)", p))
+		check(t, fmt.Sprintf("INSERT INTO %s_x VALUES (5)", p))
+	})
+	t.Run("created on demand", func(t *testing.T) {
+		if _, err := db.Exec(fmt.Sprintf("INSERT INTO %s_y VALUES (150)", p)); err == nil {
+			t.Fatalf("INSERT INTO %s_y: no error before the partition exists", p)
+		}
+		mustExec(t, db, fmt.Sprintf("CREATE TABLE %[1]s_y PARTITION OF %[1]s FOR VALUES FROM (100) TO (200)", p))
+		check(t, fmt.Sprintf("INSERT INTO %s_y VALUES (150)", p))
+	})
 }
