@@ -311,7 +311,7 @@ func (c *Connector) makePlan(query string) *plan {
 	p.setsSession = st.SetsSession || st.Opaque || p.mayWrite
 	p.reads = c.withDeps(st.Reads)
 	p.writes = c.withDeps(st.Writes)
-	p.reshapes = c.dialect == sqlscan.Postgres && st.Kind == sqlscan.Write && reshapes(query)
+	p.reshapes = c.dialect == sqlscan.Postgres && reshapes(query)
 	if s, ok, bad := hintStrategy(st.Hints); ok {
 		p.hint = s
 	} else if bad != "" {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/cachedsql/cachedsql/sqlscan"
 )
@@ -19,8 +20,9 @@ import (
 // On PostgreSQL a write therefore also invalidates every ancestor and
 // descendant of each table it writes, as the catalog (pg_inherits) says.
 //
-// The catalog is read by the first write, on a connection of its own, and
-// read again when the last reading is older than hierarchyMaxAge; after an
+// The catalog is read when the Connector opens its first connection (on
+// it), and by a write that finds no reading (on a connection of its own),
+// and read again when the last reading is older than hierarchyMaxAge; after an
 // ALTER or CREATE that may link two tables (reshapes; made here: made
 // elsewhere, within hierarchyMaxAge); or when a write names a table the last
 // reading did not list (one created since, such as a new partition) unless
@@ -72,41 +74,38 @@ type hierarchy struct {
 // it sees the statement or the mark stays for the next.
 func (h *hierarchy) reshape() { h.reshaped.Store(true) }
 
-// reshapes reports a PostgreSQL statement that may link two tables, or
-// give a linked table a name the last reading knew unlinked (ALTER TABLE
-// ... ATTACH PARTITION, ... INHERIT, ... RENAME; CREATE TABLE ... PARTITION
-// OF, ... INHERITS): one whose first word is ALTER or CREATE and whose text
-// says attach, inherit, partition or rename. A table created so may have a
-// name the last reading lists (a table dropped and made again as a
-// partition), or one it found missing a moment before (a partition created
-// after an insert into it failed; an uncertain transaction's writes, which
-// count before the commit makes the table visible). One detached or dropped
-// only costs extra invalidations until the next reading.
+// reshapes reports a PostgreSQL text that may link two tables, or give a
+// linked table a name the last reading knew unlinked: one that says ALTER
+// or CREATE, and ATTACH PARTITION, DETACH PARTITION, PARTITION OF,
+// INHERIT(S) or RENAME, anywhere (a migration sent as one text: "BEGIN;
+// ALTER TABLE ... ATTACH PARTITION ...; COMMIT", "DROP TABLE x; CREATE
+// TABLE x PARTITION OF p ..."). A table created so may have a name the
+// last reading lists (one dropped and made again as a partition), or one it
+// found missing a moment before (a partition created after an insert into
+// it failed; an uncertain transaction's writes, which count before the
+// commit makes the table visible). Words, not text, so that PARTITION BY
+// in a window or a column named attachments does not count; each text that
+// counts costs one reading of the catalog.
 func reshapes(query string) bool {
-	q := query
-	for {
-		q = strings.TrimLeft(q, sqlSpace+";(")
-		switch {
-		case strings.HasPrefix(q, "--"):
-			if i := strings.IndexByte(q, '\n'); i >= 0 {
-				q = q[i+1:]
-				continue
-			}
-			return false
-		case strings.HasPrefix(q, "/*"):
-			if i := strings.Index(q, "*/"); i >= 0 {
-				q = q[i+2:]
-				continue
-			}
-			return false
+	words := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
+		return r != '_' && r != '$' && !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	ddl, links := false, false
+	for i, w := range words {
+		next := ""
+		if i+1 < len(words) {
+			next = words[i+1]
 		}
-		break
+		switch {
+		case w == "alter" || w == "create":
+			ddl = true
+		case w == "inherit" || w == "inherits" || w == "rename",
+			(w == "attach" || w == "detach") && next == "partition",
+			w == "partition" && next == "of":
+			links = true
+		}
 	}
-	if len(q) < 6 || !strings.EqualFold(q[:5], "alter") && !strings.EqualFold(q[:6], "create") {
-		return false
-	}
-	l := strings.ToLower(q)
-	return strings.Contains(l, "attach") || strings.Contains(l, "inherit") || strings.Contains(l, "partition") || strings.Contains(l, "rename")
+	return ddl && links
 }
 
 // withKin returns tables with every ancestor and descendant of each added,
@@ -172,9 +171,16 @@ func (c *Connector) readKin(ctx context.Context, tables []string, start time.Tim
 	if h.absent == nil {
 		h.absent = map[string]time.Time{}
 	}
+	old := h.tree.Load()
 	for _, x := range tables {
 		if !t.known[x] {
 			h.absent[x] = t.at
+			// A table the write dropped (a partition past its retention)
+			// is gone from this reading, but its parent's rows changed:
+			// it keeps the kin the last reading gave it.
+			if old != nil && len(old.kin[x]) > 0 {
+				t.kin[x] = old.kin[x]
+			}
 		}
 	}
 	h.tree.Store(t)
@@ -222,10 +228,40 @@ func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
 		return nil, err
 	}
 	defer ic.Close()
+	return c.readTreeOn(ctx, ic)
+}
+
+// readKinAtConnect reads the catalog on ic, a connection being opened, if
+// no reading has been made yet: so that the Connector's first write has
+// one from before it ran (a partition it drops is gone from a reading made
+// after). A failure is logged; the first write then reads it itself.
+func (c *Connector) readKinAtConnect(ctx context.Context, ic driver.Conn) {
+	h := &c.kin
+	if h.tree.Load() != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.tree.Load() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, hierarchyTimeout)
+	defer cancel()
+	t, err := c.readTreeOn(ctx, ic)
+	if err != nil {
+		c.log.Warn("cachedsql: could not read PostgreSQL's partitions and inherited tables; the first write will try again",
+			"err", redactErr(err, c.cfg.DSN))
+		return
+	}
+	h.tree.Store(t)
+}
+
+// readTreeOn reads the catalog on ic.
+func (c *Connector) readTreeOn(ctx context.Context, ic driver.Conn) (*tableTree, error) {
 	t := &tableTree{at: time.Now(), known: map[string]bool{}, kin: map[string][]string{}}
 	parents := map[string][]string{}
 	children := map[string][]string{}
-	err = queryEach(ctx, ic, hierarchyQuery, 2, func(v []driver.Value) bool {
+	err := queryEach(ctx, ic, hierarchyQuery, 2, func(v []driver.Value) bool {
 		name := sqlscan.TableName(c.dialect, rawText(v[0]))
 		t.known[name] = true
 		if v[1] != nil {
@@ -243,10 +279,14 @@ func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
 	// kin is its descendants, and the ancestors of it and of each of them
 	// (a child of two parents shows its rows in both). Not a sibling
 	// partition: it shares no rows.
+	// seen keeps the walks linear in the hierarchy's size (a parent of
+	// thousands of partitions).
+	seen := map[string]bool{}
 	walk := func(from string, next map[string][]string, into []string) []string {
 		for i, todo := 0, []string{from}; i < len(todo); i++ {
 			for _, n := range next[todo[i]] {
-				if !contains(into, n) {
+				if !seen[n] {
+					seen[n] = true
 					into = append(into, n)
 					todo = append(todo, n)
 				}
@@ -258,6 +298,7 @@ func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
 		if len(parents[name]) == 0 && len(children[name]) == 0 {
 			continue
 		}
+		clear(seen)
 		down := walk(name, children, nil)
 		k := walk(name, parents, slices.Clone(down))
 		for _, d := range down {

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 )
@@ -183,4 +184,73 @@ func TestHierarchyChangesThroughCachedsql(t *testing.T) {
 		mustExec(t, db, fmt.Sprintf("CREATE TABLE %[1]s_y PARTITION OF %[1]s FOR VALUES FROM (100) TO (200)", p))
 		check(t, fmt.Sprintf("INSERT INTO %s_y VALUES (150)", p))
 	})
+}
+
+// TestHierarchyMigrations (review of 42d39e9): partition maintenance as
+// programs send it. A retention job dropping the oldest partition as the
+// Connector's first write (TestHierarchyKeepsKinOfDroppedTables has one
+// dropped when the catalog is read after the drop); and migrations sent as one text of several statements (DROP and CREATE ...
+// PARTITION OF; BEGIN, ATTACH, COMMIT; SET, then ATTACH), run on one
+// connection while the program reads and writes on another. Each must
+// leave the parent's cached reads fresh.
+func TestHierarchyMigrations(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	p := runID + "_mg"
+	for _, q := range []string{
+		"CREATE TABLE %[1]s (id int NOT NULL) PARTITION BY RANGE (id)",
+		"CREATE TABLE %[1]s_0 PARTITION OF %[1]s FOR VALUES FROM (0) TO (100)",
+		"CREATE TABLE %[1]s_1 PARTITION OF %[1]s FOR VALUES FROM (100) TO (200)",
+		"INSERT INTO %[1]s VALUES (1), (101)",
+		"CREATE TABLE %[1]s_x (id int NOT NULL)",
+		"CREATE TABLE %[1]s_y (id int NOT NULL)",
+		"CREATE TABLE %[1]s_z (id int NOT NULL)",
+	} {
+		mustExec(t, admin, fmt.Sprintf(q, p))
+	}
+	t.Cleanup(func() { admin.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[1]s_x, %[1]s_y, %[1]s_z CASCADE", p)) })
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"mg")
+	app, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	mig, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mig.Close()
+	read := "SELECT count(*)::text FROM " + p
+	check := func(t *testing.T, on interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}, write string) {
+		t.Helper()
+		was := scalar(t, app, read)
+		if again := scalar(t, app, read); again != was {
+			t.Fatalf("%s: %s then %s with no write between", read, was, again)
+		}
+		mustExec(t, on, write)
+		want := scalar(t, admin, read)
+		if want == was {
+			t.Fatalf("%s changed nothing in the database; the case tests nothing", write)
+		}
+		if now := scalar(t, app, read); now != want {
+			t.Fatalf("%s read %s through cachedsql after %s; the database has %s", read, now, write, want)
+		}
+	}
+	t.Run("a partition dropped by the first write", func(t *testing.T) {
+		check(t, app, fmt.Sprintf("DROP TABLE %s_0", p))
+	})
+	mustExec(t, app, fmt.Sprintf("INSERT INTO %[1]s_x VALUES (1); INSERT INTO %[1]s_y VALUES (1)", p)) // read: x and y are plain
+	for _, tc := range []struct{ name, link, write string }{
+		{"DROP and CREATE PARTITION OF in one text", "DROP TABLE %[1]s_x; CREATE TABLE %[1]s_x PARTITION OF %[1]s FOR VALUES FROM (300) TO (400)", "INSERT INTO %[1]s_x VALUES (301)"},
+		{"BEGIN, ATTACH and COMMIT in one text", "BEGIN; DELETE FROM %[1]s_y; ALTER TABLE %[1]s ATTACH PARTITION %[1]s_y FOR VALUES FROM (400) TO (500); COMMIT", "INSERT INTO %[1]s_y VALUES (401)"},
+		{"SET, then ATTACH, in one text", "SET lock_timeout = '5s'; ALTER TABLE %[1]s ATTACH PARTITION %[1]s_z FOR VALUES FROM (500) TO (600)", "INSERT INTO %[1]s_z VALUES (501)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mustExec(t, mig, fmt.Sprintf(tc.link, p))
+			check(t, app, fmt.Sprintf(tc.write, p))
+		})
+	}
 }
