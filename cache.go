@@ -337,14 +337,19 @@ func (c *Connector) makePlan(query string) *plan {
 	return p
 }
 
-func (c *Connector) withDeps(tables []string) []string {
-	if len(c.deps) == 0 {
+func (c *Connector) withDeps(tables []string) []string { return addLinks(tables, c.deps) }
+
+// addLinks returns tables with every table links gives for each of them
+// added once; tables itself when there is nothing to add, else a copy (a
+// plan's slices are shared).
+func addLinks(tables []string, links map[string][]string) []string {
+	if len(links) == 0 {
 		return tables
 	}
 	out := tables
 	copied := false
 	for _, t := range tables {
-		for _, d := range c.deps[t] {
+		for _, d := range links[t] {
 			if !contains(out, d) {
 				if !copied {
 					out = append([]string(nil), out...)

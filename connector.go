@@ -503,16 +503,8 @@ func (c *Connector) advance(ctx context.Context, tables []string, all bool) erro
 		// dependency has added a table (a trigger writing a partitioned
 		// table writes one of its partitions).
 		tables = c.withKin(ctx, tables)
-		if len(c.deps) > 0 {
-			n := len(tables)
-			for _, t := range tables[:n] {
-				for _, d := range c.deps[t] {
-					if !contains(tables, d) {
-						tables = append(tables, d)
-					}
-				}
-			}
-			if len(tables) > n {
+		if n := len(tables); len(c.deps) > 0 {
+			if tables = c.withDeps(tables); len(tables) > n {
 				tables = c.withKin(ctx, tables)
 			}
 		}

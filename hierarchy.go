@@ -125,20 +125,7 @@ func (c *Connector) withKin(ctx context.Context, tables []string) []string {
 	if t == nil {
 		return tables
 	}
-	out := tables
-	copied := false
-	for _, x := range tables {
-		for _, k := range t.kin[x] {
-			if !contains(out, k) {
-				if !copied {
-					out = append([]string(nil), out...)
-					copied = true
-				}
-				out = append(out, k)
-			}
-		}
-	}
-	return out
+	return addLinks(tables, t.kin)
 }
 
 // readKin reads the catalog again if a write of tables that had run by

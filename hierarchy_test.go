@@ -1,7 +1,6 @@
 package cachedsql
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -57,32 +56,13 @@ func TestReshapes(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination that tests may read while the library
-// writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestHierarchyReadingFails: a PostgreSQL server whose catalog cannot be
 // read (here a driver answering with one column where the query asks two)
 // leaves writes invalidating the tables they name, says so once in the log,
 // and is not asked again by the very next write (hierarchyRetry).
 func TestHierarchyReadingFails(t *testing.T) {
 	noop := fakedb.NewNoop([]string{"v"}, nil)
-	var logs syncBuffer
+	var logs lockedBuffer // procs_test.go
 	c, err := NewConnector(Config{Connector: noop, DriverName: "postgres", Namespace: l2Namespace(t),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {

@@ -94,19 +94,7 @@ func TestPartitionsAndInheritance(t *testing.T) {
 			case tc.link != "":
 				mustExec(t, db, fmt.Sprintf(tc.link, p))
 			}
-			read := fmt.Sprintf(tc.read, p)
-			was := scalar(t, db, read)
-			if again := scalar(t, db, read); again != was {
-				t.Fatalf("%s: %s then %s with no write between", read, was, again)
-			}
-			mustExec(t, db, fmt.Sprintf(tc.write, p))
-			want := scalar(t, admin, read)
-			if want == was {
-				t.Fatalf("%s: the write changed nothing in the database (%s); the case tests nothing", read, want)
-			}
-			if now := scalar(t, db, read); now != want {
-				t.Fatalf("%s read %s through cachedsql after %s; the database has %s", read, now, fmt.Sprintf(tc.write, p), want)
-			}
+			freshAfter(t, db, db, admin, fmt.Sprintf(tc.read, p), fmt.Sprintf(tc.write, p))
 		})
 	}
 }
@@ -156,21 +144,7 @@ func TestHierarchyChangesThroughCachedsql(t *testing.T) {
 	t.Cleanup(func() { admin.Exec(fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[1]s_x CASCADE", p)) })
 	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"hc")
 	read := "SELECT count(*)::text FROM " + p
-	check := func(t *testing.T, write string) {
-		t.Helper()
-		was := scalar(t, db, read)
-		if again := scalar(t, db, read); again != was {
-			t.Fatalf("%s: %s then %s with no write between", read, was, again)
-		}
-		mustExec(t, db, write)
-		want := scalar(t, admin, read)
-		if want == was {
-			t.Fatalf("%s changed nothing in the database; the case tests nothing", write)
-		}
-		if now := scalar(t, db, read); now != want {
-			t.Fatalf("%s read %s through cachedsql after %s; the database has %s", read, now, write, want)
-		}
-	}
+	check := func(t *testing.T, write string) { t.Helper(); freshAfter(t, db, db, admin, read, write) }
 	t.Run("made again as a partition", func(t *testing.T) {
 		mustExec(t, db, fmt.Sprintf("INSERT INTO %s_x VALUES (1)", p)) // the catalog is read: x is plain
 		mustExec(t, db, fmt.Sprintf("DROP TABLE %s_x", p))
@@ -222,25 +196,9 @@ func TestHierarchyMigrations(t *testing.T) {
 	}
 	defer mig.Close()
 	read := "SELECT count(*)::text FROM " + p
-	check := func(t *testing.T, on interface {
-		ExecContext(context.Context, string, ...any) (sql.Result, error)
-	}, write string) {
-		t.Helper()
-		was := scalar(t, app, read)
-		if again := scalar(t, app, read); again != was {
-			t.Fatalf("%s: %s then %s with no write between", read, was, again)
-		}
-		mustExec(t, on, write)
-		want := scalar(t, admin, read)
-		if want == was {
-			t.Fatalf("%s changed nothing in the database; the case tests nothing", write)
-		}
-		if now := scalar(t, app, read); now != want {
-			t.Fatalf("%s read %s through cachedsql after %s; the database has %s", read, now, write, want)
-		}
-	}
+	check := func(t *testing.T, write string) { t.Helper(); freshAfter(t, app, app, admin, read, write) }
 	t.Run("a partition dropped by the first write", func(t *testing.T) {
-		check(t, app, fmt.Sprintf("DROP TABLE %s_0", p))
+		check(t, fmt.Sprintf("DROP TABLE %s_0", p))
 	})
 	mustExec(t, app, fmt.Sprintf("INSERT INTO %[1]s_x VALUES (1); INSERT INTO %[1]s_y VALUES (1)", p)) // read: x and y are plain
 	for _, tc := range []struct{ name, link, write string }{
@@ -250,7 +208,28 @@ func TestHierarchyMigrations(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mustExec(t, mig, fmt.Sprintf(tc.link, p))
-			check(t, app, fmt.Sprintf(tc.write, p))
+			check(t, fmt.Sprintf(tc.write, p))
 		})
+	}
+}
+
+// freshAfter caches read through r (twice: the second must agree), runs
+// write through w, and fails t unless r then reads what admin, outside
+// cachedsql, reads, which must differ from before.
+func freshAfter(t *testing.T, r queryRower, w interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, admin queryRower, read, write string) {
+	t.Helper()
+	was := scalar(t, r, read)
+	if again := scalar(t, r, read); again != was {
+		t.Fatalf("%s: %s then %s with no write between", read, was, again)
+	}
+	mustExec(t, w, write)
+	want := scalar(t, admin, read)
+	if want == was {
+		t.Fatalf("%s changed nothing in the database (%s); the case tests nothing", write, want)
+	}
+	if now := scalar(t, r, read); now != want {
+		t.Fatalf("%s read %s through cachedsql after %s; the database has %s", read, now, write, want)
 	}
 }
