@@ -419,7 +419,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 			c.log.Warn("cachedsql: could not read the connection's backend pid; a write abandoned on it will be invalidated only when it fails",
 				"err", redactErr(err, c.cfg.DSN))
 		}
-		c.readKinAtConnect(ctx, cn.inner)
+		c.readKinAtConnect(ctx)
 	}
 	return cn.api(), nil
 }

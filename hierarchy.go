@@ -76,8 +76,8 @@ func (h *hierarchy) reshape() { h.reshaped.Store(true) }
 
 // reshapes reports a PostgreSQL text that may link two tables, or give a
 // linked table a name the last reading knew unlinked: one that says ALTER
-// or CREATE, and ATTACH PARTITION, DETACH PARTITION, PARTITION OF,
-// INHERIT(S) or RENAME, anywhere (a migration sent as one text: "BEGIN;
+// TABLE or CREATE TABLE, and ATTACH PARTITION, DETACH PARTITION, PARTITION
+// OF, INHERIT(S) or RENAME, anywhere (a migration sent as one text: "BEGIN;
 // ALTER TABLE ... ATTACH PARTITION ...; COMMIT", "DROP TABLE x; CREATE
 // TABLE x PARTITION OF p ..."). A table created so may have a name the
 // last reading lists (one dropped and made again as a partition), or one it
@@ -98,7 +98,16 @@ func reshapes(query string) bool {
 		}
 		switch {
 		case w == "alter" || w == "create":
-			ddl = true
+			// ALTER [FOREIGN] TABLE, CREATE [TEMP | UNLOGGED | FOREIGN ...]
+			// TABLE: not a column named create beside one named inherit.
+			for _, m := range words[i+1:] {
+				if m == "table" {
+					ddl = true
+				}
+				if m != "foreign" && m != "temp" && m != "temporary" && m != "unlogged" && m != "global" && m != "local" {
+					break
+				}
+			}
 		case w == "inherit" || w == "inherits" || w == "rename",
 			(w == "attach" || w == "detach") && next == "partition",
 			w == "partition" && next == "of":
@@ -162,11 +171,16 @@ func (c *Connector) readKin(ctx context.Context, tables []string, start time.Tim
 	for _, x := range tables {
 		if !t.known[x] {
 			h.absent[x] = t.at
-			// A table the write dropped (a partition past its retention)
-			// is gone from this reading, but its parent's rows changed:
-			// it keeps the kin the last reading gave it.
-			if old != nil && len(old.kin[x]) > 0 {
-				t.kin[x] = old.kin[x]
+		}
+		// The write may have dropped x (a partition past its retention),
+		// and even made a table of that name again, elsewhere: the rows of
+		// its old kin changed all the same, so x keeps that kin too, until
+		// a reading that no write of x asked for.
+		if old != nil {
+			for _, k := range old.kin[x] {
+				if !slices.Contains(t.kin[x], k) {
+					t.kin[x] = append(t.kin[x], k)
+				}
 			}
 		}
 	}
@@ -218,24 +232,27 @@ func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
 	return c.readTreeOn(ctx, ic)
 }
 
-// readKinAtConnect reads the catalog on ic, a connection being opened, if
-// no reading has been made yet: so that the Connector's first write has
-// one from before it ran (a partition it drops is gone from a reading made
-// after). A failure is logged; the first write then reads it itself.
-func (c *Connector) readKinAtConnect(ctx context.Context, ic driver.Conn) {
+// readKinAtConnect reads the catalog, on a connection of its own, when a
+// connection is opened and no reading has been made yet: so that the
+// Connector's first write has one from before it ran (a partition it drops
+// is gone from a reading made after). It waits for no reading under way and
+// tries no sooner than hierarchyRetry after one that failed, so that a
+// catalog slow to answer (locked by a VACUUM FULL) delays one Connect by at
+// most hierarchyTimeout, and the connection handed out is never the one
+// that timed out. A failure is logged; the first write then reads it itself.
+func (c *Connector) readKinAtConnect(ctx context.Context) {
 	h := &c.kin
-	if h.tree.Load() != nil {
+	if h.tree.Load() != nil || !h.mu.TryLock() {
 		return
 	}
-	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.tree.Load() != nil {
+	now := time.Now()
+	if h.tree.Load() != nil || now.Sub(h.failed) < hierarchyRetry {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, hierarchyTimeout)
-	defer cancel()
-	t, err := c.readTreeOn(ctx, ic)
+	t, err := c.readTree(ctx)
 	if err != nil {
+		h.failed = now
 		c.log.Warn("cachedsql: could not read PostgreSQL's partitions and inherited tables; the first write will try again",
 			"err", redactErr(err, c.cfg.DSN))
 		return

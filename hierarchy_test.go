@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cachedsql/cachedsql/internal/fakedb"
 )
@@ -42,6 +43,10 @@ func TestReshapes(t *testing.T) {
 		{"CREATE TABLE t (id int)", false},
 		{"ALTER TABLE p_old RENAME TO p_new", true},
 		{"UPDATE t SET renamed = true", false},
+		{`UPDATE acl SET "create" = true, inherit = false WHERE role = $1`, false},
+		{"INSERT INTO audit (action, note) VALUES ('create', 'rename')", false},
+		{"CREATE UNLOGGED TABLE u2 PARTITION OF u FOR VALUES IN (2)", true},
+		{"ALTER FOREIGN TABLE f INHERIT b", true},
 		{"CREATE INDEX ON p (id)", false},
 		{"ALTER TABLE p ADD COLUMN x int", false},
 		{"UPDATE p SET attached = true", false},
@@ -58,8 +63,10 @@ func TestReshapes(t *testing.T) {
 
 // TestHierarchyReadingFails: a PostgreSQL server whose catalog cannot be
 // read (here a driver answering with one column where the query asks two)
-// leaves writes invalidating the tables they name, says so once in the log,
-// and is not asked again by the very next write (hierarchyRetry).
+// leaves writes invalidating the tables they name, says so in the log, and
+// is not asked again within hierarchyRetry of a failure: not by the writes
+// after a failed reading at Connect, nor by the write after a failed
+// reading of a write's own.
 func TestHierarchyReadingFails(t *testing.T) {
 	noop := fakedb.NewNoop([]string{"v"}, nil)
 	var logs lockedBuffer // procs_test.go
@@ -78,25 +85,45 @@ func TestHierarchyReadingFails(t *testing.T) {
 		mu.Unlock()
 	})()
 	ctx := context.Background()
-	if err := db.PingContext(ctx); err != nil { // the connection's own queries (its backend pid, the catalog)
-		t.Fatal(err)
-	}
-	before := noop.Queries()
-	for range 2 {
-		if _, err := db.ExecContext(ctx, "UPDATE orders SET x = 1"); err != nil {
-			t.Fatal(err)
+	write := func(n int) {
+		t.Helper()
+		for range n {
+			if _, err := db.ExecContext(ctx, "UPDATE orders SET x = 1"); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	if n := strings.Count(logs.String(), "a write invalidates only the tables it names"); n != 1 {
-		t.Errorf("%d warnings about the catalog in\n%s\nwant 1: the second write must not read it again at once", n, logs.String())
+	if err := db.PingContext(ctx); err != nil { // opens a connection: its backend pid, and the catalog
+		t.Fatal(err)
 	}
+	if n := strings.Count(logs.String(), "the first write will try again"); n != 1 {
+		t.Errorf("%d warnings about the catalog at Connect in\n%s\nwant 1", n, logs.String())
+	}
+	before := noop.Queries()
+	write(2)
+	if q := noop.Queries() - before; q != 0 {
+		t.Errorf("two writes just after a failed reading queried the driver %d times; want 0", q)
+	}
+	c.kin.mu.Lock()
+	c.kin.failed = time.Time{} // as if the failure were long past
+	c.kin.mu.Unlock()
+	before = noop.Queries()
+	write(2)
 	if q := noop.Queries() - before; q != 1 {
-		t.Errorf("the driver was queried %d times; want 1 (one catalog reading for two writes)", q)
+		t.Errorf("two writes long after the failure queried the driver %d times; want 1 (one reading, failed)", q)
+	}
+	if n := strings.Count(logs.String(), "a write invalidates only the tables it names"); n != 1 {
+		t.Errorf("%d warnings about the catalog at writes in\n%s\nwant 1", n, logs.String())
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(events) != 2 || len(events[0]) != 1 || events[0][0] != "orders" {
-		t.Errorf("invalidations %v; want orders, twice", events)
+	if len(events) != 4 {
+		t.Fatalf("invalidations %v; want orders, four times", events)
+	}
+	for _, e := range events {
+		if !slices.Equal(e, []string{"orders"}) {
+			t.Fatalf("invalidations %v; want orders, four times", events)
+		}
 	}
 }
 
@@ -128,11 +155,11 @@ func (cc catalogConn) QueryContext(context.Context, string, []driver.NamedValue)
 	return &sliceRows{cols: []string{"relname", "parent"}, data: slices.Clone(cc.c.rows)}, nil
 }
 
-// TestHierarchyKeepsKinOfDroppedTables (review of 42d39e9): a write that
-// drops a partition when the catalog must be read again (the last reading
-// is a minute old) finds it gone from the new reading; its parent's reads
-// changed all the same, so the partition keeps the kin the last reading
-// gave it.
+// TestHierarchyKeepsKinOfDroppedTables (reviews of 42d39e9 and 3408d0a): a
+// write that drops a partition when the catalog must be read again (the
+// last reading is a minute old) finds it gone from the new reading, or made
+// again under another parent; its old parent's reads changed all the same,
+// so the name keeps the kin the last reading gave it as well.
 func TestHierarchyKeepsKinOfDroppedTables(t *testing.T) {
 	cat := &catalogConnector{}
 	cat.set([]driver.Value{"p", nil}, []driver.Value{"p_0", "p"}, []driver.Value{"p_1", "p"})
@@ -154,5 +181,11 @@ func TestHierarchyKeepsKinOfDroppedTables(t *testing.T) {
 	}
 	if got := c.withKin(ctx, []string{"p_1"}); !slices.Equal(got, []string{"p_1", "p"}) {
 		t.Fatalf("kin of p_1 = %v; want p_1 and p", got)
+	}
+	// p_1 dropped and made again, in one text, as a partition of q (review
+	// of 3408d0a): the new reading lists the name with other kin.
+	cat.set([]driver.Value{"p", nil}, []driver.Value{"q", nil}, []driver.Value{"p_1", "q"})
+	if got := c.withKin(ctx, []string{"p_1"}); !slices.Equal(got, []string{"p_1", "q", "p"}) {
+		t.Fatalf("after p_1 was made again under q, its write reached %v; want p_1, q and p", got)
 	}
 }

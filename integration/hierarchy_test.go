@@ -233,3 +233,24 @@ func freshAfter(t *testing.T, r queryRower, w interface {
 		t.Fatalf("%s read %s through cachedsql after %s; the database has %s", read, now, write, want)
 	}
 }
+
+// TestHierarchySlowCatalogAtConnect (review of 3408d0a): while the catalog
+// cannot be read in time (pg_inherits locked, as a VACUUM FULL of it
+// does), a new connection is still handed out alive: the reading at
+// Connect runs on a connection of its own, and gives up alone.
+func TestHierarchySlowCatalogAtConnect(t *testing.T) {
+	requirePG(t)
+	ctx := context.Background()
+	admin := openDirect(t, "pgx", pgURL())
+	tx, err := admin.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	mustExec(t, tx, "LOCK TABLE pg_catalog.pg_inherits IN ACCESS EXCLUSIVE MODE")
+	db := openCached(t, "pgx", pgURL(), "namespace="+runID+"slowcat")
+	var one string
+	if err := db.QueryRowContext(ctx, "SELECT 1::text").Scan(&one); err != nil || one != "1" {
+		t.Fatalf("SELECT 1 on a new connection while the catalog is locked: %q, %v", one, err)
+	}
+}
