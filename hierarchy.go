@@ -53,8 +53,35 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')`
 // of one name are one: more invalidation, never less).
 type tableTree struct {
 	at    time.Time
-	known map[string]bool     // every relation listed
-	kin   map[string][]string // a table in a hierarchy → its ancestors and descendants
+	known map[string]bool // every relation listed
+	// real is each table's kin as this reading lists it (ancestors and
+	// descendants, see readTreeOn); kin is what writes reach: real, and the
+	// kin the reading before listed (keep).
+	real, kin map[string][]string
+}
+
+// keep makes t's kin its own and, for every table, the kin prev listed:
+// links that changed since prev (a partition dropped, detached, or made
+// again under another parent, by a write this reading may have come after)
+// still reach the tables they joined until the next reading. Only prev's
+// own listing is carried, so kin never grows past two readings' worth.
+func (t *tableTree) keep(prev *tableTree) {
+	t.kin = make(map[string][]string, len(t.real))
+	for x, k := range t.real {
+		t.kin[x] = k
+	}
+	if prev == nil {
+		return
+	}
+	for x, old := range prev.real {
+		k := t.kin[x]
+		for _, y := range old {
+			if !slices.Contains(k, y) {
+				k = append(slices.Clip(k), y)
+			}
+		}
+		t.kin[x] = k
+	}
 }
 
 // hierarchy holds the connector's latest reading of the catalog.
@@ -87,7 +114,7 @@ func (h *hierarchy) reshape() { h.reshaped.Store(true) }
 // in a window or a column named attachments does not count; each text that
 // counts costs one reading of the catalog.
 func reshapes(query string) bool {
-	words := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
+	words := strings.FieldsFunc(strings.ToLower(withoutComments(query)), func(r rune) bool {
 		return r != '_' && r != '$' && !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
 	ddl, links := false, false
@@ -115,6 +142,35 @@ func reshapes(query string) bool {
 		}
 	}
 	return ddl && links
+}
+
+// withoutComments is q with its -- and /* */ comments made spaces, so that
+// "CREATE /* monthly */ TABLE" reads as CREATE TABLE. (A quoted string
+// holding a comment's opening loses text after it: the words then may not
+// count, as any words in a string may.)
+func withoutComments(q string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); {
+		switch {
+		case strings.HasPrefix(q[i:], "--"):
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				return b.String()
+			}
+			i += j
+		case strings.HasPrefix(q[i:], "/*"):
+			j := strings.Index(q[i+2:], "*/")
+			if j < 0 {
+				return b.String()
+			}
+			b.WriteByte(' ')
+			i += j + 4
+		default:
+			b.WriteByte(q[i])
+			i++
+		}
+	}
+	return b.String()
 }
 
 // withKin returns tables with every ancestor and descendant of each added,
@@ -167,23 +223,12 @@ func (c *Connector) readKin(ctx context.Context, tables []string, start time.Tim
 	if h.absent == nil {
 		h.absent = map[string]time.Time{}
 	}
-	old := h.tree.Load()
 	for _, x := range tables {
 		if !t.known[x] {
 			h.absent[x] = t.at
 		}
-		// The write may have dropped x (a partition past its retention),
-		// and even made a table of that name again, elsewhere: the rows of
-		// its old kin changed all the same, so x keeps that kin too, until
-		// a reading that no write of x asked for.
-		if old != nil {
-			for _, k := range old.kin[x] {
-				if !slices.Contains(t.kin[x], k) {
-					t.kin[x] = append(t.kin[x], k)
-				}
-			}
-		}
 	}
+	t.keep(h.tree.Load())
 	h.tree.Store(t)
 	return t
 }
@@ -222,7 +267,13 @@ func (t *tableTree) lists(tables []string) bool {
 // readTree reads the catalog on a connection of its own, so that it runs in
 // no transaction of the program's.
 func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hierarchyTimeout)
+	// The write has run: its reading need not end with its caller.
+	return c.readTreeWithin(context.WithoutCancel(ctx))
+}
+
+// readTreeWithin is readTree within ctx and hierarchyTimeout.
+func (c *Connector) readTreeWithin(ctx context.Context) (*tableTree, error) {
+	ctx, cancel := context.WithTimeout(ctx, hierarchyTimeout)
 	defer cancel()
 	ic, err := c.inner.Connect(ctx)
 	if err != nil {
@@ -235,34 +286,37 @@ func (c *Connector) readTree(ctx context.Context) (*tableTree, error) {
 // readKinAtConnect reads the catalog, on a connection of its own, when a
 // connection is opened and no reading has been made yet: so that the
 // Connector's first write has one from before it ran (a partition it drops
-// is gone from a reading made after). It waits for no reading under way and
-// tries no sooner than hierarchyRetry after one that failed, so that a
-// catalog slow to answer (locked by a VACUUM FULL) delays one Connect by at
-// most hierarchyTimeout, and the connection handed out is never the one
-// that timed out. A failure is logged; the first write then reads it itself.
+// is gone from a reading made after). Connections opened meanwhile wait for
+// it, within their own context and hierarchyTimeout; after a reading that
+// failed, none is tried for hierarchyRetry, so that a catalog slow to answer
+// (locked by a VACUUM FULL) delays one Connect a second at most. The
+// connection handed out is never the one that timed out. A failure is
+// logged; a later write reads the catalog itself.
 func (c *Connector) readKinAtConnect(ctx context.Context) {
 	h := &c.kin
-	if h.tree.Load() != nil || !h.mu.TryLock() {
+	if h.tree.Load() != nil {
 		return
 	}
+	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
 	if h.tree.Load() != nil || now.Sub(h.failed) < hierarchyRetry {
 		return
 	}
-	t, err := c.readTree(ctx)
+	t, err := c.readTreeWithin(ctx)
 	if err != nil {
 		h.failed = now
-		c.log.Warn("cachedsql: could not read PostgreSQL's partitions and inherited tables; the first write will try again",
+		c.log.Warn("cachedsql: could not read PostgreSQL's partitions and inherited tables; writes in the next second reach only the tables they name, and a later write reads them again",
 			"err", redactErr(err, c.cfg.DSN))
 		return
 	}
+	t.keep(nil)
 	h.tree.Store(t)
 }
 
 // readTreeOn reads the catalog on ic.
 func (c *Connector) readTreeOn(ctx context.Context, ic driver.Conn) (*tableTree, error) {
-	t := &tableTree{at: time.Now(), known: map[string]bool{}, kin: map[string][]string{}}
+	t := &tableTree{at: time.Now(), known: map[string]bool{}, real: map[string][]string{}}
 	parents := map[string][]string{}
 	children := map[string][]string{}
 	err := queryEach(ctx, ic, hierarchyQuery, 2, func(v []driver.Value) bool {
@@ -308,7 +362,7 @@ func (c *Connector) readTreeOn(ctx context.Context, ic driver.Conn) (*tableTree,
 		for _, d := range down {
 			k = walk(d, parents, k)
 		}
-		t.kin[name] = slices.DeleteFunc(k, func(x string) bool { return x == name })
+		t.real[name] = slices.DeleteFunc(k, func(x string) bool { return x == name })
 	}
 	return t, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -51,7 +52,9 @@ func TestReshapes(t *testing.T) {
 		{"ALTER TABLE p ADD COLUMN x int", false},
 		{"UPDATE p SET attached = true", false},
 		{"INSERT INTO inherit_log VALUES (1)", false},
-		{"-- ALTER TABLE c INHERIT b", true}, // words in comments count too: one reading more
+		{"-- ALTER TABLE c INHERIT b", false},
+		{"CREATE /* 2026-11 */ TABLE p_2026_11 PARTITION OF p FOR VALUES FROM (1) TO (2)", true},
+		{"ALTER -- monthly\nTABLE p ATTACH PARTITION p_x FOR VALUES FROM (1) TO (2)", true},
 		{"ALTE", false},
 		{"alter", false},
 	} {
@@ -96,7 +99,7 @@ func TestHierarchyReadingFails(t *testing.T) {
 	if err := db.PingContext(ctx); err != nil { // opens a connection: its backend pid, and the catalog
 		t.Fatal(err)
 	}
-	if n := strings.Count(logs.String(), "the first write will try again"); n != 1 {
+	if n := strings.Count(logs.String(), "writes in the next second reach only the tables they name"); n != 1 {
 		t.Errorf("%d warnings about the catalog at Connect in\n%s\nwant 1", n, logs.String())
 	}
 	before := noop.Queries()
@@ -187,5 +190,54 @@ func TestHierarchyKeepsKinOfDroppedTables(t *testing.T) {
 	cat.set([]driver.Value{"p", nil}, []driver.Value{"q", nil}, []driver.Value{"p_1", "q"})
 	if got := c.withKin(ctx, []string{"p_1"}); !slices.Equal(got, []string{"p_1", "q", "p"}) {
 		t.Fatalf("after p_1 was made again under q, its write reached %v; want p_1, q and p", got)
+	}
+}
+
+// TestHierarchyKinCarriesOneReading (review of 3d15253): a reading carries
+// the kin the reading before it listed, for every table, so that a link
+// that changed between a statement and its own write (another
+// connection's write read the catalog in between) still reaches the old
+// tables; and carries no more than that, so that a parent whose partitions
+// rotate does not gather every partition it ever had.
+func TestHierarchyKinCarriesOneReading(t *testing.T) {
+	cat := &catalogConnector{}
+	rows := func(parts ...string) [][]driver.Value {
+		out := [][]driver.Value{{"p", nil}, {"q", nil}, {"other", nil}}
+		for _, x := range parts {
+			out = append(out, []driver.Value{x, "p"})
+		}
+		return out
+	}
+	cat.set(rows("p_0", "p_1")...)
+	c, err := NewConnector(Config{Connector: cat, DriverName: "postgres", Namespace: l2Namespace(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	c.withKin(ctx, []string{"other"}) // the first reading
+	// p_1 moves under q; another connection's write reads the catalog
+	// before the move's own write is accounted for.
+	cat.set(append(rows("p_0"), []driver.Value{"p_1", "q"})...)
+	old := hierarchyMaxAge
+	defer func() { hierarchyMaxAge = old }()
+	hierarchyMaxAge = 0
+	c.withKin(ctx, []string{"other"})
+	hierarchyMaxAge = time.Hour
+	if got := c.withKin(ctx, []string{"p_1"}); !slices.Equal(got, []string{"p_1", "q", "p"}) {
+		t.Fatalf("the move's write reached %v; want p_1, q and p", got)
+	}
+	// Partitions rotate under p, one a reading, 60 times.
+	hierarchyMaxAge = 0
+	for i := range 60 {
+		parts := make([]string, 10)
+		for j := range parts {
+			parts[j] = fmt.Sprintf("r_%d", i+j)
+		}
+		cat.set(rows(parts...)...)
+		c.withKin(ctx, []string{"p"})
+	}
+	if got := c.withKin(ctx, []string{"p"}); len(got) > 1+11 {
+		t.Fatalf("a write of p, whose 10 partitions rotated one a reading, reached %d tables: %v; want at most 12", len(got), got)
 	}
 }
