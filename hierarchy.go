@@ -114,10 +114,13 @@ func (h *hierarchy) reshape() { h.reshaped.Store(true) }
 // in a window or a column named attachments does not count; each text that
 // counts costs one reading of the catalog.
 func reshapes(query string) bool {
-	words := strings.FieldsFunc(strings.ToLower(withoutComments(query)), func(r rune) bool {
+	words := strings.FieldsFunc(strings.ToLower(query), func(r rune) bool {
 		return r != '_' && r != '$' && !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
-	ddl, links := false, false
+	// The words ALTER or CREATE, and TABLE, anywhere: not a write of
+	// columns named create and inherit. Words in comments and strings count
+	// too, which can only cost a reading, never hide a statement.
+	verb, table, links := false, false, false
 	for i, w := range words {
 		next := ""
 		if i+1 < len(words) {
@@ -125,52 +128,16 @@ func reshapes(query string) bool {
 		}
 		switch {
 		case w == "alter" || w == "create":
-			// ALTER [FOREIGN] TABLE, CREATE [TEMP | UNLOGGED | FOREIGN ...]
-			// TABLE: not a column named create beside one named inherit.
-			for _, m := range words[i+1:] {
-				if m == "table" {
-					ddl = true
-				}
-				if m != "foreign" && m != "temp" && m != "temporary" && m != "unlogged" && m != "global" && m != "local" {
-					break
-				}
-			}
+			verb = true
+		case w == "table":
+			table = true
 		case w == "inherit" || w == "inherits" || w == "rename",
 			(w == "attach" || w == "detach") && next == "partition",
 			w == "partition" && next == "of":
 			links = true
 		}
 	}
-	return ddl && links
-}
-
-// withoutComments is q with its -- and /* */ comments made spaces, so that
-// "CREATE /* monthly */ TABLE" reads as CREATE TABLE. (A quoted string
-// holding a comment's opening loses text after it: the words then may not
-// count, as any words in a string may.)
-func withoutComments(q string) string {
-	var b strings.Builder
-	for i := 0; i < len(q); {
-		switch {
-		case strings.HasPrefix(q[i:], "--"):
-			j := strings.IndexByte(q[i:], '\n')
-			if j < 0 {
-				return b.String()
-			}
-			i += j
-		case strings.HasPrefix(q[i:], "/*"):
-			j := strings.Index(q[i+2:], "*/")
-			if j < 0 {
-				return b.String()
-			}
-			b.WriteByte(' ')
-			i += j + 4
-		default:
-			b.WriteByte(q[i])
-			i++
-		}
-	}
-	return b.String()
+	return verb && table && links
 }
 
 // withKin returns tables with every ancestor and descendant of each added,
@@ -287,8 +254,8 @@ func (c *Connector) readTreeWithin(ctx context.Context) (*tableTree, error) {
 // connection is opened and no reading has been made yet: so that the
 // Connector's first write has one from before it ran (a partition it drops
 // is gone from a reading made after). Connections opened meanwhile wait for
-// it, within their own context and hierarchyTimeout; after a reading that
-// failed, none is tried for hierarchyRetry, so that a catalog slow to answer
+// it (hierarchyTimeout at most); after a reading that failed (not one whose
+// caller left), none is tried for hierarchyRetry, so that a catalog slow to answer
 // (locked by a VACUUM FULL) delays one Connect a second at most. The
 // connection handed out is never the one that timed out. A failure is
 // logged; a later write reads the catalog itself.
@@ -305,6 +272,9 @@ func (c *Connector) readKinAtConnect(ctx context.Context) {
 	}
 	t, err := c.readTreeWithin(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return // its caller left: the next Connect or write tries again
+		}
 		h.failed = now
 		c.log.Warn("cachedsql: could not read PostgreSQL's partitions and inherited tables; writes in the next second reach only the tables they name, and a later write reads them again",
 			"err", redactErr(err, c.cfg.DSN))

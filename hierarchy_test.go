@@ -52,7 +52,9 @@ func TestReshapes(t *testing.T) {
 		{"ALTER TABLE p ADD COLUMN x int", false},
 		{"UPDATE p SET attached = true", false},
 		{"INSERT INTO inherit_log VALUES (1)", false},
-		{"-- ALTER TABLE c INHERIT b", false},
+		{"-- ALTER TABLE c INHERIT b", true}, // words in comments count: one reading more
+		{"UPDATE settings SET v = 'logs/*'; ALTER TABLE p ATTACH PARTITION p_x FOR VALUES FROM (1) TO (2)", true},
+		{`CREATE TABLE "x--y" PARTITION OF p FOR VALUES IN (1)`, true},
 		{"CREATE /* 2026-11 */ TABLE p_2026_11 PARTITION OF p FOR VALUES FROM (1) TO (2)", true},
 		{"ALTER -- monthly\nTABLE p ATTACH PARTITION p_x FOR VALUES FROM (1) TO (2)", true},
 		{"ALTE", false},
@@ -143,8 +145,13 @@ func (c *catalogConnector) set(rows ...[]driver.Value) {
 	c.rows = rows
 }
 
-func (c *catalogConnector) Connect(context.Context) (driver.Conn, error) { return catalogConn{c}, nil }
-func (c *catalogConnector) Driver() driver.Driver                        { return nil }
+func (c *catalogConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return catalogConn{c}, nil
+}
+func (c *catalogConnector) Driver() driver.Driver { return nil }
 
 type catalogConn struct{ c *catalogConnector }
 
@@ -239,5 +246,24 @@ func TestHierarchyKinCarriesOneReading(t *testing.T) {
 	}
 	if got := c.withKin(ctx, []string{"p"}); len(got) > 1+11 {
 		t.Fatalf("a write of p, whose 10 partitions rotated one a reading, reached %d tables: %v; want at most 12", len(got), got)
+	}
+}
+
+// TestHierarchyConnectCallerLeft (review of e5084d5): a Connect whose
+// caller left before the catalog was read holds back no later reading: the
+// next write reads it, and reaches the parent.
+func TestHierarchyConnectCallerLeft(t *testing.T) {
+	cat := &catalogConnector{}
+	cat.set([]driver.Value{"p", nil}, []driver.Value{"p_0", "p"})
+	c, err := NewConnector(Config{Connector: cat, DriverName: "postgres", Namespace: l2Namespace(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	left, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.readKinAtConnect(left)
+	if got := c.withKin(context.Background(), []string{"p_0"}); !slices.Equal(got, []string{"p_0", "p"}) {
+		t.Fatalf("a write just after a Connect whose caller left reached %v; want p_0 and p", got)
 	}
 }
