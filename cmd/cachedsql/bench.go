@@ -345,9 +345,12 @@ func runBench(ctx context.Context, bc *benchConfig, out, errOut io.Writer) error
 
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	// The run's clock and its deadline start together: elapsed, taken from
+	// start, is then never below --duration when the deadline ends the run.
+	start := time.Now()
 	if bc.duration > 0 {
 		var cancelT context.CancelFunc
-		runCtx, cancelT = context.WithTimeout(runCtx, bc.duration)
+		runCtx, cancelT = context.WithDeadline(runCtx, start.Add(bc.duration))
 		defer cancelT()
 	}
 	res := &benchResult{paths: map[string]*hist.Histogram{}}
@@ -363,7 +366,6 @@ func runBench(ctx context.Context, bc *benchConfig, out, errOut io.Writer) error
 		mu      sync.Mutex
 		wg      sync.WaitGroup
 	)
-	start := time.Now()
 	stopProgress := startProgress(runCtx, bc, t.db, &ctr, start, errOut)
 	for w := range bc.concurrency {
 		wg.Go(func() {
