@@ -20,11 +20,12 @@ import (
 // On PostgreSQL a write therefore also invalidates every ancestor and
 // descendant of each table it writes, as the catalog (pg_inherits) says.
 //
-// The catalog is read when the Connector opens its first connection (on
-// it), and by a write that finds no reading (on a connection of its own),
-// and read again when the last reading is older than hierarchyMaxAge; after an
-// ALTER or CREATE that may link two tables (reshapes; made here: made
-// elsewhere, within hierarchyMaxAge); or when a write names a table the last
+// The catalog is read, always on a connection of its own, when the
+// Connector opens its first connection and by a write that finds no
+// reading, and read again when the last reading is older than
+// hierarchyMaxAge; after an ALTER or CREATE that may link two tables
+// (reshapes; made here: made elsewhere, within hierarchyMaxAge); or when a
+// write names a table the last
 // reading did not list (one created since, such as a new partition) unless
 // a reading found it missing less than hierarchyRetry ago (a table that a
 // failed statement named, say). Only writes consult it: a reading process
