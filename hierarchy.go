@@ -338,7 +338,10 @@ func (c *Connector) readTreeOn(ctx context.Context, ic driver.Conn) (*tableTree,
 	return t, nil
 }
 
-// rawText is a catalog name as the driver returned it.
+// rawText is a catalog name as the driver returned it. Not valueText,
+// which lower-cases first: sqlscan.TableName cuts a long name before it
+// lower-cases, as the scanner files the names it reads, and lower-casing
+// can change a name's length.
 func rawText(v driver.Value) string {
 	switch v := v.(type) {
 	case string:
